@@ -1,0 +1,1 @@
+"""Front ends: the Streamlit pages and the command-line interface. Only here is streamlit imported."""

@@ -1,0 +1,19 @@
+"""Mask R-CNN with BAM / CBAM attention on detectron2.
+
+Importing this package first makes detectron2 usable here (see `models.detectron2_compat`) and
+registers the attention backbones with detectron2.
+"""
+
+from models import detectron2_compat  # noqa: F401  (must precede every detectron2 import)
+from models.bam import BAM, FUSIONS
+from models.build import CONFIG_DIR, ModelSummary, build_model, default_config, describe, get_config, load_model
+from models.cbam import CBAM
+from models.checkpoint import load_weights, read_state_dict, save_weights
+from models.config import add_attention_config
+from models.errors import CheckpointError, ConfigError, ModelLoadError
+
+__all__ = [
+    "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
+    "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
+    "get_config", "load_model", "load_weights", "read_state_dict", "save_weights",
+]

@@ -1,0 +1,111 @@
+"""Configs and models: from a YAML file (ours or a user's) to a ready detectron2 model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+from detectron2.config import CfgNode, get_cfg
+from detectron2.modeling import build_model as d2_build_model
+from torch import nn
+
+import models.backbone  # noqa: F401  (registers our backbones with detectron2)
+from models.bam import FUSIONS
+from models.checkpoint import load_weights
+from models.config import ATTENTION_TYPES, add_attention_config
+from models.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def default_config() -> CfgNode:
+    """detectron2's defaults plus the MODEL.ATTENTION node."""
+    return add_attention_config(get_cfg())
+
+
+def get_config(config_file: str | Path, opts: list[str] | None = None) -> CfgNode:
+    """Read a detectron2 YAML config (with `_BASE_` chains); `opts` are KEY VALUE overrides.
+
+    Any problem (no such file, bad YAML, an unknown key, an invalid value) is a ConfigError that
+    says which file and what.
+    """
+    config_file = Path(config_file)
+    if not config_file.is_file():
+        raise ConfigError(f"{config_file.name}: file not found ({config_file}).")
+    cfg = default_config()
+    try:
+        cfg.merge_from_file(str(config_file))  # detectron2 reads YAML with yaml.safe_load
+        if opts:
+            cfg.merge_from_list(list(opts))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{config_file.name}: not valid YAML ({_one_line(e)}).") from None
+    except (KeyError, ValueError, TypeError, AssertionError, AttributeError) as e:
+        raise ConfigError(f"{config_file.name}: not a detectron2 config we can use ({_one_line(e)}).") from None
+    validate(cfg, config_file.name)
+    cfg.freeze()
+    return cfg
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def validate(cfg: CfgNode, name: str) -> None:
+    att = cfg.MODEL.ATTENTION
+    if att.TYPE not in ATTENTION_TYPES:
+        raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {list(ATTENTION_TYPES)}.")
+    if att.BAM.FUSION not in FUSIONS:
+        raise ConfigError(f"{name}: MODEL.ATTENTION.BAM.FUSION is {att.BAM.FUSION!r}; use one of {list(FUSIONS)}.")
+    if cfg.MODEL.META_ARCHITECTURE != "GeneralizedRCNN" or not cfg.MODEL.MASK_ON:
+        raise ConfigError(f"{name}: this tool shows Mask R-CNN models (GeneralizedRCNN with MASK_ON).")
+
+
+def build_model(cfg: CfgNode) -> nn.Module:
+    """Build the detectron2 model a config describes (random weights), in eval mode."""
+    try:
+        model = d2_build_model(cfg)
+    except (KeyError, ValueError, AssertionError) as e:
+        raise ConfigError(f"the config does not build a model ({_one_line(e)}).") from None
+    return model.eval()
+
+
+def load_model(config_file: str | Path, weights: str | Path | None = None,
+               opts: list[str] | None = None) -> tuple[nn.Module, CfgNode]:
+    """Build a model from a config and load its weights (strictly: every key must fit)."""
+    cfg = get_config(config_file, opts)
+    model = build_model(cfg)
+    if weights:
+        load_weights(model, weights, stages=list(cfg.MODEL.ATTENTION.STAGES))
+    return model, cfg
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What a user needs to know about a loaded model, in words."""
+
+    backbone: str
+    attention: str
+    stages: tuple[str, ...]
+    fusion: str | None
+    num_classes: int
+
+    def __str__(self) -> str:
+        if self.attention == "none":
+            return f"{self.backbone}, no attention (baseline)"
+        fusion = f", fusion {self.fusion} ({FUSIONS[self.fusion]})" if self.fusion else ""
+        return f"{self.backbone}, {self.attention.upper()} after {', '.join(self.stages)}{fusion}"
+
+
+def describe(cfg: CfgNode) -> ModelSummary:
+    att = cfg.MODEL.ATTENTION
+    fpn = "-FPN" if "fpn" in cfg.MODEL.BACKBONE.NAME else ""
+    return ModelSummary(
+        backbone=f"ResNet-{cfg.MODEL.RESNETS.DEPTH}{fpn}",
+        attention=att.TYPE,
+        stages=tuple(att.STAGES) if att.TYPE != "none" else (),
+        fusion=att.BAM.FUSION if att.TYPE == "bam" else None,
+        num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES,
+    )

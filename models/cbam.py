@@ -1,0 +1,62 @@
+"""CBAM: Convolutional Block Attention Module (Woo, Park, Lee, Kweon, ECCV 2018).
+
+Channel attention first, then spatial attention, each multiplied into the feature map:
+
+- channel: a shared MLP (C -> C/r -> C, ReLU) on the average- and the max-pooled vector,
+  summed, sigmoid: F1 = F * Mc(F)
+- spatial: channel-wise max and mean stacked (2 x H x W, in that order), 7x7 conv without bias,
+  BatchNorm, sigmoid: F' = F1 * Ms(F1)
+
+Forward hooks on `channel_gate.sigmoid` (N, C, 1, 1) and `spatial_gate.sigmoid` (N, 1, H, W)
+observe the two maps without changing what `forward` returns.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class CBAMChannelGate(nn.Module):
+    def __init__(self, channels: int, *, reduction: int = 16):
+        super().__init__()
+        hidden = max(channels // reduction, 1)
+        self.mlp = nn.Sequential(nn.Linear(channels, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        avg = self.mlp(x.mean(dim=(2, 3)))
+        peak = self.mlp(x.amax(dim=(2, 3)))
+        return x * self.sigmoid((avg + peak)[:, :, None, None])
+
+
+class CBAMSpatialGate(nn.Module):
+    def __init__(self, *, kernel_size: int = 7):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
+        self.bn = nn.BatchNorm2d(1)
+        self.sigmoid = nn.Sigmoid()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return x * self.sigmoid(self.bn(self.conv(pooled)))
+
+
+class CBAM(nn.Module):
+    """Refines a feature map with channel then spatial attention; same shape out as in."""
+
+    def __init__(self, channels: int, *, reduction: int = 16, kernel_size: int = 7):
+        super().__init__()
+        self.channels = channels
+        self.channel_gate = CBAMChannelGate(channels, reduction=reduction)
+        self.spatial_gate = CBAMSpatialGate(kernel_size=kernel_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.spatial_gate(self.channel_gate(x))
+
+    def extra_repr(self) -> str:
+        return f"channels={self.channels}"
+
+    def freeze(self):
+        """See BAM.freeze: attention modules stay trainable inside frozen stages."""
+        return self
