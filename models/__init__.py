@@ -11,9 +11,11 @@ from models.cbam import CBAM
 from models.checkpoint import load_weights, read_state_dict, save_weights
 from models.config import add_attention_config
 from models.errors import CheckpointError, ConfigError, ModelLoadError
+from models.inputs import ModelInput, prepare_input
 
 __all__ = [
     "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
     "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
-    "get_config", "load_model", "load_weights", "read_state_dict", "save_weights",
+    "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
+    "save_weights",
 ]

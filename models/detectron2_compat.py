@@ -14,6 +14,9 @@ editing detectron2 and without downgrading Pillow (the app opens untrusted image
   (rotated boxes, deformable convolution, the fast COCO evaluator) raises a clear error instead.
   Standard Mask R-CNN uses torchvision's nms / roi_align and never reaches it.
 
+- torch's warnings about `torch.jit.script` (used by detectron2 on import) and `torch.meshgrid`
+  without `indexing` (used in its anchor generator) are silenced: they are about detectron2's code, and it would flood every log and the app's console.
+
 Every fix applies only when the thing it replaces is missing, so an official build and current
 libraries are left exactly as they are.
 """
@@ -26,6 +29,7 @@ import importlib.util
 import os
 import sys
 import types
+import warnings
 
 import numpy as np
 import PIL.Image
@@ -91,6 +95,8 @@ def has_compiled_ops() -> bool:
 
 def apply() -> None:
     """Apply every fix that is needed; safe to call more than once."""
+    warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=r"torch\.meshgrid: in an upcoming release", category=UserWarning)
     _patch_pillow()
     _patch_numpy()
     _patch_pkg_resources()

@@ -1,0 +1,1 @@
+"""Interpretability engine: capture, CAMs, comparison and rendering. Plain Python, no Streamlit."""

@@ -1,0 +1,135 @@
+"""Run a model on one image and capture, with its predictions, the maps inside it.
+
+Captured maps are detached, on the CPU, as float32 numpy arrays, cropped to the part of the map
+that covers the image (detectron2 pads the input to a multiple of 32); `Capture.to_image` resizes
+any of them to the original image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+from detectron2.config import CfgNode
+from detectron2.structures import Instances
+
+from models.inputs import ModelInput, prepare_input
+from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
+from viz.hooks import scoped_forward_hooks
+
+
+@dataclass
+class AttentionMaps:
+    """One attention module's maps, cropped to the image region of its stage."""
+
+    stage: str  # the stage output it refines: "c2", "c3", ...
+    kind: str  # "bam" | "cbam"
+    channel: np.ndarray  # (C,) in [0, 1]: BAM sigmoid(Mc); CBAM's channel gate
+    spatial: np.ndarray  # (h, w) in [0, 1]: BAM sigmoid(Ms); CBAM's spatial gate
+    combined: np.ndarray  # (C, h, w) in [0, 1]: what multiplies the features (BAM: F * (1 + M))
+    channel_logits: np.ndarray | None = None  # BAM's raw Mc, (C,)
+    spatial_logits: np.ndarray | None = None  # BAM's raw Ms, (h, w)
+
+    @property
+    def combined_mean(self) -> np.ndarray:
+        """Per-pixel summary of the combined map: its mean over channels, (h, w)."""
+        return self.combined.mean(axis=0)
+
+
+@dataclass
+class Capture:
+    instances: Instances  # predictions at the original image size, on the CPU
+    features: dict[str, np.ndarray]  # layer name -> (C, h, w)
+    attention: dict[str, AttentionMaps]  # stage ("c2", ...) -> maps
+    model_input: ModelInput
+    strides: dict[str, int] = field(default_factory=dict)  # layer or stage name -> stride
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.model_input.height, self.model_input.width
+
+    def to_image(self, grid: np.ndarray, stride: int) -> np.ndarray:
+        """Resize a (h, w) map of the given stride to the original image size, (H, W)."""
+        rows, cols = grid.shape
+        h, w = self.model_input.input_size
+        # First to the padded input the map covers, then cut the padding, then to the original.
+        covered = cv2.resize(grid.astype(np.float32), (cols * stride, rows * stride), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(covered[:h, :w], (self.model_input.width, self.model_input.height),
+                          interpolation=cv2.INTER_LINEAR)
+
+
+def _as_map(t: torch.Tensor, valid: tuple[int, int]) -> np.ndarray:
+    """(1, C, H, W) or (1, C, 1, 1) tensor -> (C, h, w) numpy, without the padding."""
+    t = t.detach()[0]
+    if t.shape[-1] > 1 or t.shape[-2] > 1:
+        t = t[..., : valid[0], : valid[1]]
+    return t.float().cpu().numpy()
+
+
+def _attention_callbacks(info: AttentionInfo, valid: tuple[int, int], raw: dict) -> dict:
+    """Hooks on an attention module's named parts; they fill raw[stage][part]."""
+    store = raw.setdefault(info.stage, {})
+
+    def keep(part):
+        def record(inputs, output):
+            store[part] = _as_map(output, valid)
+        return record
+
+    if info.kind == "bam":
+        return {f"{info.module}.channel_att": keep("channel_logits"),
+                f"{info.module}.spatial_att": keep("spatial_logits"),
+                f"{info.module}.gate": keep("combined")}
+    return {f"{info.module}.channel_gate.sigmoid": keep("channel"),
+            f"{info.module}.spatial_gate.sigmoid": keep("spatial")}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.from_numpy(x)).numpy()
+
+
+def _attention_maps(info: AttentionInfo, parts: dict) -> AttentionMaps:
+    if info.kind == "bam":
+        mc, ms = parts["channel_logits"][:, 0, 0], parts["spatial_logits"][0]
+        return AttentionMaps(info.stage, "bam", channel=_sigmoid(mc), spatial=_sigmoid(ms), combined=parts["combined"],
+                             channel_logits=mc, spatial_logits=ms)
+    channel, spatial = parts["channel"][:, 0, 0], parts["spatial"][0]
+    return AttentionMaps(info.stage, "cbam", channel=channel, spatial=spatial,
+                         combined=channel[:, None, None] * spatial[None])
+
+
+def capture(model: nn.Module, cfg: CfgNode, image_rgb: np.ndarray, *, fpn: bool = False) -> Capture:
+    """Predictions plus c2..c5, the maps entering each attention module, every attention map,
+    and (with `fpn=True`) p2..p6, for one (H, W, 3) uint8 RGB image."""
+    model_input = prepare_input(image_rgb, cfg)
+    catalogue = layer_catalogue(model)
+    wanted = [layer for layer in catalogue.values() if fpn or layer.kind != "fpn"]
+    features: dict[str, np.ndarray] = {}
+    raw_attention: dict[str, dict] = {}
+
+    def keep_feature(layer):
+        valid = model_input.valid_size(layer.stride)
+        pick = (lambda out: out[0]) if layer.name == "p6" else (lambda out: out)  # top block: a list
+        def keep(inputs, output):
+            features[layer.name] = _as_map(pick(output), valid)
+        return keep
+
+    callbacks = {layer.module: keep_feature(layer) for layer in wanted}
+    attention = attention_modules(model)
+    for info in attention.values():
+        callbacks.update(_attention_callbacks(info, model_input.valid_size(info.stride), raw_attention))
+
+    with scoped_forward_hooks(model, callbacks), torch.no_grad():
+        (output,) = model(model_input.batch())
+    return Capture(
+        instances=output["instances"].to("cpu"),
+        features=features,
+        attention={stage: _attention_maps(info, raw_attention[stage]) for stage, info in attention.items()},
+        model_input=model_input,
+        strides={**{layer.name: layer.stride for layer in wanted},
+                 **{info.stage: info.stride for info in attention.values()}},
+    )

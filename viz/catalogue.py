@@ -1,0 +1,98 @@
+"""What each inspectable layer of a Mask R-CNN gives: name, module, channels, stride, kind.
+
+Names follow the papers: c2..c5 are the ResNet stage outputs (res2..res5; where a stage carries
+attention, its refined output), c2_pre.. the map entering that stage's attention module, p2..p6
+the FPN levels. Pickers, captures, CAMs and error messages are all made from this catalogue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import nn
+
+from models.backbone import ATTENTION_MODULE_NAME
+
+KINDS = ("stage", "pre-attention", "fpn")
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str  # "c3", "c3_pre", "p4"
+    module: str  # path of the module whose output this is, for get_submodule / hooks
+    channels: int
+    stride: int
+    kind: str  # one of KINDS
+    description: str
+
+    @property
+    def cam_ok(self) -> bool:
+        """Whether the module returns a plain tensor, which grad-cam needs (p6 does not)."""
+        return self.name != "p6"
+
+
+@dataclass(frozen=True)
+class AttentionInfo:
+    stage: str  # "c3": the stage output it refines
+    module: str
+    kind: str  # "bam" | "cbam"
+    channels: int
+    stride: int
+
+
+class UnknownLayerError(KeyError):
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return self.args[0]
+
+
+def _resnet(model: nn.Module):
+    backbone = model.backbone
+    prefix = "backbone.bottom_up" if hasattr(backbone, "bottom_up") else "backbone"
+    return model.get_submodule(prefix), prefix
+
+
+def attention_modules(model: nn.Module) -> dict[str, AttentionInfo]:
+    """The attention modules in the backbone, by the stage output they refine (c2, c3, ...)."""
+    resnet, prefix = _resnet(model)
+    found = {}
+    for stage_name, stage in zip(resnet.stage_names, resnet.stages):
+        module = getattr(stage, ATTENTION_MODULE_NAME, None)
+        if module is not None:
+            c = "c" + stage_name[3:]
+            found[c] = AttentionInfo(stage=c, module=f"{prefix}.{stage_name}.{ATTENTION_MODULE_NAME}",
+                                     kind=type(module).__name__.lower(), channels=module.channels,
+                                     stride=resnet._out_feature_strides[stage_name])
+    return found
+
+
+def layer_catalogue(model: nn.Module) -> dict[str, LayerInfo]:
+    """Every inspectable layer of a detectron2 ResNet(-FPN) model, in network order."""
+    resnet, prefix = _resnet(model)
+    attention = attention_modules(model)
+    layers = {}
+    for stage_name, stage in zip(resnet.stage_names, resnet.stages):
+        c = "c" + stage_name[3:]
+        channels = resnet._out_feature_channels[stage_name]
+        stride = resnet._out_feature_strides[stage_name]
+        if c in attention:
+            last_block = len(stage) - 2  # the attention module is the stage's last child
+            layers[f"{c}_pre"] = LayerInfo(f"{c}_pre", f"{prefix}.{stage_name}.{last_block}", channels, stride,
+                                           "pre-attention", f"{stage_name} output before {attention[c].kind.upper()}")
+            what = f"{stage_name} output refined by {attention[c].kind.upper()}"
+        else:
+            what = f"{stage_name} output"
+        layers[c] = LayerInfo(c, f"{prefix}.{stage_name}", channels, stride, "stage", what)
+    backbone = model.backbone
+    if hasattr(backbone, "bottom_up"):
+        for p, stride in backbone._out_feature_strides.items():
+            level = int(p[1:])
+            module = f"backbone.fpn_output{level}" if hasattr(backbone, f"fpn_output{level}") else "backbone.top_block"
+            layers[p] = LayerInfo(p, module, backbone._out_feature_channels[p], stride, "fpn", f"FPN level {p}")
+    return layers
+
+
+def get_layer(catalogue: dict[str, LayerInfo], name: str) -> LayerInfo:
+    try:
+        return catalogue[name]
+    except KeyError:
+        raise UnknownLayerError(f"unknown layer {name!r}; this model has: {', '.join(catalogue)}") from None
