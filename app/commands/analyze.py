@@ -1,0 +1,100 @@
+"""`python -m app analyze IMAGE ... --out DIR`: every figure and one summary.json, headless."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+from tqdm import tqdm
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from viz.gradcam import CAM_METHODS, DEFAULT_LAYERS, TARGETS
+
+    p = subparsers.add_parser(
+        "analyze", help="write attention, Grad-CAM, detection and comparison figures for images",
+        description="For each image: detections, the hierarchical attention figure, channel grids, CAMs "
+                    "and the with/without comparison (PNG and PDF), plus OUT/summary.json.")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    p.add_argument("--model", default="demo-bam",
+                   help="a named model (demo-bam, demo-baseline) or CONFIG.yaml:WEIGHTS.pth (default: demo-bam)")
+    p.add_argument("--compare", default="demo-baseline",
+                   help="the model to compare with, same forms, or 'none' (default: demo-baseline)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--threshold", type=float, default=0.5, help="detection score threshold (default: 0.5)")
+    p.add_argument("--cam-method", default="GradCAM", choices=list(CAM_METHODS))
+    p.add_argument("--cam-target", default="score", choices=list(TARGETS))
+    p.add_argument("--cam-layers", nargs="+", default=list(DEFAULT_LAYERS), metavar="LAYER")
+    p.add_argument("--cmap", default="inferno", help="matplotlib colormap of the attention maps")
+    p.add_argument("--top-k", type=int, default=16, help="channels in each feature-map grid")
+    return p
+
+
+def _load(spec: str):
+    import models
+    from models.zoo import resolve
+
+    found = resolve(spec)
+    model, cfg = models.load_model(found.config, found.weights)
+    names = found.class_names or tuple(f"class {i}" for i in range(cfg.MODEL.ROI_HEADS.NUM_CLASSES))
+    return model, cfg, found.label, names, str(models.describe(cfg))
+
+
+def _write_image(path: Path, rgb) -> None:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def analyze_one(image, stem: Path, loaded: list, args) -> dict:
+    from viz import analysis as A
+    from viz import figures as F
+    from viz.render import channel_grid, top_channels
+
+    results = [A.analyze(model, cfg, image, label=label, class_names=names, score_threshold=args.threshold,
+                         cam_method=args.cam_method, cam_target=args.cam_target, cam_layers=tuple(args.cam_layers))
+               for model, cfg, label, names, _ in loaded]
+    comparison = None
+    if len(results) == 2:
+        comparison = A.compare(results[0], results[1], (loaded[0][0], loaded[1][0]), cam_layers=tuple(args.cam_layers))
+        F.save_figure(F.comparison_figure(results[0], results[1], comparison, image), f"{stem}_comparison")
+    F.save_figure(F.detections_figure(results, image), f"{stem}_detections")
+    for tag, result in zip(("model", "compare"), results):
+        if result.capture.attention:
+            F.save_figure(F.hierarchical_attention_figure(result, image, cmap=args.cmap), f"{stem}_{tag}_attention")
+        if result.cams:
+            F.save_figure(F.cam_figure([result], image), f"{stem}_{tag}_cam")
+        for stage in A.STAGES:
+            features = result.capture.features[stage]
+            weights = result.capture.attention[stage].channel if stage in result.capture.attention else None
+            _write_image(Path(f"{stem}_{tag}_{stage}_channels.png"),
+                         channel_grid(features, top_channels(features, args.top_k, weights=weights)))
+    return A.summary(results, comparison)
+
+
+def run(args: argparse.Namespace) -> int:
+    from models import ModelLoadError
+    from viz.catalogue import UnknownLayerError
+    from viz.images import ImageError, load_image
+
+    specs = [args.model] + ([] if args.compare.lower() == "none" else [args.compare])
+    try:
+        loaded = [_load(spec) for spec in specs]
+    except ModelLoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = {"models": [{"spec": s, "label": m[2], "description": m[4]} for s, m in zip(specs, loaded)],
+              "images": {}, "failed": {}}
+    for path in tqdm(args.images, unit="image", desc="analyze", disable=len(args.images) < 2):
+        try:
+            image = load_image(path)
+            report["images"][path.name] = analyze_one(image, args.out / path.stem, loaded, args)
+        except (ImageError, UnknownLayerError, ValueError) as e:
+            message = str(e) if isinstance(e, ImageError) else f"{path.name}: {e}"
+            report["failed"][path.name] = message
+            tqdm.write(f"skipped {message}", file=sys.stderr)
+    (args.out / "summary.json").write_text(json.dumps(report, indent=2))
+    print(f"{len(report['images'])} analysed, {len(report['failed'])} failed -> {args.out}")
+    return 1 if report["failed"] else 0

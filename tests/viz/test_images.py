@@ -1,0 +1,69 @@
+"""Untrusted images: every promised format and mode, and clear refusals."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from viz.images import ImageError, load_image
+
+
+def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "TIFF", "WEBP"])
+def test_formats(fmt):
+    rgb = load_image(encode(Image.new("RGB", (30, 20), (200, 40, 10)), fmt))
+    assert rgb.shape == (20, 30, 3) and rgb.dtype == np.uint8
+    assert rgb[..., 0].mean() > rgb[..., 2].mean()
+
+
+def test_grayscale_rgba_and_16_bit():
+    assert load_image(encode(Image.new("L", (8, 6), 90), "PNG"))[0, 0].tolist() == [90, 90, 90]
+    transparent = load_image(encode(Image.new("RGBA", (8, 6), (0, 0, 0, 0)), "PNG"))
+    assert transparent[0, 0].tolist() == [255, 255, 255]  # composited on white
+    ramp = (np.arange(60).reshape(6, 10) * 1000).astype(np.uint16)
+    rgb = load_image(encode(Image.fromarray(ramp), "PNG"))
+    assert rgb.dtype == np.uint8 and rgb[0, 0, 0] == 0 and rgb[-1, -1, 0] == round(59000 * 255 / 65535)
+
+
+def test_exif_orientation_is_respected():
+    image = Image.new("RGB", (40, 20))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    assert load_image(encode(image, "JPEG", exif=exif)).shape == (40, 20, 3)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"GIF89a not really", "not an image"),
+    (b"%PDF-1.4 hello", "not an image"),
+])
+def test_refusals(data, words):
+    with pytest.raises(ImageError, match=words):
+        load_image(data, name="upload.png")
+
+
+def test_truncated_image():
+    data = encode(Image.new("RGB", (200, 200)), "PNG")
+    with pytest.raises(ImageError, match="upload.png: the image is damaged or truncated"):
+        load_image(data[: len(data) // 2], name="upload.png")
+
+
+def test_too_large_and_decompression_bombs():
+    small_file = encode(Image.new("1", (9000, 9000)), "PNG")  # 81 megapixels in a few kB
+    assert len(small_file) < 200_000
+    with pytest.raises(ImageError, match="too large"):
+        load_image(small_file, name="huge.png")
+    bomb = encode(Image.new("1", (20000, 20000)), "PNG")
+    with pytest.raises(ImageError, match="decompression bomb"):
+        load_image(bomb, name="bomb.png")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="cannot be read"):
+        load_image(tmp_path / "nope.jpg")

@@ -1,0 +1,79 @@
+"""Reading untrusted images into (H, W, 3) uint8 RGB, with readable errors.
+
+Handles grayscale, RGBA (composited on white), palette, 16-bit and float images and EXIF
+orientation. Refuses what is not an image, is empty or truncated, or is too large to analyse;
+decompression bombs are caught before their pixels are decoded.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # about 7000 x 5700: more would take minutes and gigabytes to analyse
+FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+
+
+class ImageError(ValueError):
+    """An input that is not an image we can analyse; the message says why."""
+
+
+def _to_uint8(array: np.ndarray) -> np.ndarray:
+    if array.dtype == np.uint8:
+        return array
+    if np.issubdtype(array.dtype, np.integer):  # 16-bit and 32-bit integers: scale by the type's range
+        top = 65535 if array.max(initial=0) > 255 else 255
+        return np.clip(np.rint(array.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
+    array = np.nan_to_num(array.astype(np.float64))
+    lo, hi = float(array.min(initial=0)), float(array.max(initial=1))
+    scale = 255.0 if lo >= 0 and hi <= 1 else 255.0 / max(hi - lo, 1e-12)
+    return np.clip((array - (0 if scale == 255.0 else lo)) * scale, 0, 255).astype(np.uint8)
+
+
+def _to_rgb(image: Image.Image) -> np.ndarray:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    if image.mode in ("RGB", "L", "P", "CMYK", "YCbCr", "1"):
+        return np.asarray(image.convert("RGB"))
+    # 16-bit / 32-bit / float single-channel modes ("I;16", "I", "F"): keep the precision until scaling.
+    gray = _to_uint8(np.asarray(image))
+    return np.repeat(gray[..., None], 3, axis=2) if gray.ndim == 2 else gray[..., :3]
+
+
+def load_image(source: str | Path | bytes, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from a path or the bytes of an upload."""
+    name = name or (Path(source).name if not isinstance(source, bytes) else "upload")
+    try:
+        data = source if isinstance(source, bytes) else Path(source).read_bytes()
+    except OSError as e:
+        raise ImageError(f"{name}: cannot be read ({e.strerror or e}).") from None
+    if not data:
+        raise ImageError(f"{name}: the file is empty.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise ImageError(f"{name}: {width} x {height} pixels is too large to analyse "
+                                     f"(at most {max_pixels / 1e6:.0f} megapixels); resize it first.")
+                if width == 0 or height == 0:
+                    raise ImageError(f"{name}: the image has no pixels.")
+                image = ImageOps.exif_transpose(image)
+                rgb = _to_rgb(image)
+        except ImageError:
+            raise
+        except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            if "decompression" in str(e).lower():
+                raise ImageError(f"{name}: refused, its pixel count is far beyond what an image needs "
+                                 f"(a decompression bomb?).") from None
+            raise ImageError(f"{name}: not an image this app reads (JPEG, PNG, BMP, TIFF or WebP).") from None
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageError(f"{name}: the image is damaged or truncated ({e}).") from None
+    return np.ascontiguousarray(rgb, dtype=np.uint8)
