@@ -15,6 +15,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.inference
+	$(PY) -m benchmarks.analysis
 
 $(STAMP): requirements.txt requirements-dev.txt tools/install_detectron2.py tools/detectron2-source.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -10,6 +10,9 @@ Scoring the given boxes directly, rather than re-running proposals and NMS, keep
 same instance whatever the model, which the sanity check needs (a randomized model detects
 nothing useful).
 
+Only the part of the network above the target layer builds a graph: the layers below it run
+without one, so a backward pass costs what the CAM needs and no more.
+
 Concurrency: the target layer's output is routed through a module owned by the adapter by a
 thread-scoped hook, so grad-cam's own hooks never see another user's forward pass; CAMs on one
 model take a lock, because backward passes write the shared model's .grad fields.
@@ -92,16 +95,26 @@ class DetectionCamModel(nn.Module):
         self.layer = layer
         self.tap = nn.Identity()  # grad-cam hooks this, not the shared model
 
+    def _start_graph(self, inputs, output: torch.Tensor) -> torch.Tensor:
+        # Everything below the target layer ran without a graph; gradients start here.
+        torch.set_grad_enabled(True)
+        return self.tap(output.detach().requires_grad_(True))
+
     def forward(self, x: torch.Tensor) -> list[dict]:
         model, heads = self.model, self.model.roi_heads
-        with scoped_forward_hooks(model, {self.layer.module: lambda inputs, output: self.tap(output)}):
-            images = model.preprocess_image([{"image": x[0]}])
-            features = model.backbone(images.tensor)
-        boxes = [Boxes(self.boxes.to(images.tensor.device))]
-        box_features = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)
-        logits, _ = heads.box_predictor(heads.box_head(box_features))
-        mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
-        return [{"class_logits": logits, "mask_logits": heads.mask_head.layers(mask_features)}]
+        grad_was_enabled = torch.is_grad_enabled()
+        torch.set_grad_enabled(False)
+        try:
+            with scoped_forward_hooks(model, {self.layer.module: self._start_graph}):
+                images = model.preprocess_image([{"image": x[0]}])
+                features = model.backbone(images.tensor)
+            boxes = [Boxes(self.boxes.to(images.tensor.device))]
+            box_features = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)
+            logits, _ = heads.box_predictor(heads.box_head(box_features))
+            mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
+            return [{"class_logits": logits, "mask_logits": heads.mask_head.layers(mask_features)}]
+        finally:
+            torch.set_grad_enabled(grad_was_enabled)
 
 
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
