@@ -13,6 +13,7 @@ Select them in a config with `MODEL.BACKBONE.NAME: "build_resnet_attention_fpn_b
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
@@ -55,7 +56,11 @@ def add_attention(resnet: ResNet, cfg: CfgNode) -> ResNet:
         if name not in channels:
             raise ValueError(f"MODEL.ATTENTION.STAGES names {name!r}, but this ResNet's stages "
                              f"are {list(channels)}")
-        getattr(resnet, name).add_module(ATTENTION_MODULE_NAME, build_attention(cfg, channels[name]))
+        # Drawn from a forked random state: every layer built after this one (FPN, RPN, heads)
+        # starts with the same weights as in the baseline built with the same seed.
+        with torch.random.fork_rng(devices=[]):
+            module = build_attention(cfg, channels[name])
+        getattr(resnet, name).add_module(ATTENTION_MODULE_NAME, module)
     return resnet
 
 

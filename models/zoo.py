@@ -34,7 +34,11 @@ def resolve(spec: str) -> ModelSpec:
         if not found.weights.is_file():
             raise ModelLoadError(f"{spec}: its weights {found.weights} are missing from this checkout.")
         return found
-    config, _, weights = spec.partition(":")
+    config, weights = spec, ""
+    for suffix in (".yaml:", ".yml:"):  # split after the config's name: Windows paths hold ':' too
+        if suffix in spec:
+            head, _, weights = spec.rpartition(suffix)
+            config = head + suffix[:-1]
     if not config.endswith((".yaml", ".yml")):
         raise ModelLoadError(f"{spec!r} is neither a named model ({', '.join(NAMED)}) nor CONFIG.yaml:WEIGHTS.pth")
     return ModelSpec(Path(config).stem, Path(config), Path(weights) if weights else None)

@@ -1,0 +1,121 @@
+"""`python -m app evaluate`: compare trained models on a labelled COCO set, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+from app.commands._common import EXIT_OK, fail, fail_with_problems
+
+# The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
+DEFAULT_MODELS = ("demo-baseline", "demo-bam")
+_MODEL_SPEC = re.compile(r"^(?P<config>.+?\.ya?ml):(?P<weights>.+)$", re.IGNORECASE)
+
+DESCRIPTION = """\
+Run each model over a labelled COCO set and compare them: image-level crack / no-crack counts
+(TP, TN, FP, FN, accuracy, precision, recall; an image is "crack" when any detection scores
+>= --threshold, and truly one when it has an annotation) and COCO box / mask AP. Writes
+evaluation.json, evaluation.csv, evaluation.md and disagreements.json to --out.
+Without --models, the shipped demo pair (demo-baseline and demo-bam) is compared.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "evaluate", help="compare trained models on a labelled COCO set",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", metavar="MODEL",
+                        help="the models: each CONFIG.yaml:WEIGHTS.pth (a config and its weights joined "
+                             "by ':') or a named model (demo-baseline, demo-bam); default: those two")
+    parser.add_argument("--labels", nargs="+", metavar="NAME",
+                        help="a column name per model (default: from the weights file names)")
+    parser.add_argument("--json", required=True, metavar="JSON", help="COCO annotations of the evaluation set")
+    parser.add_argument("--images", required=True, metavar="DIR", help="folder of its images")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
+    parser.add_argument("--threshold", type=_unit_float, default=0.5,
+                        help="detection score from which an image counts as 'crack' (default 0.5)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _unit_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {value})")
+    return value
+
+
+def parse_model_spec(spec: str) -> tuple[Path, Path]:
+    """'CONFIG.yaml:WEIGHTS.pth' -> (config, weights). Raises ValueError otherwise."""
+    match = _MODEL_SPEC.match(spec)
+    if not match or not match["weights"]:
+        raise ValueError(f"{spec!r}: give each model as CONFIG.yaml:WEIGHTS.pth.")
+    return Path(match["config"]), Path(match["weights"])
+
+
+def default_labels(weights: list[Path]) -> list[str]:
+    """Column names from the weights files: the file name, with its folder where names repeat
+    (e.g. runs/bam/model_final_fp16.pth and runs/baseline/model_final_fp16.pth)."""
+    labels = [w.stem for w in weights]
+    if len(set(labels)) < len(labels):
+        labels = [f"{w.parent.name}/{w.stem}" if w.parent.name else w.stem for w in weights]
+    if len(set(labels)) < len(labels):
+        labels = [f"{label} #{i + 1}" for i, label in enumerate(labels)]
+    return labels
+
+
+def resolve_models(args: argparse.Namespace) -> list[tuple[str, Path, Path]]:
+    """The (label, config, weights) to evaluate. Raises ValueError with a message for the user."""
+    from models.zoo import NAMED
+
+    specs = args.models or list(DEFAULT_MODELS)
+    chosen, missing = [], []
+    for spec in specs:
+        if spec in NAMED:
+            label, config, weights = NAMED[spec].label, NAMED[spec].config, NAMED[spec].weights
+        else:
+            (config, weights), label = parse_model_spec(spec), None
+        missing += [str(p) for p in (config, weights) if p is None or not p.is_file()]
+        chosen.append((label, config, weights))
+    if missing and not args.models:
+        raise ValueError("the demo models are not there (missing: " + ", ".join(missing) + "). "
+                         "Give your own with --models CONFIG.yaml:WEIGHTS.pth ...")
+    if missing:
+        raise ValueError("file not found: " + ", ".join(missing))
+    if args.labels:
+        labels = list(args.labels)
+    else:
+        unnamed = iter(default_labels([w for label, _, w in chosen if label is None]))
+        labels = [label or next(unnamed) for label, _, _ in chosen]
+    if len(labels) != len(chosen):
+        raise ValueError(f"{len(labels)} labels for {len(chosen)} models.")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"labels must differ: {' '.join(labels)}")
+    return [(label, c, w) for label, (_, c, w) in zip(labels, chosen)]
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        chosen = resolve_models(args)
+    except ValueError as e:
+        return fail(str(e))
+
+    import models
+    from training.data import DataProblemsError
+    from training.evaluate import evaluate
+
+    try:
+        results = evaluate(chosen, args.json, args.images, args.out, threshold=args.threshold)
+    except DataProblemsError as e:
+        return fail_with_problems(e.problems, "nothing was evaluated")
+    except models.ModelLoadError as e:
+        return fail(str(e))
+    out = Path(args.out)
+    print((out / "evaluation.md").read_text())
+    print(f"Reports: {out / 'evaluation.md'}, evaluation.csv, evaluation.json, disagreements.json "
+          f"({results['disagreements']} images on which the models disagree).")
+    return EXIT_OK

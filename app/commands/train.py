@@ -1,0 +1,82 @@
+"""`python -m app train`: train a Mask R-CNN config (plain, BAM or CBAM) on a COCO dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, fail, fail_with_problems,
+                                  non_negative_int, positive_int)
+
+DESCRIPTION = """\
+Train a Mask R-CNN config on a COCO instance-segmentation dataset (images with no annotations
+are kept as negatives). The data is checked first; every problem found is listed and nothing is
+trained. OUT receives checkpoints, metrics.json, log.txt, config.yaml and model_final_fp16.pth
+(the weights to load in the app or to evaluate). Train each variant (e.g. configs/
+mask_rcnn_R_18_FPN.yaml and configs/mask_rcnn_R_18_FPN_bam.yaml) with the same --seed and
+--iters for a fair comparison.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "train", help="train a Mask R-CNN (with or without attention) on a COCO dataset",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, metavar="CONFIG.yaml",
+                        help="detectron2 config, e.g. configs/mask_rcnn_R_18_FPN_bam.yaml")
+    parser.add_argument("--train-json", required=True, metavar="JSON", help="COCO annotations of the training set")
+    parser.add_argument("--train-images", required=True, metavar="DIR", help="folder of the training images")
+    parser.add_argument("--val-json", metavar="JSON", help="COCO annotations of a validation set (evaluated at the end)")
+    parser.add_argument("--val-images", metavar="DIR", help="folder of the validation images")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument("--iters", type=positive_int, metavar="N",
+                        help="training iterations (default: the config's SOLVER.MAX_ITER; "
+                             "the LR steps are scaled to match)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last checkpoint in --out")
+    parser.add_argument("--init-weights", metavar="PATH",
+                        help="start from these weights (keys that fit; default: from scratch)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads for torch (default: one per core). Two trainings side by side on "
+                             "a 2-core machine: give each --threads 1")
+    parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
+                        help="detectron2 config overrides, e.g. --opts SOLVER.IMS_PER_BATCH 2 SOLVER.BASE_LR 0.005")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    if (args.val_json is None) != (args.val_images is None):
+        return fail("give both --val-json and --val-images, or neither.")
+    if len(args.opts) % 2:
+        return fail(f"--opts takes KEY VALUE pairs; got an odd number of items: {' '.join(args.opts)}")
+
+    import torch
+
+    import models
+    from training.data import DataProblemsError
+    from training.train import RunExistsError, train
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    try:
+        final = train(args.config, args.train_json, args.train_images, args.out,
+                      val_json=args.val_json, val_images=args.val_images, iters=args.iters,
+                      resume=args.resume, init_weights=args.init_weights, seed=args.seed,
+                      opts=list(args.opts))
+    except DataProblemsError as e:
+        return fail_with_problems(e.problems, "nothing was trained")
+    except (models.ModelLoadError, RunExistsError) as e:
+        return fail(str(e))
+    except KeyboardInterrupt:
+        print(f"\nInterrupted. To continue from the last checkpoint, run the same command with --resume "
+              f"(checkpoints are in {args.out}).")
+        return EXIT_INTERRUPTED
+    print(f"\nWeights: {final}\nConfig:  {Path(final).parent / 'config.yaml'}")
+    if args.val_json:
+        report = Path(args.out) / "validation" / "evaluation.md"
+        print(f"\nValidation ({report}):\n")
+        print(report.read_text())
+    return EXIT_OK

@@ -1,0 +1,351 @@
+"""COCO instance-segmentation datasets: checking them before use, registering them with detectron2.
+
+`check_coco_dataset` reads an annotation file the way training will use it and lists every problem
+in words (which file, which image, which annotation), so a user fixes them all at once instead of
+meeting them one by one as tracebacks deep inside a training run. `register_coco_dataset` makes
+a dataset known to detectron2's DatasetCatalog / MetadataCatalog under a stable name.
+
+Negative images (no annotations) are valid and matter here: they are the "no crack" half of a
+crack / no-crack experiment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+import models  # noqa: F401  (makes detectron2 importable; must precede it)
+from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data.datasets import register_coco_instances
+
+_REQUIRED_LISTS = ("images", "annotations", "categories")
+_NAME_PREFIX = "bamviz"
+
+
+class DataProblemsError(ValueError):
+    """One or more datasets have problems; `problems` lists them all, one sentence each."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the data:\n"
+                         + "\n".join(f"- {p}" for p in self.problems))
+
+
+def require_valid(*datasets: tuple[str | Path, str | Path]) -> None:
+    """Check each (json_path, image_dir); raise DataProblemsError listing every problem found."""
+    problems = [p for json_path, image_dir in datasets for p in check_coco_dataset(json_path, image_dir)]
+    if problems:
+        raise DataProblemsError(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking
+
+
+def check_coco_dataset(json_path: str | Path, image_dir: str | Path) -> list[str]:
+    """Every problem that would stop (or silently spoil) training or evaluation on this dataset.
+
+    Checked: the JSON file (exists, parses, has `images`, `annotations` and `categories` lists);
+    categories (integer ids, unique); images (unique ids, the file exists under `image_dir`, can
+    be decoded, and has the width and height the JSON says); annotations (unique ids, an existing
+    `image_id` and `category_id`, a bbox [x, y, w, h] with w, h > 0 that overlaps the image, and a
+    mask, polygons or RLE, that fits the image and is not empty). An empty list means no problems.
+    """
+    json_path, image_dir = Path(json_path), Path(image_dir)
+    name = json_path.name
+    data, problems = _read_json(json_path)
+    if data is None:
+        return problems
+    if not image_dir.is_dir():
+        problems.append(f"{image_dir}: image folder not found (images of {name}).")
+        image_dir = None
+
+    category_ids = _check_categories(name, data["categories"], problems)
+    images = _check_images(name, data["images"], image_dir, problems)
+    _check_annotations(name, data["annotations"], images, category_ids, problems)
+    return problems
+
+
+def _read_json(json_path: Path) -> tuple[dict | None, list[str]]:
+    name = json_path.name
+    if not json_path.is_file():
+        return None, [f"{name}: annotation file not found ({json_path})."]
+    try:
+        data = json.loads(json_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        return None, [f"{name}: not a text (UTF-8) file, so not COCO JSON."]
+    except json.JSONDecodeError as e:
+        return None, [f"{name}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."]
+    except OSError as e:
+        return None, [f"{name}: cannot be read ({e.strerror or e})."]
+    if not isinstance(data, dict):
+        return None, [f"{name}: a COCO file is a JSON object with images, annotations and "
+                      f"categories; this one is a {type(data).__name__}."]
+    problems = []
+    for key in _REQUIRED_LISTS:
+        if key not in data:
+            problems.append(f"{name}: has no '{key}' list (a COCO instances file needs "
+                            f"{', '.join(_REQUIRED_LISTS)}).")
+        elif not isinstance(data[key], list):
+            problems.append(f"{name}: '{key}' should be a list, not a {type(data[key]).__name__}.")
+    if problems:
+        return None, problems
+    if not data["images"]:
+        problems.append(f"{name}: the 'images' list is empty.")
+    if not data["categories"]:
+        problems.append(f"{name}: the 'categories' list is empty (e.g. [{{\"id\": 1, \"name\": \"crack\"}}]).")
+    return data, problems
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _duplicates(values) -> list:
+    return sorted(v for v, n in Counter(values).items() if n > 1)
+
+
+def _check_categories(name: str, categories: list, problems: list[str]) -> set[int]:
+    ids = []
+    for i, cat in enumerate(categories):
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            problems.append(f"{name}: category #{i + 1} has no integer 'id' ({_short(cat)}).")
+            continue
+        if not isinstance(cat.get("name"), str) or not cat["name"]:
+            problems.append(f"{name}: category {cat['id']} has no 'name'.")
+        ids.append(cat["id"])
+    for dup in _duplicates(ids):
+        problems.append(f"{name}: category id {dup} is used by more than one category.")
+    return set(ids)
+
+
+def _check_images(name: str, images: list, image_dir: Path | None,
+                  problems: list[str]) -> dict[int, dict]:
+    """The usable image entries by id (those with an id, a file name and a size)."""
+    by_id: dict[int, dict] = {}
+    ids = []
+    for i, img in enumerate(images):
+        if not isinstance(img, dict) or not _is_int(img.get("id")):
+            problems.append(f"{name}: image #{i + 1} has no integer 'id' ({_short(img)}).")
+            continue
+        ids.append(img["id"])
+        label = f"{name}: image {img['id']}"
+        file_name = img.get("file_name")
+        if not isinstance(file_name, str) or not file_name:
+            problems.append(f"{label} has no 'file_name'.")
+            continue
+        label = f"{label} ('{file_name}')"
+        width, height = img.get("width"), img.get("height")
+        if not (_is_int(width) and _is_int(height) and width > 0 and height > 0):
+            problems.append(f"{label}: 'width' and 'height' must be positive integers "
+                            f"(found {width!r} x {height!r}).")
+            continue
+        by_id.setdefault(img["id"], img)
+        if image_dir is not None:
+            problem = _check_image_file(image_dir / file_name, width, height)
+            if problem:
+                problems.append(f"{label}: {problem}")
+    for dup in _duplicates(ids):
+        problems.append(f"{name}: image id {dup} is used by more than one image.")
+    return by_id
+
+
+def _check_image_file(path: Path, width: int, height: int) -> str | None:
+    if not path.is_file():
+        return f"file not found ({path})."
+    try:
+        with Image.open(path) as im:
+            im.load()  # decodes, so truncated files are caught
+            # detectron2 applies the EXIF orientation when it reads an image; so do we.
+            size = ImageOps.exif_transpose(im).size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        return f"cannot be read as an image ({path.name}: {_one_line(e)})."
+    if size != (width, height):
+        return (f"the file is {size[0]}x{size[1]} pixels but the JSON says {width}x{height} "
+                f"(width x height); detectron2 refuses such images.")
+    return None
+
+
+def _check_annotations(name: str, annotations: list, images: dict[int, dict],
+                       category_ids: set[int], problems: list[str]) -> None:
+    ids = []
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, dict) or not _is_int(ann.get("id")):
+            problems.append(f"{name}: annotation #{i + 1} has no integer 'id' ({_short(ann)}).")
+            continue
+        ids.append(ann["id"])
+        label = f"{name}: annotation {ann['id']}"
+        image = images.get(ann.get("image_id"))
+        if image is None:
+            problems.append(f"{label}: its image_id {ann.get('image_id')!r} is not an image in the file.")
+        else:
+            label = f"{label} (image {image['id']} '{image['file_name']}')"
+        if ann.get("category_id") not in category_ids:
+            problems.append(f"{label}: category_id {ann.get('category_id')!r} is not in 'categories' "
+                            f"(ids: {sorted(category_ids)}).")
+        size = (image["height"], image["width"]) if image is not None else None
+        for problem in (_bbox_problem(ann.get("bbox"), size), _mask_problem(ann, size)):
+            if problem:
+                problems.append(f"{label}: {problem}")
+    for dup in _duplicates(ids):
+        problems.append(f"{name}: annotation id {dup} is used by more than one annotation.")
+
+
+def _bbox_problem(bbox, size: tuple[int, int] | None) -> str | None:
+    if bbox is None:
+        return "has no 'bbox' ([x, y, width, height])."
+    if not (isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)):
+        return f"bbox {_short(bbox)} is not four finite numbers [x, y, width, height]."
+    x, y, w, h = bbox
+    if w <= 0 or h <= 0:
+        return f"bbox {bbox} has a width or height <= 0."
+    if size is not None:
+        height, width = size
+        if x >= width or y >= height or x + w <= 0 or y + h <= 0:
+            return f"bbox {bbox} lies outside the {width}x{height} image."
+    return None
+
+
+def _mask_problem(ann: dict, size: tuple[int, int] | None) -> str | None:
+    """What is wrong with an annotation's `segmentation` (polygons or RLE), if anything."""
+    segm = ann.get("segmentation")
+    if segm is None:
+        return "has no 'segmentation' (Mask R-CNN needs a mask, polygons or RLE, for each instance)."
+    if isinstance(segm, dict):
+        return _rle_problem(segm, size)
+    if isinstance(segm, list):
+        return _polygons_problem(segm, size)
+    return f"segmentation is a {type(segm).__name__}; expected a list of polygons or an RLE dict."
+
+
+def _polygons_problem(polygons: list, size: tuple[int, int] | None) -> str | None:
+    if not polygons:
+        return "segmentation is an empty list of polygons (empty mask)."
+    for k, poly in enumerate(polygons):
+        if not (isinstance(poly, list) and all(_is_number(v) for v in poly)):
+            return f"polygon {k + 1} of the segmentation is not a flat list of numbers [x1, y1, x2, y2, ...]."
+        if len(poly) % 2 or len(poly) < 6:
+            return (f"polygon {k + 1} of the segmentation has {len(poly)} coordinates; a polygon needs "
+                    f"an even number, at least 6 (3 points).")
+    if size is not None:
+        from pycocotools import mask as mask_util
+
+        rle = mask_util.merge(mask_util.frPyObjects(polygons, size[0], size[1]))
+        if int(mask_util.area(rle)) == 0:
+            return "mask is empty (its polygons cover no pixel of the image)."
+    return None
+
+
+def _rle_problem(rle: dict, size: tuple[int, int] | None) -> str | None:
+    rle_size, counts = rle.get("size"), rle.get("counts")
+    if not (isinstance(rle_size, list) and len(rle_size) == 2 and all(_is_int(v) for v in rle_size)):
+        return f"RLE mask has no valid 'size' [height, width] (found {_short(rle_size)})."
+    if size is not None and tuple(rle_size) != tuple(size):
+        return (f"RLE mask size {rle_size} (height, width) differs from the image's "
+                f"{[size[0], size[1]]}.")
+    if isinstance(counts, str):
+        runs = decode_rle_string(counts)
+        if runs is None:
+            return "RLE mask 'counts' is not a valid compressed COCO RLE string."
+    elif isinstance(counts, list) and all(_is_int(v) for v in counts):
+        runs = counts
+    else:
+        return "RLE mask 'counts' must be a compressed string or a list of integers."
+    if any(r < 0 for r in runs):
+        return "RLE mask has negative run lengths (corrupt 'counts')."
+    if sum(runs) != rle_size[0] * rle_size[1]:
+        return (f"RLE mask runs add up to {sum(runs)} pixels, but its size {rle_size} has "
+                f"{rle_size[0] * rle_size[1]} (corrupt 'counts').")
+    if sum(runs[1::2]) == 0:
+        return "mask is empty (its RLE has no foreground pixel)."
+    return None
+
+
+def decode_rle_string(counts: str) -> list[int] | None:
+    """The run lengths of a compressed COCO RLE string (pycocotools' format), or None if malformed.
+
+    Decoded here, in Python, to check it before pycocotools sees it: pycocotools' decoder writes
+    as many pixels as the runs say, with no check against the mask size.
+    """
+    runs: list[int] = []
+    pos, n = 0, len(counts)
+    while pos < n:
+        value, shift, more = 0, 0, True
+        while more:
+            if pos >= n:
+                return None  # the string ends inside a number
+            c = ord(counts[pos]) - 48
+            if not 0 <= c < 64:
+                return None
+            value |= (c & 0x1F) << shift
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 5
+            if not more and c & 0x10:
+                value |= -1 << shift  # negative: sign-extend
+        if len(runs) > 2:
+            value += runs[-2]  # runs after the third are stored as differences
+        runs.append(value)
+    return runs
+
+
+def _short(value, limit: int = 60) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Registration with detectron2
+
+
+def dataset_name(json_path: str | Path, image_dir: str | Path) -> str:
+    """The detectron2 dataset name for (json_path, image_dir): stable for the same paths,
+    different for different ones."""
+    json_path, image_dir = Path(json_path).resolve(), Path(image_dir).resolve()
+    digest = hashlib.sha1(f"{json_path}\n{image_dir}".encode()).hexdigest()[:10]
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", f"{json_path.parent.name}_{json_path.stem}").strip("_")
+    return f"{_NAME_PREFIX}_{slug}_{digest}"
+
+
+def register_coco_dataset(json_path: str | Path, image_dir: str | Path) -> str:
+    """Register a COCO instances dataset with detectron2 and return its name.
+
+    Idempotent: the same paths give the same name, and registering again replaces the earlier
+    entry (and its metadata), so a file edited in between is read afresh.
+    """
+    name = dataset_name(json_path, image_dir)
+    if name in DatasetCatalog.list():
+        DatasetCatalog.remove(name)
+    if name in MetadataCatalog.list():
+        MetadataCatalog.remove(name)
+    register_coco_instances(name, {}, str(Path(json_path).resolve()), str(Path(image_dir).resolve()))
+    return name
+
+
+def read_categories(json_path: str | Path) -> list[dict]:
+    """The `categories` of a COCO file, sorted by id (the order detectron2 gives class indices)."""
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    return sorted(data["categories"], key=lambda c: c["id"])
+
+
+def uses_rle(json_path: str | Path) -> bool:
+    """Whether any annotation's mask is RLE (detectron2 then needs INPUT.MASK_FORMAT bitmask)."""
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    return any(isinstance(a.get("segmentation"), dict) for a in data["annotations"])
+

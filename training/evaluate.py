@@ -1,0 +1,306 @@
+"""Comparing trained models on a labelled COCO set, side by side.
+
+Two views of the same predictions:
+
+- image level, the crack / no-crack question: an image is predicted "crack" when any detection
+  scores >= `threshold`, and is a crack in truth when it has at least one annotation. Counted as
+  TP / TN / FP / FN with accuracy, precision and recall (the table of the BAM crack experiment:
+  Mask R-CNN 38 TP / 81 TN / 91.54 % accuracy, with BAM 41 / 81 / 93.85 %);
+- instance level: COCO box and mask AP, AP50, AP75 (detectron2's COCOEvaluator, pycocotools).
+
+Every image goes through each model once; the same outputs feed both views. `evaluate()` writes
+`evaluation.json`, `evaluation.csv`, `evaluation.md` (models as columns) and `disagreements.json`
+(the images on which the models' image-level verdicts differ) into `out_dir`.
+
+The counting is in pure functions (`image_level_counts`, `find_disagreements`) that need no model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+import models as bam_models  # makes detectron2 importable: must precede it
+from detectron2.data import DatasetCatalog
+from detectron2.data.detection_utils import read_image
+from detectron2.evaluation import COCOEvaluator
+from models.inputs import prepare_input
+
+from training.data import read_categories, register_coco_dataset, require_valid
+
+COCO_METRICS = ("AP", "AP50", "AP75")
+_COCO_TASKS = (("bbox", "box"), ("segm", "mask"))
+_STANDARD_IMAGE_KEYS = {"id", "file_name", "width", "height", "license", "coco_url", "flickr_url",
+                        "date_captured"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure counting
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    """numerator / denominator, or None where it is undefined (0 / 0)."""
+    return numerator / denominator if denominator else None
+
+
+def image_level_counts(gt_positive: Sequence[bool], max_scores: Sequence[float],
+                       threshold: float = 0.5) -> dict:
+    """Image-level confusion counts and rates.
+
+    gt_positive[i]: image i has at least one annotated instance ("crack").
+    max_scores[i]: the highest detection score of the model on image i (0.0 with no detection).
+    An image is predicted positive when max_scores[i] >= threshold.
+
+    Returns {"images", "positives", "negatives", "tp", "tn", "fp", "fn", "accuracy", "precision",
+    "recall"}; a rate whose denominator is 0 (no images, no predicted positives, no true
+    positives to find) is None, not 0.
+    """
+    if len(gt_positive) != len(max_scores):
+        raise ValueError(f"{len(gt_positive)} ground-truth flags but {len(max_scores)} scores.")
+    tp = tn = fp = fn = 0
+    for truth, score in zip(gt_positive, max_scores):
+        predicted = score >= threshold
+        if truth:
+            tp, fn = tp + predicted, fn + (not predicted)
+        else:
+            fp, tn = fp + predicted, tn + (not predicted)
+    n = tp + tn + fp + fn
+    return {
+        "images": n, "positives": tp + fn, "negatives": tn + fp,
+        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
+        "accuracy": _ratio(tp + tn, n),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+    }
+
+
+def find_disagreements(images: Sequence[dict], gt_positive: Sequence[bool],
+                       max_scores: dict[str, Sequence[float]], threshold: float = 0.5) -> list[dict]:
+    """The images on which the models' image-level verdicts differ.
+
+    images[i]: identifies image i (e.g. {"image_id", "file_name"}), copied into the result.
+    max_scores: {model label: the per-image max scores, in the order of `images`}.
+    Each entry: the image's fields, "crack" (ground truth), and per model
+    {"crack": verdict, "correct": bool, "max_score": float}.
+    """
+    out = []
+    for i, image in enumerate(images):
+        verdicts = {label: scores[i] >= threshold for label, scores in max_scores.items()}
+        if len(set(verdicts.values())) > 1:
+            out.append({**image, "crack": bool(gt_positive[i]), "models": {
+                label: {"crack": verdicts[label], "correct": verdicts[label] == bool(gt_positive[i]),
+                        "max_score": round(float(scores[i]), 4)}
+                for label, scores in max_scores.items()}})
+    return out
+
+
+def max_score(instances) -> float:
+    """The highest detection score among detectron2 `Instances` (0.0 when there are none)."""
+    scores = instances.scores
+    return float(scores.max()) if len(scores) else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Running models
+
+
+class Predictor:
+    """Runs a detectron2 model on one image file as detectron2's DefaultPredictor does (and as the
+    app does, through `models.inputs.prepare_input`): the shortest edge resized to
+    INPUT.MIN_SIZE_TEST (at most INPUT.MAX_SIZE_TEST), channels in INPUT.FORMAT order, outputs at
+    the original size."""
+
+    def __init__(self, model, cfg):
+        self.model, self.cfg = model.eval(), cfg
+
+    def __call__(self, file_name: str) -> dict:
+        image = read_image(file_name, format="RGB")  # applies the EXIF orientation, as training does
+        with torch.no_grad():
+            return self.model(prepare_input(image, self.cfg).batch())[0]
+
+
+def load_for_evaluation(config_file, weights_file, threshold: float):
+    """`models.load_model`, with the model's own score cut (ROI_HEADS.SCORE_THRESH_TEST) lowered
+    to `threshold` where it is higher, so the image-level threshold is the one that decides."""
+    cfg = bam_models.get_config(config_file)
+    opts = None
+    if threshold < cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST:
+        opts = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(threshold)]
+    return bam_models.load_model(config_file, weights_file, opts=opts)
+
+
+def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
+             image_dir: str | Path, out_dir: str | Path, *, threshold: float = 0.5,
+             progress: bool = True) -> dict:
+    """Run every model over a labelled COCO set and compare them (see the module docstring).
+
+    models: (label, config_file, weights_file) per model; labels must differ.
+    Returns the content of evaluation.json. Raises training.data.DataProblemsError for problems
+    in the data and models.ModelLoadError for a config or weights file that does not load.
+    """
+    if not models:
+        raise ValueError("no model to evaluate.")
+    labels = [label for label, _, _ in models]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"model labels must differ (got {labels}).")
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be between 0 and 1 (got {threshold}).")
+    require_valid((json_path, image_dir))
+    num_categories = len(read_categories(json_path))
+
+    loaded = []
+    for label, config_file, weights_file in models:
+        model, cfg = load_for_evaluation(config_file, weights_file, threshold)
+        if cfg.MODEL.ROI_HEADS.NUM_CLASSES != num_categories:
+            raise bam_models.ConfigError(
+                f"{label}: the model predicts {cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "
+                f"{Path(json_path).name} has {num_categories} categories.")
+        loaded.append((label, config_file, weights_file, cfg, Predictor(model, cfg)))
+
+    name = register_coco_dataset(json_path, image_dir)
+    dataset = DatasetCatalog.get(name)  # also gives the metadata COCOEvaluator maps ids with
+    gt_positive = [len(d.get("annotations", [])) > 0 for d in dataset]
+    evaluators = {}
+    for label, *_ in loaded:
+        evaluators[label] = COCOEvaluator(name, tasks=("bbox", "segm"), distributed=False,
+                                          output_dir=None, use_fast_impl=False)
+        evaluators[label].reset()
+    scores: dict[str, list[float]] = {label: [] for label in labels}
+    seconds: dict[str, list[float]] = {label: [] for label in labels}
+
+    for record in tqdm(dataset, desc="Evaluating", unit="image", disable=not progress):
+        inputs = [{"image_id": record["image_id"], "file_name": record["file_name"],
+                   "height": record["height"], "width": record["width"]}]
+        for label, _, _, _, predict in loaded:
+            start = time.perf_counter()
+            output = predict(record["file_name"])
+            seconds[label].append(time.perf_counter() - start)
+            instances = output["instances"].to("cpu")
+            scores[label].append(max_score(instances))
+            evaluators[label].process(inputs, [{"instances": instances}])
+
+    results = {
+        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(dataset),
+                    "with_instances": sum(gt_positive), "without_instances": len(dataset) - sum(gt_positive)},
+        "threshold": threshold,
+        "rule": f"an image is predicted 'crack' when any detection scores >= {threshold}; "
+                "it is a crack in truth when it has at least one annotation",
+        "models": {},
+    }
+    for label, config_file, weights_file, cfg, _ in loaded:
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own tables
+            coco = evaluators[label].evaluate() or {}
+        results["models"][label] = {
+            "config": str(config_file), "weights": str(weights_file),
+            "model": str(bam_models.describe(cfg)),
+            "image_level": image_level_counts(gt_positive, scores[label], threshold),
+            "coco": {task: {m: _finite(coco.get(task, {}).get(m)) for m in COCO_METRICS}
+                     for task, _ in _COCO_TASKS},
+            # the median: robust to the first call's one-off costs
+            "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
+        }
+
+    extras = _image_extras(json_path)
+    images = [{"image_id": d["image_id"], "file_name": Path(d["file_name"]).name,
+               **({"image_info": extras[d["image_id"]]} if extras.get(d["image_id"]) else {})}
+              for d in dataset]
+    disagreements = find_disagreements(images, gt_positive, scores, threshold)
+    results["disagreements"] = len(disagreements)
+    write_reports(results, disagreements, out_dir)
+    return results
+
+
+def _finite(value) -> float | None:
+    """A metric as a JSON-safe number: NaN (undefined, e.g. no annotations at all) becomes None."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _image_extras(json_path) -> dict[int, dict]:
+    """Non-standard keys of each image entry (e.g. the demo's "surface", "distractors")."""
+    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    return {img["id"]: {k: v for k, v in img.items() if k not in _STANDARD_IMAGE_KEYS}
+            for img in data["images"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+_ROWS = (  # (row name, getter, kind)
+    ("images", lambda m: m["image_level"]["images"], "int"),
+    ("TP", lambda m: m["image_level"]["tp"], "int"),
+    ("TN", lambda m: m["image_level"]["tn"], "int"),
+    ("FP", lambda m: m["image_level"]["fp"], "int"),
+    ("FN", lambda m: m["image_level"]["fn"], "int"),
+    ("accuracy", lambda m: m["image_level"]["accuracy"], "percent"),
+    ("precision", lambda m: m["image_level"]["precision"], "percent"),
+    ("recall", lambda m: m["image_level"]["recall"], "percent"),
+    *((f"{name} {metric}", (lambda m, t=task, k=metric: m["coco"][t][k]), "ap")
+      for task, name in _COCO_TASKS for metric in COCO_METRICS),
+    ("seconds / image (median)", lambda m: m["seconds_per_image"], "seconds"),
+)
+
+
+def report_rows(results: dict) -> list[tuple[str, str, list]]:
+    """(row name, kind, one raw value per model) for every row of the comparison table."""
+    per_model = list(results["models"].values())
+    return [(name, kind, [get(m) for m in per_model]) for name, get, kind in _ROWS]
+
+
+def _format(value, kind: str) -> str:
+    if value is None:
+        return "n/a"
+    return {"int": lambda v: str(v), "percent": lambda v: f"{100 * v:.2f}%",
+            "ap": lambda v: f"{v:.1f}", "seconds": lambda v: f"{v:.3f}"}[kind](value)
+
+
+def markdown_table(results: dict) -> str:
+    """The comparison as Markdown: one column per model, one row per metric."""
+    labels = [label.replace("|", "\\|") for label in results["models"]]
+    ds = results["dataset"]
+    lines = [
+        f"# Evaluation on {Path(ds['json']).name}",
+        "",
+        f"{ds['num_images']} images: {ds['with_instances']} with instances (crack), "
+        f"{ds['without_instances']} without. Image level: {results['rule']}. "
+        "Box / mask AP: COCO (pycocotools), in percent.",
+        "",
+        "| | " + " | ".join(labels) + " |",
+        "| --- |" + " ---: |" * len(labels),
+    ]
+    for name, kind, values in report_rows(results):
+        lines.append(f"| {name} | " + " | ".join(_format(v, kind) for v in values) + " |")
+    lines += ["", f"Images on which the models' verdicts differ: {results['disagreements']} "
+                  "(see disagreements.json).", ""]
+    for label, m in results["models"].items():
+        lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; config `{m['config']}`, "
+                     f"weights `{m['weights']}`")
+    return "\n".join(lines) + "\n"
+
+
+def write_reports(results: dict, disagreements: list[dict], out_dir: str | Path) -> list[Path]:
+    """evaluation.json, evaluation.csv, evaluation.md and disagreements.json in `out_dir`."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in ("evaluation.json", "evaluation.csv", "evaluation.md",
+                                         "disagreements.json")]
+    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    with paths[1].open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["metric", *results["models"]])
+        for name, _, values in report_rows(results):
+            writer.writerow([name, *("" if v is None else v for v in values)])
+    paths[2].write_text(markdown_table(results))
+    paths[3].write_text(json.dumps({"threshold": results["threshold"], "models": list(results["models"]),
+                                    "count": len(disagreements), "images": disagreements},
+                                   indent=2, allow_nan=False) + "\n")
+    return paths

@@ -1,0 +1,296 @@
+"""Training a Mask R-CNN config (with or without attention) on a COCO dataset, with detectron2.
+
+`train()` checks the data first and stops with every problem listed (DataProblemsError), then
+trains with a `DefaultTrainer` adapted to this project:
+
+- the model is built by `models.build_model`, so our attention backbones and config checks apply;
+- writers: the ETA / loss log on stdout (CommonMetricPrinter) and `metrics.json` (JSONWriter);
+  no TensorBoard;
+- checkpoints every SOLVER.CHECKPOINT_PERIOD iterations; `resume=True` continues from the last one
+  in `out_dir` (model, optimizer, LR schedule, iteration, and the position in the data order);
+- the same seed gives every variant (plain, BAM, CBAM) the same data order and augmentations
+  (see TrainingStream) and the same initial ResNet and FPN weights, so variants trained with one
+  seed and schedule differ by their architecture, not by their luck with the data. (The RPN and
+  ROI heads start differently: the attention modules are built, and draw random numbers, just
+  before them.)
+- negative images (no annotations) are kept (DATALOADER.FILTER_EMPTY_ANNOTATIONS False): they are
+  the "no crack" examples;
+- nothing is downloaded: training starts from scratch unless `init_weights` names a weights file.
+
+`out_dir` receives: `config.yaml` (the resolved config; load it with `models.load_model`),
+`model_XXXXXXX.pth` checkpoints, `last_checkpoint`, `model_final.pth`, `model_final_fp16.pth` (the
+final weights in float16, what the app loads), `metrics.json`, `log.txt`, and with a validation set
+`validation/` (see `training.evaluate`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import models  # noqa: F401  (makes detectron2 importable; must precede it)
+from detectron2.config import CfgNode
+from detectron2.data import DatasetMapper, build_detection_train_loader, get_detection_dataset_dicts
+from detectron2.engine import DefaultTrainer, hooks
+from detectron2.utils.env import seed_all_rng
+from detectron2.utils.events import CommonMetricPrinter, JSONWriter
+
+from training.data import DataProblemsError, read_categories, register_coco_dataset, require_valid, uses_rle
+
+logger = logging.getLogger("detectron2.training")  # shown with detectron2's own log lines
+
+FINAL_WEIGHTS = "model_final_fp16.pth"
+CONFIG_NAME = "config.yaml"
+MAX_WORKERS = 1  # data loading processes: this tool targets small CPU machines (2 cores)
+
+
+class RunExistsError(ValueError):
+    """The output folder already holds a run and resume was not asked for (nothing is overwritten)."""
+
+
+def train(config_file: str | Path, train_json: str | Path, train_images: str | Path,
+          out_dir: str | Path, *, val_json: str | Path | None = None,
+          val_images: str | Path | None = None, iters: int | None = None, resume: bool = False,
+          init_weights: str | Path | None = None, seed: int = 0,
+          opts: list[str] | None = None) -> Path:
+    """Train `config_file` on a COCO dataset; return the path of `model_final_fp16.pth`.
+
+    iters: SOLVER.MAX_ITER (default: the config's). SOLVER.STEPS (the LR drops) are scaled by the
+        same factor, unless `opts` sets them.
+    resume: continue from `out_dir/last_checkpoint` when there is one (otherwise start afresh).
+    init_weights: a weights file to start from (loaded with strict=False: keys that fit are
+        used, the counts of missing and unexpected keys are logged). Ignored when resuming.
+    opts: detectron2 KEY VALUE overrides, e.g. ["SOLVER.IMS_PER_BATCH", "2"].
+
+    Raises DataProblemsError (every problem in the data), models.ModelLoadError (config or
+    weights), RunExistsError (out_dir holds a run and resume is False), ValueError (bad arguments).
+    """
+    if (val_json is None) != (val_images is None):
+        raise ValueError("give both val_json and val_images, or neither.")
+    if iters is not None and iters < 1:
+        raise ValueError(f"iters must be at least 1 (got {iters}).")
+    if seed < 0:
+        raise ValueError(f"seed must be 0 or more (got {seed}).")
+    if not resume and (Path(out_dir) / "last_checkpoint").is_file():
+        raise RunExistsError(f"{out_dir} already holds a training run. Continue it with --resume "
+                             f"(resume=True), or choose another output folder.")
+    datasets = [(train_json, train_images)] + ([(val_json, val_images)] if val_json else [])
+    require_valid(*datasets)
+    categories = read_categories(train_json)
+    if val_json is not None:
+        _require_same_categories(train_json, categories, val_json)
+    if init_weights is not None and not Path(init_weights).is_file():
+        raise models.CheckpointError(f"{Path(init_weights).name}: file not found ({init_weights}).")
+
+    out_dir = Path(out_dir)
+    cfg = training_config(config_file, train_json, train_images, out_dir, num_classes=len(categories),
+                          iters=iters, seed=seed, opts=opts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / CONFIG_NAME).write_text(cfg.dump())
+    start_iter = checkpoint_start_iter(out_dir) if resume else 0
+
+    with _training_logs(out_dir / "log.txt"):
+        logger.info("Training %s: %s", Path(config_file).name, models.describe(cfg))
+        seed_all_rng(seed)
+        trainer = Trainer(cfg, data_start_iter=start_iter)
+        trainer.resume_or_load(resume=resume)
+        if trainer.start_iter != start_iter:  # cannot happen unless the checkpoint changed meanwhile
+            raise RuntimeError(f"resuming at iteration {trainer.start_iter}, expected {start_iter}.")
+        if resume and start_iter == 0:
+            logger.info("No checkpoint in %s: training from the start.", out_dir)
+        if init_weights and start_iter == 0:
+            missing, unexpected = models.load_weights(trainer.model, init_weights,
+                                                      stages=list(cfg.MODEL.ATTENTION.STAGES), strict=False)
+            if len(missing) == sum(1 for k in trainer.model.state_dict() if not k.endswith("num_batches_tracked")):
+                raise models.CheckpointError(
+                    f"{Path(init_weights).name}: none of its {len(unexpected)} keys is a key of this model "
+                    f"(e.g. {', '.join(unexpected[:3])}); it was written for another architecture or "
+                    f"naming (detectron2 names look like backbone.bottom_up.res2.0.conv1.weight).")
+            logger.info("Initial weights from %s: %d model keys not in the file (trained from scratch), "
+                        "%d file keys not in the model (ignored).", Path(init_weights).name,
+                        len(missing), len(unexpected))
+        elif init_weights:
+            logger.info("Resuming: --init-weights %s is not used.", Path(init_weights).name)
+        if start_iter >= trainer.max_iter:
+            logger.info("Already trained for %d iterations; nothing to do.", trainer.max_iter)
+        trainer.train()
+        final = models.save_weights(trainer.model, out_dir / FINAL_WEIGHTS)
+        logger.info("Final weights (float16): %s", final)
+
+        if val_json is not None:
+            from training.evaluate import evaluate
+
+            label = Path(config_file).stem
+            evaluate([(label, out_dir / CONFIG_NAME, final)], val_json, val_images,
+                     out_dir / "validation", progress=False)
+    return final
+
+
+def training_config(config_file: str | Path, train_json: str | Path, train_images: str | Path,
+                    out_dir: str | Path, *, num_classes: int, iters: int | None = None, seed: int = 0,
+                    opts: list[str] | None = None) -> CfgNode:
+    """The config a training run uses: the file and `opts`, plus dataset, output, seed and
+    schedule settings. Raises models.ConfigError for a config that does not load."""
+    cfg = models.get_config(config_file, opts).clone()
+    cfg.defrost()
+    cfg.DATASETS.TRAIN = (register_coco_dataset(train_json, train_images),)
+    cfg.DATASETS.TEST = ()  # validation runs once, at the end (training.evaluate)
+    cfg.TEST.EVAL_PERIOD = 0
+    cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False  # keep the negatives (no-crack images)
+    cfg.DATALOADER.NUM_WORKERS = min(cfg.DATALOADER.NUM_WORKERS, MAX_WORKERS)
+    if uses_rle(train_json):
+        cfg.INPUT.MASK_FORMAT = "bitmask"  # detectron2's "polygon" format cannot hold RLE masks
+    cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
+    cfg.MODEL.WEIGHTS = ""  # nothing to download; init_weights are loaded by train()
+    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
+        cfg.MODEL.DEVICE = "cpu"
+    if not cfg.MODEL.DEVICE.startswith("cuda"):
+        cfg.SOLVER.AMP.ENABLED = False  # detectron2's AMPTrainer needs CUDA
+    if iters is not None and iters != cfg.SOLVER.MAX_ITER:
+        if "SOLVER.STEPS" not in (opts or [])[::2]:
+            factor = iters / cfg.SOLVER.MAX_ITER
+            # LR drops at the same fractions of the run; each strictly inside it (fvcore's rule)
+            cfg.SOLVER.STEPS = tuple(sorted({round(s * factor) for s in cfg.SOLVER.STEPS} & set(range(1, iters))))
+        cfg.SOLVER.MAX_ITER = iters
+    cfg.SEED = seed
+    cfg.OUTPUT_DIR = str(Path(out_dir).resolve())
+    cfg.freeze()
+    return cfg
+
+
+def checkpoint_start_iter(out_dir: str | Path) -> int:
+    """The iteration a resumed run starts at: one after the last checkpoint's, 0 without one."""
+    out_dir = Path(out_dir)
+    marker = out_dir / "last_checkpoint"
+    if not marker.is_file():
+        return 0
+    path = out_dir / marker.read_text().strip()
+    if not path.is_file():
+        raise models.CheckpointError(f"{marker} names {path.name}, which is not in {out_dir}.")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # noqa: BLE001  (any unreadable file gets the same message)
+        raise models.CheckpointError(f"{path.name}: cannot resume from it ({e}).") from None
+    return int(data.get("iteration", -1)) + 1 if isinstance(data, dict) else 0
+
+
+class TrainingStream(torch.utils.data.Dataset):
+    """The training data as an endless stream, each sample a pure function of (seed, position).
+
+    Position p of the stream is image `order(p // n)[p % n]` (a fresh shuffle per pass over the
+    n images, drawn from `seed`), augmented (detectron2's mapper: resize, flip) with NumPy's
+    random state set from (seed, p). So the same seed gives every variant (plain, BAM, CBAM) the
+    same images in the same order with the same augmentations, whatever else consumed random
+    numbers (model initialisation differs between variants) and however many loader workers
+    run; and a resumed run continues the stream where it stopped instead of starting it again.
+    """
+
+    def __init__(self, records: list[dict], mapper, *, seed: int):
+        if not records:
+            raise ValueError("the training set has no images.")
+        self.records, self.mapper, self.seed = records, mapper, seed
+        self._orders: dict[int, list[int]] = {}
+
+    def order(self, epoch: int) -> list[int]:
+        if epoch not in self._orders:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed * 1_000_003 + epoch)
+            self._orders = {epoch: torch.randperm(len(self.records), generator=generator).tolist()}
+        return self._orders[epoch]
+
+    def __getitem__(self, position: int) -> dict:
+        epoch, offset = divmod(position, len(self.records))
+        np.random.seed([self.seed, position])  # detectron2's augmentations draw from np.random
+        return self.mapper(self.records[self.order(epoch)[offset]])  # the mapper copies the record
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+class StreamPositions(torch.utils.data.Sampler):
+    """Positions start, start + 1, ... of a TrainingStream (endless)."""
+
+    def __init__(self, start: int = 0):
+        self.start = start
+
+    def __iter__(self):
+        return itertools.count(self.start)
+
+
+class Trainer(DefaultTrainer):
+    """detectron2's DefaultTrainer with this project's model builder, writers, data order and no
+    periodic evaluation (validation runs at the end, see `train`)."""
+
+    def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0):
+        self._data_start_iter = data_start_iter  # read by build_train_loader, inside __init__
+        super().__init__(cfg)
+
+    @classmethod
+    def build_model(cls, cfg: CfgNode):
+        return models.build_model(cfg)
+
+    def build_train_loader(self, cfg: CfgNode):  # an instance method: it needs the start iteration
+        records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN,
+                                              filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        positives = sum(1 for d in records if d.get("annotations"))
+        logger.info("Training images: %d (%d with instances, %d negatives).",
+                    len(records), positives, len(records) - positives)
+        stream = TrainingStream(records, DatasetMapper(cfg, is_train=True), seed=cfg.SEED)
+        return build_detection_train_loader(
+            stream, mapper=None, sampler=StreamPositions(self._data_start_iter * cfg.SOLVER.IMS_PER_BATCH),
+            total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
+            aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
+            num_workers=cfg.DATALOADER.NUM_WORKERS)
+
+    def build_hooks(self):
+        return [h for h in super().build_hooks() if not isinstance(h, hooks.EvalHook)]
+
+    def build_writers(self):
+        return [CommonMetricPrinter(self.max_iter),
+                JSONWriter(str(Path(self.cfg.OUTPUT_DIR) / "metrics.json"))]
+
+
+def _require_same_categories(train_json, categories: list[dict], val_json) -> None:
+    val = read_categories(val_json)
+    if [(c["id"], c["name"]) for c in val] != [(c["id"], c["name"]) for c in categories]:
+        raise DataProblemsError([f"{Path(val_json).name}: its categories {_names(val)} differ from "
+                                 f"those of {Path(train_json).name} {_names(categories)}."])
+
+
+def _names(categories: list[dict]) -> str:
+    return "[" + ", ".join(f"{c['id']}: {c.get('name')}" for c in categories) + "]"
+
+
+@contextlib.contextmanager
+def _training_logs(log_file: Path):
+    """detectron2's and fvcore's log (losses, ETA, checkpoints) on stdout and in `log_file`,
+    for the duration of a run. Handlers are removed afterwards, so repeated runs in one process
+    (tests, the app) neither duplicate lines nor write to streams that are gone."""
+    formatter = logging.Formatter("[%(asctime)s %(name)s]: %(message)s", datefmt="%m/%d %H:%M:%S")
+    handlers = [logging.StreamHandler(sys.stdout), logging.FileHandler(log_file)]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    saved = []
+    for name in ("detectron2", "fvcore"):
+        log = logging.getLogger(name)
+        saved.append((log, log.level, log.propagate))
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        for handler in handlers:
+            log.addHandler(handler)
+    try:
+        yield
+    finally:
+        for log, level, propagate in saved:
+            for handler in handlers:
+                log.removeHandler(handler)
+            log.setLevel(level)
+            log.propagate = propagate
+        for handler in handlers:
+            handler.close()
