@@ -17,7 +17,8 @@ Run each model over a labelled COCO set and compare them: image-level crack / no
 (TP, TN, FP, FN, accuracy, precision, recall; an image is "crack" when any detection scores
 >= --threshold, and truly one when it has an annotation) and COCO box / mask AP. Writes
 evaluation.json, evaluation.csv, evaluation.md and disagreements.json to --out.
-Without --models, the shipped demo pair (demo-baseline and demo-bam) is compared.
+Without --models, the shipped demo pair (demo-baseline and demo-bam) is compared; without
+--json / --images, on the demo's held-out synthetic test split.
 """
 
 
@@ -30,8 +31,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "by ':') or a named model (demo-baseline, demo-bam); default: those two")
     parser.add_argument("--labels", nargs="+", metavar="NAME",
                         help="a column name per model (default: from the weights file names)")
-    parser.add_argument("--json", required=True, metavar="JSON", help="COCO annotations of the evaluation set")
-    parser.add_argument("--images", required=True, metavar="DIR", help="folder of its images")
+    parser.add_argument("--json", metavar="JSON",
+                        help="COCO annotations of the evaluation set (default: the demo's held-out test split, "
+                             "regenerated into demo/data/ on first use)")
+    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
     parser.add_argument("--threshold", type=_unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
@@ -99,10 +102,16 @@ def resolve_models(args: argparse.Namespace) -> list[tuple[str, Path, Path]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if (args.json is None) != (args.images is None):
+        return fail("give both --json and --images, or neither (the demo test split).")
     try:
         chosen = resolve_models(args)
     except ValueError as e:
         return fail(str(e))
+    if args.json is None:
+        from demo.dataset import demo_split
+
+        args.json, args.images = demo_split("test")
 
     import models
     from training.data import DataProblemsError

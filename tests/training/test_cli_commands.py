@@ -111,3 +111,8 @@ def test_train_argument_mistakes_exit_2(capsys):
     assert train_command.run(_parse(*base, "--opts", "SOLVER.IMS_PER_BATCH")) == 2
     err = capsys.readouterr().err
     assert "--val-images" in err and "KEY VALUE" in err
+
+
+def test_evaluate_needs_json_and_images_together(tmp_path, capsys):
+    status = evaluate_command.run(_parse("evaluate", "--json", "t.json", "--out", str(tmp_path)))
+    assert status == 2 and "give both --json and --images" in capsys.readouterr().err
