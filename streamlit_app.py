@@ -1,8 +1,24 @@
-"""Entry point: `streamlit run streamlit_app.py`. Page set-up and routing only."""
+"""Entry point: `streamlit run streamlit_app.py`. Page set-up and routing only: the sidebar (image,
+score threshold, models) is drawn here so that it keeps its state across pages; each page draws
+itself (app/pages/)."""
 
 import streamlit as st
 
-from app import home
+st.set_page_config(page_title="BAM attention explorer", page_icon=":material/center_focus_weak:", layout="wide")
+page = st.navigation({
+    "Inspect": [
+        st.Page("app/pages/detections.py", title="Detections", icon=":material/select_all:", default=True),
+        st.Page("app/pages/attention.py", title="Hierarchical attention", icon=":material/layers:"),
+        st.Page("app/pages/features.py", title="Feature maps", icon=":material/grid_view:"),
+        st.Page("app/pages/gradcam.py", title="Grad-CAM", icon=":material/local_fire_department:"),
+    ],
+    "Present and measure": [
+        st.Page("app/pages/compare.py", title="With vs without BAM", icon=":material/compare:"),
+        st.Page("app/pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+    ],
+})
 
-st.set_page_config(page_title="BAM attention explorer", layout="wide")
-home.render()
+from app.sidebar import sidebar_ui  # noqa: E402  (after navigation: the menu shows while torch loads)
+
+sidebar_ui()
+page.run()

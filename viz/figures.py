@@ -114,6 +114,27 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
     return fig
 
 
+def panels_figure(panels: list[tuple[np.ndarray, str]], *, title: str | None = None, cols: int | None = None,
+                  panel_width: float = 4.2) -> Figure:
+    """Pictures already rendered ((H, W, 3) uint8, e.g. overlays) in a grid, each with its title:
+    what a view shows, as a figure to save."""
+    if not panels:
+        raise ValueError("no pictures to put in a figure")
+    cols = min(cols or len(panels), len(panels))
+    rows = -(-len(panels) // cols)
+    aspect = max(p.shape[0] / p.shape[1] for p, _ in panels)
+    fig = Figure(figsize=(panel_width * cols, panel_width * aspect * rows + 0.6 + 0.3 * bool(title)),
+                 layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for ax, (picture, name) in zip(axes.flat, panels):
+        _image_axis(ax, picture, name)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title, fontsize=11)
+    return fig
+
+
 def save_figure(fig: Figure, stem: str | Path, *, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)

@@ -64,8 +64,9 @@ def top_channels(features: np.ndarray, k: int, *, weights: np.ndarray | None = N
 
 
 def channel_grid(features: np.ndarray, channels: np.ndarray, *, cols: int = 4, cell: int = 96,
-                 cmap: str = "viridis", gap: int = 2) -> np.ndarray:
-    """The chosen channels side by side, each normalised on its own, as one RGB image."""
+                 cmap: str = "viridis", gap: int = 2, labels: bool = False) -> np.ndarray:
+    """The chosen channels side by side, each normalised on its own, as one RGB image.
+    With `labels`, each tile carries its channel index in its top-left corner."""
     channels = list(channels)
     rows = max(1, -(-len(channels) // cols))
     h, w = features.shape[1:]
@@ -74,8 +75,20 @@ def channel_grid(features: np.ndarray, channels: np.ndarray, *, cols: int = 4, c
     for i, c in enumerate(channels):
         r, q = divmod(i, cols)
         tile = colorize(normalize(resize_to(features[c], cell_h, cell_w, nearest=True)), cmap)
+        if labels:
+            _label_tile(tile, str(c))
         grid[r * (cell_h + gap): r * (cell_h + gap) + cell_h, q * (cell_w + gap): q * (cell_w + gap) + cell_w] = tile
     return grid
+
+
+def _label_tile(tile: np.ndarray, text: str) -> None:
+    """Write `text` into the tile's top-left corner, white on a dark outline, in place."""
+    scale = max(0.3, min(tile.shape[:2]) / 260)
+    thickness = max(1, round(scale * 1.5))
+    (_, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    origin = (3, 3 + text_h)
+    cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
 def draw_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,

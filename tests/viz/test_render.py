@@ -65,3 +65,13 @@ def test_draw_instances_uses_the_threshold():
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
     assert not np.array_equal(drawn[5:20, 5:20], image[5:20, 5:20])
     assert np.array_equal(drawn[140:, 170:], image[140:, 170:])  # below threshold: not drawn
+
+
+def test_channel_grid_labels_each_tile_with_its_channel():
+    features = np.zeros((8, 40, 40), np.float32)
+    plain = channel_grid(features, np.array([5, 2]), cols=2, cell=80)
+    labelled = channel_grid(features, np.array([5, 2]), cols=2, cell=80, labels=True)
+    assert labelled.shape == plain.shape
+    corner = (slice(0, 20), slice(0, 20))
+    assert not np.array_equal(labelled[corner], plain[corner])  # text in the top-left corner
+    assert np.array_equal(labelled[60:, 60:80], plain[60:, 60:80])  # the rest untouched

@@ -1,0 +1,132 @@
+"""Every st.cache_* of the app, in one place.
+
+- Models: built once per (config, weights) and shared by all sessions (cache_resource).
+- Analyses: one per (model, image), shared, never copied (cache_resource: a Capture holds
+  detectron2 Instances and many arrays). Keys are plain strings: the model's key and the image's
+  content hash; the objects themselves go in as `_`-prefixed arguments, which Streamlit does not
+  hash. Display controls (score threshold, colormap, opacity, stage, channel, instance) are not
+  part of any analysis key: changing them never re-runs the network.
+- CAMs and sanity checks: one per (model, image, box, method, target, layer), computed on demand.
+- Per-session temp folder for uploaded model files, removed when the session ends.
+
+Sizes (R-18 demo models): an analysis of a 320 px image holds about 10 MB (feature, attention
+and FPN maps, masks); of a 1333 x 1000 image 20-40 MB, plus 1.3 MB per detection's full-size
+mask. `max_entries` bounds each cache (the least recently used entry goes first), so a busy
+server stays within about 1-2 GB beside the models.
+
+An exception raised inside a cached function is not cached: a bad file is retried after a fix.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from app import assets, views
+from app.model_choice import LoadedModel, ModelChoice, load
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def model(key: str, _choice: ModelChoice) -> LoadedModel:
+    """`key` is `_choice.key` (paths with size and modification time)."""
+    return load(_choice)
+
+
+@st.cache_data(show_spinner=False)
+def samples() -> list[assets.ImageSource]:
+    return assets.sample_images()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def decoded_image(digest: str, _data: bytes, name: str) -> tuple[np.ndarray, str | None]:
+    """(the RGB image to analyse, a note if it was downscaled); raises viz.images.ImageError."""
+    from viz.images import load_image
+
+    return views.fit_for_analysis(load_image(_data, name=name))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def ground_truth(name: str, digest: str) -> assets.GroundTruth | None:
+    """The annotations of a demo sample (None for uploads and images without any)."""
+    return assets.sample_ground_truth(name)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def image_problem(digest: str, _data: bytes, name: str) -> str | None:
+    """Why an upload cannot be analysed (viz.images.ImageError's message), or None."""
+    try:
+        decoded_image(digest, _data, name)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def thumbnail(digest: str, _data: bytes, name: str, side: int = 200) -> np.ndarray:
+    return views.thumbnail(decoded_image(digest, _data, name)[0], side)
+
+
+def _remove_folder(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@st.cache_resource(scope="session", on_release=_remove_folder, show_spinner=False)
+def session_folder() -> Path:
+    """A temp folder of this session (uploaded configs and weights, evaluation reports)."""
+    return Path(tempfile.mkdtemp(prefix="bamviz-"))
+
+
+@st.cache_resource(max_entries=12, ttl=4 * 3600, show_spinner=False)
+def analysis(model_key: str, image_key: str, _loaded: LoadedModel, _image: np.ndarray):
+    """Predictions and every captured map (c2..c5, pre-attention, attention, p2..p6) of one image.
+    Analysed at score threshold 0; pages look at it through views.at_threshold. CAMs: see `cam`."""
+    from viz import analysis as engine  # looked up at call time, so tests can count the calls
+
+    return engine.analyze(_loaded.model, _loaded.cfg, _image, label=_loaded.label, class_names=_loaded.class_names,
+                          score_threshold=0.0, cam_layers=(), fpn=True)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def comparison(with_key: str, without_key: str, image_key: str, threshold: float, _with, _without):
+    """Detection changes and per-stage feature differences at a threshold (no CAMs)."""
+    from viz.analysis import compare
+
+    return compare(views.at_threshold(_with, threshold), views.at_threshold(_without, threshold))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cam(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str, layer: str,
+        _loaded: LoadedModel, _analysis) -> np.ndarray:
+    """A CAM, (H, W) in [0, 1], for one box of the image (an instance of this model, or another
+    model's box scored by this one)."""
+    from viz.gradcam import instance_cam
+
+    return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
+                        method=method, layer=layer, target=target)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sanity(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str,
+           layer: str, _loaded: LoadedModel, _analysis, _original: np.ndarray):
+    """viz.gradcam.sanity_check of that CAM (the model with randomized heads)."""
+    from viz.gradcam import sanity_check
+
+    return sanity_check(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
+                        method=method, layer=layer, target=target, original=_original)
+
+
+@st.cache_data(max_entries=48, show_spinner=False)
+def detections_picture(model_key: str, image_key: str, threshold: float, _analysis, _image: np.ndarray) -> np.ndarray:
+    from viz.render import draw_instances
+
+    return draw_instances(_image, _analysis.capture.instances, list(_analysis.class_names), score_threshold=threshold)
+
+
+def clear() -> None:
+    """Forget every cached model and result (tests)."""
+    st.cache_resource.clear()
+    st.cache_data.clear()

@@ -1,0 +1,89 @@
+"""The Evaluate view's glue to training.evaluate. Plain Python (no Streamlit)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.model_choice import LoadedModel
+
+REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json"}
+
+
+@dataclass
+class EvaluationRun:
+    """One finished evaluation: its inputs and what training.evaluate wrote."""
+
+    key: tuple
+    results: dict
+    out_dir: Path
+    json_path: Path
+    image_dir: Path
+
+    def report(self, name: str) -> bytes:
+        return (self.out_dir / name).read_bytes()
+
+    @property
+    def disagreements(self) -> list[dict]:
+        path = self.out_dir / "disagreements.json"
+        return json.loads(path.read_text())["images"] if path.is_file() else []
+
+    def image_path(self, entry: dict) -> Path:
+        """Where the image of a disagreement entry is (the JSON's file_name under the image folder)."""
+        data = json.loads(self.json_path.read_text(encoding="utf-8"))
+        by_id = {img["id"]: img["file_name"] for img in data["images"]}
+        return self.image_dir / by_id.get(entry["image_id"], entry["file_name"])
+
+
+def progress_supported() -> bool:
+    """Whether training.evaluate.evaluate takes an `on_progress(done, total)` callback."""
+    from training.evaluate import evaluate
+
+    return "on_progress" in inspect.signature(evaluate).parameters
+
+
+def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, out_dir: Path, *,
+                  threshold: float, on_progress: Callable[[int, int], None] | None = None) -> EvaluationRun:
+    """Both models over a labelled COCO set (baseline first, as training.evaluate's reports put it).
+    Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
+    from training.evaluate import evaluate
+
+    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
+              for m in (pair[1], pair[0])]
+    extra = {"on_progress": on_progress} if on_progress and progress_supported() else {}
+    results = evaluate(chosen, json_path, image_dir, out_dir, threshold=threshold, progress=False, **extra)
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, Path(out_dir), Path(json_path),
+                         Path(image_dir))
+
+
+def random_weights_file(loaded: LoadedModel, folder: Path) -> Path:
+    """A model without a weights file (seeded random weights) written to one, so that the
+    evaluation, which loads its models from files, runs the very model the other views show."""
+    import hashlib
+
+    from models import save_weights
+
+    path = folder / "random-weights" / f"{hashlib.sha256(loaded.key.encode()).hexdigest()[:16]}.pth"
+    if not path.is_file():
+        save_weights(loaded.model, path, half=False)
+    return path
+
+
+def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float) -> tuple:
+    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), float(threshold))
+
+
+def dataset_size(json_path: Path) -> int | None:
+    try:
+        return len(json.loads(Path(json_path).read_text(encoding="utf-8"))["images"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def verdict(entry: dict, label: str) -> str:
+    m = entry["models"][label]
+    said = "crack" if m["crack"] else "no crack"
+    return f"{said} (max score {m['max_score']:.2f}) {'✓' if m['correct'] else '✗'}"

@@ -1,0 +1,135 @@
+"""Which model each side of the comparison is, and loading it. Plain Python (no Streamlit).
+
+A `ModelChoice` names files (a config and its weights); `load` builds it with models.load_model.
+Its `key` changes when a file's content may have changed, so a cache keyed by it never serves a
+stale model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import models
+from models.zoo import NAMED
+
+from app.assets import RANDOM_WEIGHTS_SEED
+
+ROLES = ("with", "without")
+ROLE_TITLES = {"with": "With attention", "without": "Without attention"}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    label: str
+    config: Path
+    weights: Path | None  # None: random weights, seeded (RANDOM_WEIGHTS_SEED)
+    class_names: tuple[str, ...] = ()
+    note: str | None = None  # something the user should know, e.g. that weights are random
+
+    @property
+    def key(self) -> str:
+        """Identifies what `load` would build: paths plus each file's size and modification time."""
+        return "|".join(f"{p}@{_stamp(p)}" for p in (self.config, self.weights)) + f"|{self.label}"
+
+
+def _stamp(path: Path | None) -> str:
+    if path is None:
+        return "random"
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def demo_choice(name: str) -> ModelChoice:
+    """A named model of models.zoo; where its weights are missing, random weights and a note."""
+    spec = NAMED[name]
+    if spec.weights is not None and spec.weights.is_file():
+        return ModelChoice(spec.label, spec.config, spec.weights, spec.class_names)
+    note = (f"demo weights not found ({spec.weights.relative_to(spec.weights.parents[2])}): "
+            f"{spec.label} runs with random weights")
+    return ModelChoice(spec.label, spec.config, None, spec.class_names, note)
+
+
+def path_choice(config: str | Path, weights: str | Path | None, *, label: str | None = None,
+                class_names: tuple[str, ...] = ()) -> ModelChoice:
+    """A user's files on the server. Raises ModelLoadError when a named file is not there."""
+    config = Path(str(config).strip()).expanduser()
+    weights = Path(str(weights).strip()).expanduser() if weights and str(weights).strip() else None
+    for path, what in ((config, "config"), (weights, "weights")):
+        if path is not None and not path.is_file():
+            raise models.ModelLoadError(f"{path.name or path}: {what} file not found ({path}).")
+    note = None if weights else f"no weights given for {config.name}: random weights"
+    return ModelChoice(label or (weights.stem if weights else config.stem), config, weights, class_names, note)
+
+
+def parse_class_names(text: str) -> tuple[str, ...]:
+    """'crack, scratch' -> ("crack", "scratch")."""
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def save_upload(folder: Path, name: str, data: bytes, *, bases: Path | None = models.CONFIG_DIR) -> Path:
+    """Write an uploaded file into `folder` under a content-addressed subfolder; return its path.
+
+    A config may name a `_BASE_` file next to it: the shipped configs (`bases`) are copied beside
+    an uploaded YAML, so a config derived from one of ours loads as it does in configs/.
+    """
+    safe = _UNSAFE.sub("_", Path(name).name).strip("._") or "upload"
+    target_dir = folder / hashlib.sha256(data).hexdigest()[:16]
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / safe
+    if not target.exists():
+        target.write_bytes(data)
+    if bases is not None and target.suffix.lower() in (".yaml", ".yml"):
+        for base in bases.glob("*.yaml"):
+            if not (target_dir / base.name).exists():
+                shutil.copyfile(base, target_dir / base.name)
+    return target
+
+
+@dataclass
+class LoadedModel:
+    choice: ModelChoice
+    model: nn.Module
+    cfg: models.build.CfgNode
+    summary: models.ModelSummary
+
+    @property
+    def key(self) -> str:
+        return self.choice.key
+
+    @property
+    def label(self) -> str:
+        return self.choice.label
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        if self.choice.class_names:
+            return self.choice.class_names
+        return tuple(f"class {i}" for i in range(self.cfg.MODEL.ROI_HEADS.NUM_CLASSES))
+
+    @property
+    def has_attention(self) -> bool:
+        return self.summary.attention != "none"
+
+
+def load(choice: ModelChoice) -> LoadedModel:
+    """Build and load a model; raises models.ModelLoadError with a message for the user."""
+    if choice.weights is None:
+        with torch.random.fork_rng():  # the same random model every time, global RNG untouched
+            torch.manual_seed(RANDOM_WEIGHTS_SEED)
+            model, cfg = models.load_model(choice.config)
+    else:
+        model, cfg = models.load_model(choice.config, choice.weights)
+    return LoadedModel(choice, model, cfg, models.describe(cfg))

@@ -1,0 +1,110 @@
+"""Evaluate: both models over a labelled dataset, the crack / no-crack table side by side, and the
+images on which they disagree."""
+
+from pathlib import Path
+
+import streamlit as st
+
+import models
+from app import assets, cache, context, evaluation, views, widgets
+from app.assets import ImageSource
+from training.data import DataProblemsError
+
+SOURCES = ("Demo test split", "A COCO dataset on the server")
+
+sel = context.selection()
+widgets.page_header("Evaluate", sel, sel.pair)
+pair = context.require_pair(sel)
+st.markdown("Runs both models over every image of a labelled COCO set. **Image level**: an image counts as "
+            f"*crack* when any detection scores ≥ **{sel.threshold:.2f}** (the sidebar's threshold), and is one "
+            "when it has an annotation: TP, TN, FP, FN, accuracy, precision, recall. **Instance level**: "
+            "COCO box and mask AP.")
+
+source = st.radio("Dataset", SOURCES, key="eval_source", horizontal=True)
+if source == SOURCES[0]:
+    json_path, image_dir = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES
+    missing = None
+    if not assets.demo_split_ready():
+        st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} synthetic crack images, held out from the demo "
+                "models' training) is not on this server yet: the first run generates it, in a few seconds, "
+                f"into `{json_path.parent.relative_to(assets.ROOT)}`.", icon=":material/info:")
+else:
+    cols = st.columns(2)
+    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key="eval_json",
+                                        placeholder="data/test/annotations.json").strip())
+    image_dir = Path(cols[1].text_input("Image folder", key="eval_images", placeholder="data/test/images").strip())
+    missing = None if json_path.name and str(image_dir) not in ("", ".") else "to give"
+
+size = evaluation.dataset_size(json_path) if not missing else None
+run_key = evaluation.run_key(pair, json_path, image_dir, sel.threshold)
+start = st.button("Run evaluation", type="primary", disabled=bool(missing), key="eval_run",
+                  help=f"{size} images × 2 models" if size else None)
+if start:
+    bar = st.progress(0.0, text="Starting…") if evaluation.progress_supported() else None
+
+    def report(done: int, total: int) -> None:
+        bar.progress(done / max(total, 1), text=f"{done} of {total} images")
+
+    out_dir = cache.session_folder() / "evaluation"
+    if source == SOURCES[0] and not assets.demo_split_ready():
+        making = st.progress(0.0, text="Generating the demo test split…")
+        assets.make_demo_split(progress=lambda done, total: making.progress(
+            done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
+        making.empty()
+        size = evaluation.dataset_size(json_path)
+    try:
+        with st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True):
+            st.session_state["evaluation"] = evaluation.evaluate_pair(
+                pair, json_path, image_dir, out_dir, threshold=sel.threshold, on_progress=report if bar else None)
+    except DataProblemsError as e:
+        shown = e.problems[:20]
+        more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
+        st.error(f"The dataset has {len(e.problems)} problem(s); nothing was evaluated:\n"
+                 + "\n".join(f"- {p}" for p in shown) + more, icon=":material/error:")
+    except (models.ModelLoadError, ValueError) as e:
+        st.error(f"Evaluation failed: {e}", icon=":material/error:")
+
+done = st.session_state.get("evaluation")
+if done is None:
+    st.stop()
+if done.key != run_key:
+    st.caption("These results are from an earlier run (other dataset, models or threshold).")
+results = done.results
+ds = results["dataset"]
+st.subheader("Results")
+st.caption(f"{ds['num_images']} images: {ds['with_instances']} with cracks, {ds['without_instances']} without · "
+           f"{Path(ds['json']).name}")
+table = views.evaluation_table(results)
+st.dataframe(table, hide_index=True, width="stretch", height=(len(table) + 1) * 35 + 3)  # every row, no scrolling
+for label, m in results["models"].items():
+    st.caption(f"**{label}**: {m['model']}")
+widgets.downloads_row([(f"Table ({name.split('.')[-1].upper()})", (lambda n=name: done.report(n)), name, mime)
+                       for name, mime in evaluation.REPORTS.items()], key="eval")
+
+count = results["disagreements"]
+st.subheader(f"Where they disagree: {count} image{'s' if count != 1 else ''}")
+entries = done.disagreements
+if not entries:
+    st.info("The two models give the same verdict on every image.", icon=":material/info:")
+    st.stop()
+labels = list(results["models"])
+k = st.select_slider("Image", range(len(entries)), key="eval_browse",
+                     format_func=lambda k: entries[k]["file_name"]) if len(entries) > 1 else 0
+entry = entries[k]
+truth = "crack" if entry["crack"] else "no crack"
+st.markdown(f"**{entry['file_name']}** · truth: **{truth}** · "
+            + " · ".join(f"{label}: {evaluation.verdict(entry, label)}" for label in labels))
+path = done.image_path(entry)
+try:
+    data = path.read_bytes()
+    image_source = ImageSource(path.name, data, "dataset")
+    image, _ = cache.decoded_image(image_source.digest, data, path.name)
+except (OSError, ValueError) as e:
+    st.error(f"{path.name}: cannot be shown ({e}).")
+    st.stop()
+cols = st.columns(2)
+for col, loaded in zip(cols, (pair[1], pair[0])):
+    with st.spinner(f"Analysing {path.name}…"):
+        found = views.at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), sel.threshold)
+    col.image(cache.detections_picture(loaded.key, image_source.digest, sel.threshold, found, image),
+              caption=f"{loaded.label}: {len(found.detections)} detections ≥ {sel.threshold:.2f}", width="stretch")

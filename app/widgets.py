@@ -1,0 +1,104 @@
+"""Widgets the pages share. Each `*_ui` draws its controls and returns plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+from matplotlib.figure import Figure
+
+from app import cache, views
+from app.model_choice import ROLE_TITLES, LoadedModel
+from app.sidebar import Selection
+from viz.render import SEQUENTIAL_CMAPS
+
+
+@dataclass(frozen=True)
+class Display:
+    on_image: bool
+    alpha: float
+    cmap: str
+
+
+def display_ui(key: str, *, cmap: str = "inferno", alpha: float = 0.5, on_image: bool = True,
+               can_hide_image: bool = True) -> Display:
+    """Overlay, opacity and colormap controls, in one row."""
+    cols = st.columns([1.2, 2, 1.4] if can_hide_image else [2, 1.4], vertical_alignment="bottom")
+    shown = cols[0].toggle("On the image", value=on_image, key=f"{key}_on_image",
+                           help="Overlay the maps on the image, or show them alone.") if can_hide_image else True
+    opacity = cols[-2].slider("Opacity", 0.0, 1.0, alpha, 0.05, key=f"{key}_alpha", disabled=not shown)
+    choices = list(dict.fromkeys([cmap, *SEQUENTIAL_CMAPS]))
+    colormap = cols[-1].selectbox("Colormap", choices, key=f"{key}_cmap")
+    return Display(shown, opacity, colormap)
+
+
+def model_picker_ui(pair: tuple[LoadedModel, LoadedModel], key: str, *, attention_only: bool = False,
+                    label: str = "Model") -> tuple[int, LoadedModel] | None:
+    """Which of the two models: (0 = with, 1 = without, the model). None when none qualifies."""
+    options = [i for i, m in enumerate(pair) if m.has_attention or not attention_only]
+    if not options:
+        return None
+    index = st.segmented_control(label, options, default=options[0], key=key, required=True,
+                                 format_func=lambda i: f"{ROLE_TITLES[('with', 'without')[i]]}: {pair[i].label}")
+    index = options[0] if index is None else index
+    return index, pair[index]
+
+
+def downloads_row(items: list[tuple[str, Callable[[], bytes | str], str, str]], key: str) -> None:
+    """Download buttons in one row: (label, data producer, file name, mime). The data is produced
+    when the button is clicked, not on every rerun."""
+    cols = st.columns(max(len(items), 4))
+    for col, (label, produce, file_name, mime) in zip(cols, items):
+        col.download_button(label, produce, file_name=file_name, mime=mime, key=f"{key}_{file_name}",
+                            icon=":material/download:", on_click="ignore")
+
+
+def figure_items(make: Callable[[], Figure], stem: str, *, pdf: bool = True, what: str = "figure") -> list:
+    """Download items for a figure: PNG, and PDF for the publication figures."""
+    from viz.figures import figure_bytes
+
+    items = [(f"{what} (PNG)", lambda: figure_bytes(make(), "png"), f"{stem}.png", "image/png")]
+    if pdf:
+        items.append((f"{what} (PDF)", lambda: figure_bytes(make(), "pdf"), f"{stem}.pdf", "application/pdf"))
+    return items
+
+
+def png_item(label: str, picture, file_name: str) -> tuple:
+    return (label, lambda: views.png_bytes(picture), file_name, "image/png")
+
+
+def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, LoadedModel] | None = None) -> None:
+    st.title(title)
+    parts = []
+    if selection.image is not None:
+        h, w = selection.image.shape[:2]
+        parts.append(f"**{selection.image_name}** ({w} × {h})")
+    if pair:
+        parts.append(f"with: {pair[0].label} · without: {pair[1].label} · score ≥ {selection.threshold:.2f}")
+    if parts:
+        st.caption(" · ".join(parts))
+    for problem in selection.problems:
+        st.error(problem, icon=":material/broken_image:")
+    if selection.notes:
+        notes = selection.notes
+        text = notes[0][0].upper() + notes[0][1:] if len(notes) == 1 else "\n".join(f"- {n}" for n in notes)
+        st.info(text + ("\n\n" if len(notes) > 1 else ". ")
+                + "Detections and maps of a model with random weights mean nothing.", icon=":material/info:")
+    if selection.image_note:
+        st.caption(f"The image is {selection.image_note}.")
+
+
+def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
+    """The usable images as thumbnails; a button under each makes it the analysed image."""
+    def choose(name: str) -> None:
+        st.session_state["image_choice"] = name
+
+    cols = st.columns(columns)
+    for i, source in enumerate(selection.images):
+        with cols[i % columns]:
+            current = source.name == selection.image_name
+            st.image(cache.thumbnail(source.digest, source.data, source.name, 160), width="stretch")
+            st.button(views.stem(source.name), key=f"gallery_{i}", on_click=choose, args=(source.name,),
+                      type="primary" if current else "secondary", width="stretch",
+                      help=f"Analyse {source.name}")

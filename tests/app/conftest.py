@@ -1,0 +1,60 @@
+"""AppTest helpers: open the real app (real engine, the small R-18 demo models) on a page.
+
+Streamlit's caches live in the process, so the models and analyses built by the first test are
+reused by the others: only the first page pays for loading torch and analysing the image.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = ROOT / "streamlit_app.py"
+TIMEOUT = 300  # seconds per script run: the first one imports torch and analyses the image
+
+
+def open_app(page: str | None = None) -> AppTest:
+    """A fresh session of the app, run once, on `page` (a module of app/pages/, e.g. "attention")."""
+    at = AppTest.from_file(str(ENTRY), default_timeout=TIMEOUT).run()
+    assert_clean(at)
+    if page:
+        at.switch_page(f"app/pages/{page}.py").run()
+        assert_clean(at)
+    return at
+
+
+def assert_clean(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def main_images(at: AppTest) -> int:
+    return len(at.main.image)
+
+
+class CallCounter:
+    """Counts the calls of a function it replaces (monkeypatch), still calling it."""
+
+    def __init__(self, monkeypatch, owner, name: str):
+        self.calls = 0
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def counted(*args, **kwargs):
+            self.calls += 1
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+
+
+@pytest.fixture
+def count_calls(monkeypatch):
+    """count_calls(module, "function") -> a CallCounter whose .calls grows with each call."""
+    return lambda owner, name: CallCounter(monkeypatch, owner, name)

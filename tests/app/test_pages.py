@@ -1,0 +1,182 @@
+"""One AppTest per page, on the real engine: each renders, shows pictures and numbers, and its
+display controls answer from the caches without running the network again."""
+
+from __future__ import annotations
+
+import viz.analysis
+import viz.gradcam
+from app import assets
+from models.zoo import NAMED
+
+from tests.app.conftest import assert_clean, errors, main_images, open_app
+
+
+def test_first_launch_shows_the_demo_pair_on_the_first_gallery_image():
+    at = open_app()
+    assert [t.value for t in at.title] == ["Detections"]
+    assert not errors(at)
+    first = assets.sample_images()[0].name
+    assert at.sidebar.selectbox(key="image_choice").value == first
+    assert any(first in c.value for c in at.caption)
+    sidebar_text = " ".join(m.value for m in at.sidebar.markdown) + " ".join(c.value for c in at.sidebar.caption)
+    assert NAMED["demo-bam"].label in sidebar_text and "BAM after res2, res3, res4, fusion product" in sidebar_text
+    assert "no attention (baseline)" in sidebar_text
+    weights_missing = not NAMED["demo-bam"].weights.is_file()
+    assert any("random weights" in i.value for i in at.info) == weights_missing
+    # the gallery, the ground truth of a demo sample, and both models' detections
+    assert main_images(at) >= len(at.sidebar.selectbox(key="image_choice").options) + 3
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"Detections", "Kept", "Gained", "Lost"} <= set(metrics)
+    assert metrics["Kept"].isdigit()
+
+
+def test_detections_threshold_and_gallery_do_not_rerun_the_network(count_calls):
+    at = open_app()
+    analyze = count_calls(viz.analysis, "analyze")
+    table_before = at.dataframe[0].value if at.dataframe else None
+    at.sidebar.slider(key="threshold").set_value(0.05).run()
+    assert_clean(at)
+    assert analyze.calls == 0
+    rows = at.dataframe[0].value
+    assert {"change", "score with", "score without", "score change", "mask IoU"} <= set(rows.columns)
+    assert table_before is None or len(rows) >= len(table_before)  # a lower threshold keeps more
+    at.toggle(key="det_truth").set_value(False).run()
+    assert_clean(at)
+    assert analyze.calls == 0
+
+
+def test_choosing_another_gallery_image_analyses_it_once(count_calls):
+    at = open_app()
+    analyze = count_calls(viz.analysis, "analyze")
+    second = at.sidebar.selectbox(key="image_choice").options[1]
+    at.button(key="gallery_1").click().run()
+    assert_clean(at)
+    assert at.sidebar.selectbox(key="image_choice").value == second
+    first_visit = analyze.calls
+    assert first_visit in (0, 2)  # 0 when an earlier test analysed it already
+    at.switch_page("app/pages/attention.py").run()
+    at.switch_page("app/pages/detections.py").run()
+    assert analyze.calls == first_visit
+
+
+def test_attention_page_per_stage_maps_and_controls(count_calls):
+    at = open_app("attention")
+    assert not errors(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "fusion **product**" in text
+    for stage in ("c2", "c3", "c4"):
+        assert f"#### {stage}" in text
+    assert main_images(at) == 12  # 4 maps x 3 stages
+    assert len(at.main.get("vega_lite_chart")) == 3  # a channel-attention chart per stage
+    stats = at.dataframe[0].value
+    assert list(stats["stage"]) == ["c2", "c3", "c4"] and (stats["channel_max"] <= 1).all()
+    analyze = count_calls(viz.analysis, "analyze")
+    at.selectbox(key="att_cmap").set_value("viridis").run()
+    at.slider(key="att_alpha").set_value(0.8).run()
+    at.toggle(key="att_on_image").set_value(False).run()
+    at.button_group(key="att_stages").set_value(["c3"]).run()
+    assert_clean(at)
+    assert analyze.calls == 0 and main_images(at) == 4
+
+
+def test_feature_maps_page_grid_layers_and_one_channel(count_calls):
+    at = open_app("features")
+    assert not errors(at)
+    assert main_images(at) == 2  # the grid and one channel large
+    analyze = count_calls(viz.analysis, "analyze")
+    layers = {option.split(":")[0] for option in at.selectbox(key="feat_layer").options}
+    assert {"c2", "c3_pre", "c5", "p2", "p6"} <= layers
+    at.radio(key="feat_order").set_value("attention weight").run()
+    at.slider(key="feat_k").set_value(8).run()
+    assert len(at.selectbox(key="feat_channel").options) == 8
+    at.selectbox(key="feat_layer").set_value("p3").run()
+    assert at.radio(key="feat_order").options == ["activation"]  # no attention weights at p3
+    at.button_group(key="feat_model").set_value(1).run()  # the baseline
+    assert_clean(at)
+    assert analyze.calls == 0 and main_images(at) == 2
+    assert any("channel" in c.value for c in at.caption)
+
+
+def test_gradcam_page_both_models_with_sanity_checks(count_calls):
+    at = open_app()
+    at.sidebar.slider(key="threshold").set_value(0.05).run()  # an instance for random weights too
+    at.switch_page("app/pages/gradcam.py").run()
+    assert_clean(at)
+    if at.info and "detects nothing" in at.info[-1].value:
+        return  # nothing to explain with these weights
+    assert main_images(at) >= 2
+    checks = [s.value for s in at.success] + [w.value for w in at.warning]
+    assert len(checks) == 2 and all("randomized heads" in c for c in checks)
+    cams = count_calls(viz.gradcam, "instance_cam")
+    at.slider(key="cam_alpha").set_value(0.7).run()
+    at.selectbox(key="cam_cmap").set_value("inferno").run()
+    assert_clean(at)
+    assert cams.calls == 0
+    at.selectbox(key="cam_layer").set_value("c3").run()
+    assert_clean(at)
+    assert cams.calls >= 2  # a new layer: new CAMs (and their sanity checks)
+
+
+def test_compare_page_differences_and_presentation_export(count_calls):
+    at = open_app("compare")
+    assert not errors(at)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Detections without"].isdigit() and metrics["Detections with"].isdigit()
+    assert main_images(at) >= 2 + 4  # detections, then c2..c5 differences
+    assert sum("with − without" in m.value for m in at.markdown) == 4
+    analyze = count_calls(viz.analysis, "analyze")
+    at.toggle(key="cmp_on_image").set_value(True).run()
+    at.radio(key="cmp_contrast").set_value("fixed").run()
+    assert analyze.calls == 0
+    at.button(key="deck_build").click().run()
+    assert_clean(at)
+    pdf, archive, pages = at.session_state["deck"]
+    assert pdf.startswith(b"%PDF") and archive.startswith(b"PK") and pages == 1
+    assert [b.label for b in at.get("download_button") if "Presentation" in b.label]
+
+
+def test_compare_page_cam_difference_of_a_matched_instance():
+    at = open_app()
+    at.sidebar.slider(key="threshold").set_value(0.0).run()  # every detection: some are matched
+    at.switch_page("app/pages/compare.py").run()
+    assert_clean(at)
+    if {m.label: m.value for m in at.metric}["Kept"] == "0":
+        return  # these weights match nothing
+    assert main_images(at) == 2 + 4 + 3  # detections, stage differences, two CAMs and their difference
+    at.toggle(key="deck_cams").set_value(True).run()
+    at.button(key="deck_build").click().run()
+    assert_clean(at)
+    assert at.session_state["deck"][0].startswith(b"%PDF")
+
+
+def test_evaluate_page_on_a_small_labelled_set(tmp_path):
+    from demo.generator import generate_dataset
+
+    generate_dataset(tmp_path, n_train=0, n_val=0, n_test=3, size=(160, 160))
+    at = open_app("evaluate")
+    assert not errors(at)
+    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
+    at.text_input(key="eval_json").set_value(str(tmp_path / "test" / "annotations.json"))
+    at.text_input(key="eval_images").set_value(str(tmp_path / "test" / "images")).run()
+    at.button(key="eval_run").click().run()
+    assert_clean(at)
+    assert not errors(at)
+    table = at.dataframe[0].value
+    assert list(table["metric"][:5]) == ["images", "TP", "TN", "FP", "FN"]
+    assert {"accuracy", "precision", "recall", "box AP", "mask AP"} <= set(table["metric"])
+    assert list(table.columns[1:]) == list(at.session_state["evaluation"].results["models"])
+    assert (table[table["metric"] == "images"].iloc[0, 1:] == "3").all()
+    labels = [b.label for b in at.get("download_button")]
+    assert {"Table (CSV)", "Table (MD)", "Table (JSON)"} <= set(labels)
+
+
+def test_evaluate_page_reports_a_broken_dataset(tmp_path):
+    (tmp_path / "annotations.json").write_text("{not json")
+    at = open_app("evaluate")
+    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
+    at.text_input(key="eval_json").set_value(str(tmp_path / "annotations.json"))
+    at.text_input(key="eval_images").set_value(str(tmp_path / "missing")).run()
+    at.button(key="eval_run").click().run()
+    assert_clean(at)
+    (message,) = errors(at)
+    assert "nothing was evaluated" in message and "annotations.json" in message
