@@ -26,6 +26,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -141,8 +142,11 @@ def load_for_evaluation(config_file, weights_file, threshold: float):
 
 def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
              image_dir: str | Path, out_dir: str | Path, *, threshold: float = 0.5,
-             progress: bool = True) -> dict:
+             progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
+
+    progress: a tqdm bar on the terminal; on_progress: called with (images done, total) after
+    each image (the app's progress bar).
 
     models: (label, config_file, weights_file) per model; labels must differ.
     Returns the content of evaluation.json. Raises training.data.DataProblemsError for problems
@@ -178,7 +182,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     scores: dict[str, list[float]] = {label: [] for label in labels}
     seconds: dict[str, list[float]] = {label: [] for label in labels}
 
-    for record in tqdm(dataset, desc="Evaluating", unit="image", disable=not progress):
+    for done, record in enumerate(tqdm(dataset, desc="Evaluating", unit="image", disable=not progress), start=1):
         inputs = [{"image_id": record["image_id"], "file_name": record["file_name"],
                    "height": record["height"], "width": record["width"]}]
         for label, _, _, _, predict in loaded:
@@ -188,6 +192,8 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
             instances = output["instances"].to("cpu")
             scores[label].append(max_score(instances))
             evaluators[label].process(inputs, [{"instances": instances}])
+        if on_progress is not None:
+            on_progress(done, len(dataset))
 
     results = {
         "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(dataset),

@@ -73,7 +73,10 @@ def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_c
     json_path, image_dir = shared_coco
     out = trained_run["out"]
     models_ = [("Mask R-CNN", *random_baseline), ("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
-    results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False)
+    seen = []
+    results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
+                       on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]
 
     written = {p.name for p in (tmp_path / "eval").iterdir()}
     assert written == {"evaluation.json", "evaluation.csv", "evaluation.md", "disagreements.json"}
