@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 from pathlib import Path
 
 from app.commands._common import EXIT_OK, fail, fail_with_problems
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
 DEFAULT_MODELS = ("demo-baseline", "demo-bam")
-_MODEL_SPEC = re.compile(r"^(?P<config>.+?\.ya?ml):(?P<weights>.+)$", re.IGNORECASE)
 
 DESCRIPTION = """\
 Run each model over a labelled COCO set and compare them: image-level crack / no-crack counts
@@ -53,11 +51,14 @@ def _unit_float(text: str) -> float:
 
 
 def parse_model_spec(spec: str) -> tuple[Path, Path]:
-    """'CONFIG.yaml:WEIGHTS.pth' -> (config, weights). Raises ValueError otherwise."""
-    match = _MODEL_SPEC.match(spec)
-    if not match or not match["weights"]:
+    """'CONFIG.yaml:WEIGHTS.pth' -> (config, weights), parsed as everywhere (models.zoo.resolve).
+    Raises ValueError otherwise."""
+    from models.zoo import resolve
+
+    found = resolve(spec)  # raises ModelLoadError (a ValueError) for anything else
+    if found.weights is None:
         raise ValueError(f"{spec!r}: give each model as CONFIG.yaml:WEIGHTS.pth.")
-    return Path(match["config"]), Path(match["weights"])
+    return found.config, found.weights
 
 
 def default_labels(weights: list[Path]) -> list[str]:

@@ -14,15 +14,6 @@ from app.model_choice import ModelChoice, demo_choice, load, parse_class_names, 
 from viz.analysis import analyze, compare
 from viz.figures import panels_figure
 
-from tests.conftest import config
-
-
-@pytest.fixture(scope="module")
-def pair():
-    torch.manual_seed(0)
-    opts = ("INPUT.MIN_SIZE_TEST", "160", "INPUT.MAX_SIZE_TEST", "256")
-    cfg_with, cfg_without = config("mask_rcnn_R_18_FPN_bam", *opts), config("mask_rcnn_R_18_FPN", *opts)
-    return (models.build_model(cfg_with), cfg_with), (models.build_model(cfg_without), cfg_without)
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,10 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-import models
 from viz.analysis import analyze, attention_statistics, compare, summary
 from viz.figures import (comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure,
                          save_figure)
-
-from tests.conftest import config
-
-
-@pytest.fixture(scope="module")
-def pair():
-    torch.manual_seed(0)
-    opts = ("INPUT.MIN_SIZE_TEST", "160", "INPUT.MAX_SIZE_TEST", "256")
-    cfg_with, cfg_without = config("mask_rcnn_R_18_FPN_bam", *opts), config("mask_rcnn_R_18_FPN", *opts)
-    return (models.build_model(cfg_with), cfg_with), (models.build_model(cfg_without), cfg_without)
 
 
 @pytest.fixture(scope="module")
