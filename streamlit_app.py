@@ -18,7 +18,9 @@ page = st.navigation({
     ],
 })
 
-from app.sidebar import sidebar_ui  # noqa: E402  (after navigation: the menu shows while torch loads)
+from app.guard import one_sentence_errors  # noqa: E402  (after navigation: the menu shows while torch loads)
+from app.sidebar import sidebar_ui  # noqa: E402
 
-sidebar_ui()
-page.run()
+with one_sentence_errors():
+    sidebar_ui()
+    page.run()

@@ -44,9 +44,9 @@ def samples() -> list[assets.ImageSource]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def decoded_image(digest: str, _data: bytes, name: str) -> tuple[np.ndarray, str | None]:
     """(the RGB image to analyse, a note if it was downscaled); raises viz.images.ImageError."""
-    from viz.images import load_image
+    from viz.images import load_for_analysis
 
-    return views.fit_for_analysis(load_image(_data, name=name))
+    return load_for_analysis(_data, name=name)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

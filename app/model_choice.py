@@ -8,6 +8,8 @@ stale model.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,7 +23,12 @@ from models.zoo import NAMED
 
 from app.assets import RANDOM_WEIGHTS_SEED
 
+logger = logging.getLogger(__name__)
+
 ROLES = ("with", "without")
+# The operator's list of server folders whose configs and weights visitors may name by path
+# (os.pathsep-separated). Unset: the sidebar offers no "server path" mode at all.
+SERVER_PATHS_ENV = "BAMVIZ_SERVER_PATHS"
 ROLE_TITLES = {"with": "With attention", "without": "Without attention"}
 
 
@@ -32,11 +39,13 @@ class ModelChoice:
     weights: Path | None  # None: random weights, seeded (RANDOM_WEIGHTS_SEED)
     class_names: tuple[str, ...] = ()
     note: str | None = None  # something the user should know, e.g. that weights are random
+    device: str = "auto"  # models.device.choose_device
+    allowed_dirs: tuple[Path, ...] | None = None  # where the config's _BASE_ chain may read; None: anywhere
 
     @property
     def key(self) -> str:
         """Identifies what `load` would build: paths plus each file's size and modification time."""
-        return "|".join(f"{p}@{_stamp(p)}" for p in (self.config, self.weights)) + f"|{self.label}"
+        return "|".join(f"{p}@{_stamp(p)}" for p in (self.config, self.weights)) + f"|{self.label}|{self.device}"
 
 
 def _stamp(path: Path | None) -> str:
@@ -59,16 +68,32 @@ def demo_choice(name: str) -> ModelChoice:
     return ModelChoice(spec.label, spec.config, None, spec.class_names, note)
 
 
+def server_folders() -> tuple[Path, ...]:
+    """The folders the operator lets visitors read by path ($BAMVIZ_SERVER_PATHS); () when unset."""
+    text = os.environ.get(SERVER_PATHS_ENV, "")
+    return tuple(Path(p).expanduser().resolve() for p in text.split(os.pathsep) if p.strip())
+
+
 def path_choice(config: str | Path, weights: str | Path | None, *, label: str | None = None,
-                class_names: tuple[str, ...] = ()) -> ModelChoice:
-    """A user's files on the server. Raises ModelLoadError when a named file is not there."""
-    config = Path(str(config).strip()).expanduser()
-    weights = Path(str(weights).strip()).expanduser() if weights and str(weights).strip() else None
+                class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
+    """A user's files on the server. Raises ModelLoadError when a named file is not there, or,
+    where `allowed_dirs` is given, lies outside those folders (links and `..` resolved). The
+    config's `_BASE_` chain is held to the same folders plus the shipped configs."""
+    config = Path(str(config).strip())
+    weights = Path(str(weights).strip()) if weights and str(weights).strip() else None
     for path, what in ((config, "config"), (weights, "weights")):
-        if path is not None and not path.is_file():
-            raise models.ModelLoadError(f"{path.name or path}: {what} file not found ({path}).")
+        if path is None:
+            continue
+        if allowed_dirs is not None and not any(d == path.resolve() or d in path.resolve().parents
+                                                for d in allowed_dirs):
+            raise models.ModelLoadError(f"{path.name or path}: refused: the {what} file is outside the "
+                                        f"folders this server lets visitors read.")
+        if not path.is_file():
+            raise models.ModelLoadError(f"{path.name or path}: {what} file not found.")
     note = None if weights else f"no weights given for {config.name}: random weights"
-    return ModelChoice(label or (weights.stem if weights else config.stem), config, weights, class_names, note)
+    bases = None if allowed_dirs is None else tuple(allowed_dirs) + (models.CONFIG_DIR,)
+    return ModelChoice(label or (weights.stem if weights else config.stem), config, weights, class_names, note,
+                       allowed_dirs=bases)
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:
@@ -104,6 +129,7 @@ class LoadedModel:
     model: nn.Module
     cfg: models.build.CfgNode
     summary: models.ModelSummary
+    notes: tuple[str, ...] = ()  # e.g. the device the config asked for is not here
 
     @property
     def key(self) -> str:
@@ -123,13 +149,29 @@ class LoadedModel:
     def has_attention(self) -> bool:
         return self.summary.attention != "none"
 
+    @property
+    def device(self) -> str:
+        return str(self.cfg.MODEL.DEVICE)
+
 
 def load(choice: ModelChoice) -> LoadedModel:
-    """Build and load a model; raises models.ModelLoadError with a message for the user."""
-    if choice.weights is None:
-        with torch.random.fork_rng():  # the same random model every time, global RNG untouched
-            torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model, cfg = models.load_model(choice.config)
-    else:
-        model, cfg = models.load_model(choice.config, choice.weights)
-    return LoadedModel(choice, model, cfg, models.describe(cfg))
+    """Build and load a model; raises models.ModelLoadError with a message for the user (also
+    for failures nobody foresaw: the traceback goes to the server's log, not to the visitor)."""
+    def opened() -> models.OpenedModel:
+        return models.open_model(choice.config, choice.weights, device=choice.device,
+                                 allowed_dirs=list(choice.allowed_dirs) if choice.allowed_dirs is not None else None)
+
+    try:
+        if choice.weights is None:
+            with torch.random.fork_rng():  # the same random model every time, global RNG untouched
+                torch.manual_seed(RANDOM_WEIGHTS_SEED)
+                result = opened()
+        else:
+            result = opened()
+    except models.ModelLoadError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        logger.exception("loading %s failed", choice.label)
+        raise models.ModelLoadError(f"{choice.label}: could not be built from these files "
+                                    f"({type(e).__name__}; details in the server log).") from None
+    return LoadedModel(choice, result.model, result.cfg, models.describe(result.cfg), result.notes)

@@ -6,7 +6,7 @@ a `Selection` and keeps it for the pages of this run (`current()`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import streamlit as st
@@ -14,10 +14,11 @@ import streamlit as st
 import models
 from app import assets, cache, views
 from app.assets import ImageSource
-from app.model_choice import ROLE_TITLES, ROLES, LoadedModel, ModelChoice, demo_choice, parse_class_names, \
-    path_choice, save_upload
+from app.model_choice import ROLE_TITLES, ROLES, SERVER_PATHS_ENV, LoadedModel, ModelChoice, demo_choice, \
+    parse_class_names, path_choice, save_upload, server_folders
+from models.device import cuda_count
 
-SOURCES = ("Demo", "Upload", "Server path")
+SOURCES = ("Demo", "Upload", "Server path")  # "Server path" only where the operator allows it
 DEMO = {"with": assets.DEMO_WITH, "without": assets.DEMO_WITHOUT}
 _KEY = "_selection"
 
@@ -123,7 +124,8 @@ def _saved_upload(key: str) -> str | None:
 def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
     """Inputs for a user's model: a ModelChoice, the error of a file that is not there, or what
     is still missing, in words."""
-    source = st.radio(ROLE_TITLES[role], SOURCES, key=f"{role}_source", horizontal=True)
+    folders = server_folders()
+    source = st.radio(ROLE_TITLES[role], SOURCES if folders else SOURCES[:2], key=f"{role}_source", horizontal=True)
     if source == SOURCES[0]:
         return demo_choice(DEMO[role])
     if source == SOURCES[1]:
@@ -133,7 +135,10 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
         config, weights = _saved_upload(f"{role}_config_file"), _saved_upload(f"{role}_weights_file")
         label = (st.session_state.get(f"{role}_weights_file") or st.session_state.get(f"{role}_config_file"))
         label = label.name.rsplit(".", 1)[0] if label is not None else None
+        allowed = (cache.session_folder(),)
     else:
+        allowed = folders
+        st.caption("Files under: " + ", ".join(f"`{f}`" for f in folders))
         config = st.text_input("Config path", key=f"{role}_config_path", placeholder="configs/my_model.yaml")
         weights = st.text_input("Weights path", key=f"{role}_weights_path", placeholder="output/model_final.pth",
                                 help="Leave empty for random weights.")
@@ -143,7 +148,7 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
     if not config:
         return f"{ROLE_TITLES[role]}: give a detectron2 config (YAML) and its weights in the sidebar."
     try:
-        return path_choice(config, weights, label=label, class_names=names)
+        return path_choice(config, weights, label=label, class_names=names, allowed_dirs=allowed)
     except models.ModelLoadError as e:
         return e
 
@@ -151,11 +156,18 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
 def _distinct_labels(choices: dict) -> dict:
     mine = [c for c in choices.values() if isinstance(c, ModelChoice)]
     if len(mine) == 2 and mine[0].label == mine[1].label:
-        from dataclasses import replace
-
         return {role: replace(c, label=f"{c.label} ({role})") if isinstance(c, ModelChoice) else c
                 for role, c in choices.items()}
     return choices
+
+
+def device_ui() -> str:
+    """The device both models run on: "auto" (CUDA when the server has it), "cpu" or a GPU."""
+    gpus = cuda_count()
+    options = ["auto", "cpu"] + (["cuda"] + [f"cuda:{i}" for i in range(1, gpus)] if gpus else [])
+    return st.selectbox("Device", options, key="device",
+                        help="auto: the GPU when this server has one (it has "
+                             f"{gpus or 'none'}), else the CPU.")
 
 
 def models_ui() -> dict[str, ModelSlot]:
@@ -163,9 +175,13 @@ def models_ui() -> dict[str, ModelSlot]:
     st.subheader("Models")
     with st.expander("Use your own models"):
         st.caption("A detectron2 Mask R-CNN config (YAML) and its weights for each side. "
-                   "An uploaded config may use one of the shipped configs as `_BASE_`.")
+                   "An uploaded config may use one of the shipped configs as `_BASE_`."
+                   + ("" if server_folders() else f" (Files on the server by path: only where the operator "
+                                                   f"names folders in ${SERVER_PATHS_ENV}.)"))
         choices = {role: _own_model_ui(role) for role in ROLES}
-    choices = _distinct_labels(choices)
+    device = device_ui()
+    choices = {role: replace(c, device=device) if isinstance(c, ModelChoice) else c
+               for role, c in _distinct_labels(choices).items()}
     slots = {}
     for role, choice in choices.items():
         slot = slots[role] = ModelSlot(role)
@@ -183,7 +199,10 @@ def models_ui() -> dict[str, ModelSlot]:
         title = f"**{ROLE_TITLES[role]}:** "
         if slot.loaded:
             st.markdown(title + slot.loaded.label)
-            st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.choice.weights is None else ""))
+            st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.choice.weights is None else "")
+                       + f" · on {slot.loaded.device}")
+            for note in slot.loaded.notes:
+                st.info(note, icon=":material/info:")
         else:
             st.markdown(title + "none")
             if slot.error:

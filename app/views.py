@@ -20,10 +20,6 @@ from viz.analysis import STAGES, ModelAnalysis, attention_statistics
 from viz.compare import DetectionDiff
 from viz.render import activation_energy, channel_grid, colorize, diverging, normalize, overlay
 
-# Images larger than this (longest side) are analysed downscaled: the models see at most
-# INPUT.MAX_SIZE_TEST pixels anyway (640 for the R-18 demo, 1333 for R-50), while full-size
-# masks of a 12-megapixel photo would cost gigabytes per analysis.
-ANALYSIS_MAX_SIDE = 1333
 SUMMARY_STATISTICS = ("channel_mean", "channel_std", "channel_max", "spatial_mean", "spatial_max",
                       "spatial_area_above_half", "combined_mean")
 
@@ -39,17 +35,6 @@ class Panel:
 
 # ------------------------------------------------------------------------------------------------
 # Images
-
-
-def fit_for_analysis(image: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> tuple[np.ndarray, str | None]:
-    """The image to analyse and, where it had to be downscaled, a note saying so."""
-    h, w = image.shape[:2]
-    if max(h, w) <= max_side:
-        return image, None
-    scale = max_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return small, f"analysed at {size[0]} × {size[1]} pixels (downscaled from {w} × {h})"
 
 
 def thumbnail(image: np.ndarray, side: int = 160) -> np.ndarray:

@@ -6,7 +6,8 @@ registers the attention backbones with detectron2.
 
 from models import detectron2_compat  # noqa: F401  (must precede every detectron2 import)
 from models.bam import BAM, FUSIONS
-from models.build import CONFIG_DIR, ModelSummary, build_model, default_config, describe, get_config, load_model
+from models.build import (CONFIG_DIR, ModelSummary, OpenedModel, build_model, default_config, describe, get_config,
+                          load_model, open_model, read_config)
 from models.cbam import CBAM
 from models.checkpoint import load_weights, read_state_dict, save_weights
 from models.config import add_attention_config
@@ -17,5 +18,5 @@ __all__ = [
     "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
     "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
     "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
-    "save_weights",
+    "save_weights", "OpenedModel", "open_model", "read_config",
 ]

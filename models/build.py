@@ -16,7 +16,9 @@ import models.backbone  # noqa: F401  (registers our backbones with detectron2)
 from models.bam import FUSIONS
 from models.checkpoint import load_weights
 from models.config import ATTENTION_TYPES, add_attention_config
+from models.device import choose_device
 from models.errors import ConfigError
+from models.safe_load import check_config_file
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -26,18 +28,21 @@ def default_config() -> CfgNode:
     return add_attention_config(get_cfg())
 
 
-def get_config(config_file: str | Path, opts: list[str] | None = None) -> CfgNode:
-    """Read a detectron2 YAML config (with `_BASE_` chains); `opts` are KEY VALUE overrides.
+def read_config(config_file: str | Path, opts: list[str] | None = None, *, device: str = "auto",
+                allowed_dirs: list[str | Path] | None = None) -> tuple[CfgNode, list[str]]:
+    """Read a detectron2 YAML config (with `_BASE_` chains) safely: (frozen config, notes).
 
-    Any problem (no such file, bad YAML, an unknown key, an invalid value) is a ConfigError that
-    says which file and what.
+    opts: KEY VALUE overrides. device: "auto" | "cpu" | "cuda[:N]" (models.device.choose_device
+    sets MODEL.DEVICE; a note says where the config's wish could not be met). allowed_dirs: the
+    folders every file of the `_BASE_` chain must lie in (None: anywhere; see models.safe_load).
+    Any problem (no such file, unsafe or bad YAML, an unknown key, an invalid value) is a
+    ConfigError that says which file and what.
     """
     config_file = Path(config_file)
-    if not config_file.is_file():
-        raise ConfigError(f"{config_file.name}: file not found ({config_file}).")
+    named_device = check_config_file(config_file, allowed_dirs=allowed_dirs)
     cfg = default_config()
     try:
-        cfg.merge_from_file(str(config_file))  # detectron2 reads YAML with yaml.safe_load
+        cfg.merge_from_file(str(config_file), allow_unsafe=False)  # detectron2's default is True
         if opts:
             cfg.merge_from_list(list(opts))
     except yaml.YAMLError as e:
@@ -45,8 +50,16 @@ def get_config(config_file: str | Path, opts: list[str] | None = None) -> CfgNod
     except (KeyError, ValueError, TypeError, AssertionError, AttributeError) as e:
         raise ConfigError(f"{config_file.name}: not a detectron2 config we can use ({_one_line(e)}).") from None
     validate(cfg, config_file.name)
+    wish = cfg.MODEL.DEVICE if named_device or "MODEL.DEVICE" in (opts or [])[::2] else ""
+    cfg.MODEL.DEVICE, note = choose_device(device, wish)
     cfg.freeze()
-    return cfg
+    return cfg, [note] if note else []
+
+
+def get_config(config_file: str | Path, opts: list[str] | None = None, *, device: str = "auto",
+               allowed_dirs: list[str | Path] | None = None) -> CfgNode:
+    """`read_config` without its notes."""
+    return read_config(config_file, opts, device=device, allowed_dirs=allowed_dirs)[0]
 
 
 def _one_line(error: Exception) -> str:
@@ -72,14 +85,31 @@ def build_model(cfg: CfgNode) -> nn.Module:
     return model.eval()
 
 
-def load_model(config_file: str | Path, weights: str | Path | None = None,
-               opts: list[str] | None = None) -> tuple[nn.Module, CfgNode]:
-    """Build a model from a config and load its weights (strictly: every key must fit)."""
-    cfg = get_config(config_file, opts)
+@dataclass(frozen=True)
+class OpenedModel:
+    """A built model with its weights, its config, and what the user should be told about it."""
+
+    model: nn.Module
+    cfg: CfgNode
+    notes: tuple[str, ...] = ()
+
+
+def open_model(config_file: str | Path, weights: str | Path | None = None, opts: list[str] | None = None, *,
+               device: str = "auto", allowed_dirs: list[str | Path] | None = None) -> OpenedModel:
+    """Build a model from a config (read as `read_config` does) and load its weights strictly
+    (every key must fit). Raises ModelLoadError with a message for the user."""
+    cfg, notes = read_config(config_file, opts, device=device, allowed_dirs=allowed_dirs)
     model = build_model(cfg)
     if weights:
         load_weights(model, weights, stages=list(cfg.MODEL.ATTENTION.STAGES))
-    return model, cfg
+    return OpenedModel(model, cfg, tuple(notes))
+
+
+def load_model(config_file: str | Path, weights: str | Path | None = None,
+               opts: list[str] | None = None, *, device: str = "auto") -> tuple[nn.Module, CfgNode]:
+    """`open_model` as (model, config)."""
+    opened = open_model(config_file, weights, opts, device=device)
+    return opened.model, opened.cfg
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Reading weights files safely and fitting them to a model, with readable errors.
 
-- Files are read with `torch.load(weights_only=True)`: tensors and plain containers only. A
-  pickle that would run code when unpickled is refused, never executed.
+- Files are read by models.safe_load: tensors, numpy arrays and plain containers only, within a
+  size budget derived from the model. A pickle that would run code is refused, never executed.
 - Checkpoints written by the BAM authors' code name their modules `bam1`, `bam2`, `bam3` (after
   ResNet layer1..3, i.e. our stages res2..res4). Our BAM uses the same inner names
   (`channel_att.gate_c.gate_c_fc_0`, ...), so only the prefix is mapped:
@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import pickle
 import re
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from models.errors import CheckpointError
+from models.safe_load import read_weights_file, weights_budget
 
 ATTENTION_PREFIX = "backbone.bottom_up.{stage}.attention."
 _OFFICIAL_BAM_KEY = re.compile(r"^(?:module\.)?bam(\d+)\.(.+)$")
@@ -28,28 +28,23 @@ _IGNORED_SUFFIXES = ("num_batches_tracked",)  # BatchNorm bookkeeping, absent in
 _LISTED = 8  # how many keys an error message names
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file (a state dict, or detectron2's {"model": state_dict})."""
+def read_state_dict(path: str | Path, *, max_bytes: int | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file: a plain state dict, detectron2's checkpointer file
+    ({"model": ..., "optimizer": ..., "iteration": ...}), a {"state_dict": ...} file or a
+    detectron2 model-zoo .pkl ({"model": numpy arrays}), read safely (models.safe_load). A
+    DataParallel `module.` prefix on every key is dropped."""
     path = Path(path)
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path.name}: refused to load. It is not a plain weights file: unpickling it would "
-            f"run code or build objects other than tensors ({_first_line(e)})."
-        ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path.name}: not a readable PyTorch weights file ({_first_line(e)}).") from None
-    if isinstance(data, dict) and isinstance(data.get("model"), dict):
-        data = data["model"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    data = read_weights_file(path, max_bytes=max_bytes)
+    if isinstance(data, dict):
+        for key in ("model", "state_dict"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path.name}: holds no state dict of tensors.")
+    if all(str(k).startswith("module.") for k in data):
+        data = {k[len("module."):]: v for k, v in data.items()}
     return data
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def map_official_bam_keys(state_dict: dict[str, torch.Tensor], stages: list[str]) -> dict[str, torch.Tensor]:
@@ -90,7 +85,7 @@ def load_weights(model: nn.Module, path: str | Path, *, stages: list[str] | None
     weights, e.g. a backbone), keys that fit are loaded and (missing, unexpected) is returned;
     wrong shapes are still an error.
     """
-    state_dict = read_state_dict(path)
+    state_dict = read_state_dict(path, max_bytes=weights_budget(model))
     if stages:
         state_dict = map_official_bam_keys(state_dict, list(stages))
     missing, unexpected, wrong_shape = check_fit(model, state_dict)

@@ -130,23 +130,24 @@ class Predictor:
             return self.model(prepare_input(image, self.cfg).batch())[0]
 
 
-def load_for_evaluation(config_file, weights_file, threshold: float):
+def load_for_evaluation(config_file, weights_file, threshold: float, device: str = "auto"):
     """`models.load_model`, with the model's own score cut (ROI_HEADS.SCORE_THRESH_TEST) lowered
     to `threshold` where it is higher, so the image-level threshold is the one that decides."""
-    cfg = bam_models.get_config(config_file)
+    cfg = bam_models.get_config(config_file, device=device)
     opts = None
     if threshold < cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST:
         opts = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(threshold)]
-    return bam_models.load_model(config_file, weights_file, opts=opts)
+    return bam_models.load_model(config_file, weights_file, opts=opts, device=device)
 
 
 def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
              image_dir: str | Path, out_dir: str | Path, *, threshold: float = 0.5,
-             progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict:
+             progress: bool = True, on_progress: Callable[[int, int], None] | None = None,
+             device: str = "auto") -> dict:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
     progress: a tqdm bar on the terminal; on_progress: called with (images done, total) after
-    each image (the app's progress bar).
+    each image (the app's progress bar). device: models.device.choose_device's rule.
 
     models: (label, config_file, weights_file) per model; labels must differ.
     Returns the content of evaluation.json. Raises training.data.DataProblemsError for problems
@@ -164,7 +165,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
 
     loaded = []
     for label, config_file, weights_file in models:
-        model, cfg = load_for_evaluation(config_file, weights_file, threshold)
+        model, cfg = load_for_evaluation(config_file, weights_file, threshold, device)
         if cfg.MODEL.ROI_HEADS.NUM_CLASSES != num_categories:
             raise bam_models.ConfigError(
                 f"{label}: the model predicts {cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "

@@ -41,6 +41,7 @@ from detectron2.engine import DefaultTrainer, hooks
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter
 
+from models.safe_load import read_weights_file
 from training.data import DataProblemsError, read_categories, register_coco_dataset, require_valid, uses_rle
 
 logger = logging.getLogger("detectron2.training")  # shown with detectron2's own log lines
@@ -58,7 +59,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
           out_dir: str | Path, *, val_json: str | Path | None = None,
           val_images: str | Path | None = None, iters: int | None = None, resume: bool = False,
           init_weights: str | Path | None = None, seed: int = 0,
-          opts: list[str] | None = None) -> Path:
+          opts: list[str] | None = None, device: str = "auto") -> Path:
     """Train `config_file` on a COCO dataset; return the path of `model_final_fp16.pth`.
 
     iters: SOLVER.MAX_ITER (default: the config's). SOLVER.STEPS (the LR drops) are scaled by the
@@ -67,6 +68,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     init_weights: a weights file to start from (loaded with strict=False: keys that fit are
         used, the counts of missing and unexpected keys are logged). Ignored when resuming.
     opts: detectron2 KEY VALUE overrides, e.g. ["SOLVER.IMS_PER_BATCH", "2"].
+    device: "auto" (CUDA when there, else the CPU), "cpu" or "cuda[:N]" (models.device).
 
     Raises DataProblemsError (every problem in the data), models.ModelLoadError (config or
     weights), RunExistsError (out_dir holds a run and resume is False), ValueError (bad arguments).
@@ -90,7 +92,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
 
     out_dir = Path(out_dir)
     cfg = training_config(config_file, train_json, train_images, out_dir, num_classes=len(categories),
-                          iters=iters, seed=seed, opts=opts)
+                          iters=iters, seed=seed, opts=opts, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CONFIG_NAME).write_text(cfg.dump())
     start_iter = checkpoint_start_iter(out_dir) if resume else 0
@@ -134,10 +136,13 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
 
 def training_config(config_file: str | Path, train_json: str | Path, train_images: str | Path,
                     out_dir: str | Path, *, num_classes: int, iters: int | None = None, seed: int = 0,
-                    opts: list[str] | None = None) -> CfgNode:
+                    opts: list[str] | None = None, device: str = "auto") -> CfgNode:
     """The config a training run uses: the file and `opts`, plus dataset, output, seed and
     schedule settings. Raises models.ConfigError for a config that does not load."""
-    cfg = models.get_config(config_file, opts).clone()
+    cfg, notes = models.read_config(config_file, opts, device=device)
+    for note in notes:
+        logger.warning("%s", note)
+    cfg = cfg.clone()
     cfg.defrost()
     cfg.DATASETS.TRAIN = (register_coco_dataset(train_json, train_images),)
     cfg.DATASETS.TEST = ()  # validation runs once, at the end (training.evaluate)
@@ -148,8 +153,6 @@ def training_config(config_file: str | Path, train_json: str | Path, train_image
         cfg.INPUT.MASK_FORMAT = "bitmask"  # detectron2's "polygon" format cannot hold RLE masks
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     cfg.MODEL.WEIGHTS = ""  # nothing to download; init_weights are loaded by train()
-    if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
-        cfg.MODEL.DEVICE = "cpu"
     if not cfg.MODEL.DEVICE.startswith("cuda"):
         cfg.SOLVER.AMP.ENABLED = False  # detectron2's AMPTrainer needs CUDA
     if iters is not None and iters != cfg.SOLVER.MAX_ITER:
@@ -173,10 +176,7 @@ def checkpoint_start_iter(out_dir: str | Path) -> int:
     path = out_dir / marker.read_text().strip()
     if not path.is_file():
         raise models.CheckpointError(f"{marker} names {path.name}, which is not in {out_dir}.")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # noqa: BLE001  (any unreadable file gets the same message)
-        raise models.CheckpointError(f"{path.name}: cannot resume from it ({e}).") from None
+    data = read_weights_file(path)
     return int(data.get("iteration", -1)) + 1 if isinstance(data, dict) else 0
 
 

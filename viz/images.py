@@ -11,10 +11,15 @@ import io
 import warnings
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_PIXELS = 40_000_000  # about 7000 x 5700: more would take minutes and gigabytes to analyse
+# Images larger than this (longest side) are analysed downscaled, by every front end: the models
+# see at most INPUT.MAX_SIZE_TEST pixels anyway (640 for the R-18 demo, 1333 for R-50), while
+# full-size masks of a 12-megapixel photo would cost gigabytes per analysis.
+ANALYSIS_MAX_SIDE = 1333
 FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 
 
@@ -77,3 +82,20 @@ def load_image(source: str | Path | bytes, *, name: str | None = None, max_pixel
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageError(f"{name}: the image is damaged or truncated ({e}).") from None
     return np.ascontiguousarray(rgb, dtype=np.uint8)
+
+
+def fit_for_analysis(image: np.ndarray, max_side: int = ANALYSIS_MAX_SIDE) -> tuple[np.ndarray, str | None]:
+    """(H, W, 3) uint8 -> the image to analyse (longest side at most `max_side`, area-averaged)
+    and, where it had to be downscaled, a note saying so."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image, None
+    scale = max_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, f"analysed at {size[0]} × {size[1]} pixels (downscaled from {w} × {h})"
+
+
+def load_for_analysis(source: str | Path | bytes, *, name: str | None = None) -> tuple[np.ndarray, str | None]:
+    """`load_image` then `fit_for_analysis`: the one rule every front end applies to an input image."""
+    return fit_for_analysis(load_image(source, name=name))

@@ -7,6 +7,16 @@ import sys
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 
 
+def add_device_argument(parser) -> None:
+    """--device: the one device rule of models.device (default auto: CUDA when there, else CPU)."""
+    parser.add_argument("--device", default="auto", metavar="DEVICE",
+                        help="auto (default: CUDA when this machine has it, else the CPU), cpu, cuda or cuda:N")
+
+
+def note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr)
+
+
 def fail(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+from app.commands._common import add_device_argument, fail, note
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from viz.gradcam import CAM_METHODS, DEFAULT_LAYERS, TARGETS
@@ -30,17 +32,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cam-layers", nargs="+", default=list(DEFAULT_LAYERS), metavar="LAYER")
     p.add_argument("--cmap", default="inferno", help="matplotlib colormap of the attention maps")
     p.add_argument("--top-k", type=int, default=16, help="channels in each feature-map grid")
+    add_device_argument(p)
     return p
 
 
-def _load(spec: str):
+def _load(spec: str, device: str):
     import models
     from models.zoo import resolve
 
     found = resolve(spec)
-    model, cfg = models.load_model(found.config, found.weights)
+    opened = models.open_model(found.config, found.weights, device=device)
+    for message in opened.notes:
+        note(f"{found.label}: {message}")
+    cfg = opened.cfg
     names = found.class_names or tuple(f"class {i}" for i in range(cfg.MODEL.ROI_HEADS.NUM_CLASSES))
-    return model, cfg, found.label, names, str(models.describe(cfg))
+    return opened.model, cfg, found.label, names, str(models.describe(cfg))
 
 
 def _write_image(path: Path, rgb) -> None:
@@ -76,21 +82,24 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
 def run(args: argparse.Namespace) -> int:
     from models import ModelLoadError
     from viz.catalogue import UnknownLayerError
-    from viz.images import ImageError, load_image
+    from viz.images import ImageError, load_for_analysis
 
     specs = [args.model] + ([] if args.compare.lower() == "none" else [args.compare])
     try:
-        loaded = [_load(spec) for spec in specs]
+        loaded = [_load(spec, args.device) for spec in specs]
     except ModelLoadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"models": [{"spec": s, "label": m[2], "description": m[4]} for s, m in zip(specs, loaded)],
               "images": {}, "failed": {}}
     for path in tqdm(args.images, unit="image", desc="analyze", disable=len(args.images) < 2):
         try:
-            image = load_image(path)
+            image, downscaled = load_for_analysis(path)
+            if downscaled:
+                tqdm.write(f"note: {path.name}: {downscaled}", file=sys.stderr)
             report["images"][path.name] = analyze_one(image, args.out / path.stem, loaded, args)
+            if downscaled:
+                report["images"][path.name]["note"] = downscaled
         except (ImageError, UnknownLayerError, ValueError) as e:
             message = str(e) if isinstance(e, ImageError) else f"{path.name}: {e}"
             report["failed"][path.name] = message

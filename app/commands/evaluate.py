@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import EXIT_OK, fail, fail_with_problems
+from app.commands._common import EXIT_OK, add_device_argument, fail, fail_with_problems
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
 DEFAULT_MODELS = ("demo-baseline", "demo-bam")
@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
     parser.add_argument("--threshold", type=_unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
-    parser.set_defaults(func=run)
+    add_device_argument(parser)
     return parser
 
 
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     from training.evaluate import evaluate
 
     try:
-        results = evaluate(chosen, args.json, args.images, args.out, threshold=args.threshold)
+        results = evaluate(chosen, args.json, args.images, args.out, threshold=args.threshold, device=args.device)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was evaluated")
     except models.ModelLoadError as e:

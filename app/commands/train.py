@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, fail, fail_with_problems,
+from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, add_device_argument, fail, fail_with_problems,
                                   non_negative_int, positive_int)
 
 DESCRIPTION = """\
@@ -42,7 +42,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "a 2-core machine: give each --threads 1")
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
                         help="detectron2 config overrides, e.g. --opts SOLVER.IMS_PER_BATCH 2 SOLVER.BASE_LR 0.005")
-    parser.set_defaults(func=run)
+    add_device_argument(parser)
     return parser
 
 
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         final = train(args.config, args.train_json, args.train_images, args.out,
                       val_json=args.val_json, val_images=args.val_images, iters=args.iters,
                       resume=args.resume, init_weights=args.init_weights, seed=args.seed,
-                      opts=list(args.opts))
+                      opts=list(args.opts), device=args.device)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was trained")
     except (models.ModelLoadError, RunExistsError) as e:

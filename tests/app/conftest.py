@@ -28,7 +28,9 @@ def open_app(page: str | None = None) -> AppTest:
 
 
 def assert_clean(at: AppTest) -> None:
+    """No exception escaped, and none was caught by app/guard.py's last line of defence."""
     assert not at.exception, [e.value for e in at.exception]
+    assert not [m for m in errors(at) if "could not be drawn for this input" in m], errors(at)
 
 
 def errors(at: AppTest) -> list[str]:

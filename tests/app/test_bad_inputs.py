@@ -11,6 +11,7 @@ import torch
 
 import models
 
+from app.model_choice import SERVER_PATHS_ENV
 from tests.app.conftest import assert_clean, errors, main_images, open_app
 
 
@@ -106,10 +107,11 @@ def test_uploaded_config_and_weights_load_and_are_described(tmp_path):
     assert any(m.value.endswith("my_cbam") for m in at.sidebar.markdown)
 
 
-def test_a_missing_server_path_is_reported():
+def test_a_missing_server_path_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setenv(SERVER_PATHS_ENV, str(tmp_path))
     at = open_app()
     at.radio(key="without_source").set_value("Server path").run()
-    at.text_input(key="without_config_path").set_value("/nowhere/model.yaml").run()
+    at.text_input(key="without_config_path").set_value(str(tmp_path / "model.yaml")).run()
     assert_clean(at)
     assert any("model.yaml: config file not found" in m for m in errors(at))
 

@@ -92,13 +92,6 @@ def test_uploads_are_saved_by_content_with_the_shipped_bases(tmp_path):
 # Pages' views
 
 
-def test_fit_for_analysis_downscales_only_large_images():
-    small = np.zeros((100, 200, 3), np.uint8)
-    assert views.fit_for_analysis(small) == (small, None)
-    big, note = views.fit_for_analysis(np.zeros((3000, 4000, 3), np.uint8), 1000)
-    assert big.shape == (750, 1000, 3) and "4000 × 3000" in note
-
-
 def test_unique_names():
     assert views.unique_names(["a.png", "b.png", "a.png", "a.png", "c"]) == ["a.png", "b.png", "a (2).png",
                                                                            "a (3).png", "c"]

@@ -12,21 +12,19 @@ BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
 
 
 def _parse(*argv):
-    parser = argparse.ArgumentParser(prog="app")
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    train_command.add_parser(subparsers)
-    evaluate_command.add_parser(subparsers)
-    return parser.parse_args(argv)
+    from app.cli import build_parser
+
+    return build_parser().parse_args(argv)
 
 
 def test_arguments_parse():
     args = _parse("train", "--config", "c.yaml", "--train-json", "t.json", "--train-images", "imgs",
                   "--out", "run", "--iters", "10", "--resume", "--seed", "3", "--threads", "1", "--opts", "SOLVER.IMS_PER_BATCH", "2")
     assert (args.iters, args.resume, args.seed, args.opts, args.init_weights) == (10, True, 3, ["SOLVER.IMS_PER_BATCH", "2"], None)
-    assert args.threads == 1 and args.func is train_command.run
+    assert args.threads == 1 and args.run is train_command.run
     args = _parse("evaluate", "--models", "a.yaml:a.pth", "b.yml:b.pth", "--labels", "A", "B",
                   "--json", "t.json", "--images", "imgs", "--out", "ev", "--threshold", "0.3")
-    assert (args.models, args.labels, args.threshold, args.func) == (["a.yaml:a.pth", "b.yml:b.pth"], ["A", "B"],
+    assert (args.models, args.labels, args.threshold, args.run) == (["a.yaml:a.pth", "b.yml:b.pth"], ["A", "B"],
                                                                      0.3, evaluate_command.run)
     for bad in (["train", "--config", "c", "--train-json", "t", "--train-images", "i", "--out", "o", "--iters", "0"],
                 ["evaluate", "--json", "t", "--images", "i", "--out", "o", "--threshold", "1.5"]):

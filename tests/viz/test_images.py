@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from viz.images import ImageError, load_image
+from viz.images import ImageError, fit_for_analysis, load_image
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -67,3 +67,10 @@ def test_too_large_and_decompression_bombs():
 def test_missing_file(tmp_path):
     with pytest.raises(ImageError, match="cannot be read"):
         load_image(tmp_path / "nope.jpg")
+
+
+def test_fit_for_analysis_downscales_only_large_images():
+    small = np.zeros((100, 200, 3), np.uint8)
+    assert fit_for_analysis(small) == (small, None)
+    big, note = fit_for_analysis(np.zeros((3000, 4000, 3), np.uint8), 1000)
+    assert big.shape == (750, 1000, 3) and "4000 × 3000" in note

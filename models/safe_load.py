@@ -1,0 +1,248 @@
+"""Reading configs and weights files that may be hostile: nothing in them runs code, and nothing
+in them makes the process allocate more than the model being loaded needs.
+
+Every front end (app, `analyze`, `evaluate`, `train`) reads files only through this module.
+
+Configs: YAML with `yaml.safe_load` semantics all the way down the `_BASE_` chain. fvcore would
+fall back to `yaml.unsafe_load` (detectron2's `merge_from_file` defaults to `allow_unsafe=True`),
+so the chain is walked and checked here first, and detectron2 is then told `allow_unsafe=False`.
+Refused: Python tags (`!!python/...`), configs whose aliases expand to absurd sizes (a "billion
+laughs": cheap to parse, exponential once the config is built), bases on the web (fvcore would download
+them), missing or oversized files, cycles, too deep a chain, and, where `allowed_dirs` is given,
+any file of the chain outside those folders.
+
+Weights: `torch.load(weights_only=True)` (tensors and plain containers only) for PyTorch files;
+for detectron2 model-zoo `.pkl` files, an unpickler that admits numpy arrays and plain containers
+only. Before anything is unpickled, the sizes the file declares (a zip archive's record sizes,
+otherwise the file size) are checked against `max_bytes`, which callers derive from the model
+being loaded: a small file whose compressed records expand to gigabytes is refused unread.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from models.errors import CheckpointError, ConfigError
+
+MAX_CONFIG_BYTES = 1 << 20  # detectron2's largest configs are a few KB
+MAX_BASE_DEPTH = 8
+MAX_ZIP_RECORDS = 100_000
+MAX_PICKLE_BYTES = 64 << 20  # the pickle of a checkpoint holds names and shapes, not tensor data
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+# ------------------------------------------------------------------------------------------------
+# Configs
+
+
+MAX_CONFIG_VALUES = 100_000  # detectron2's full default config has about 400
+
+
+def _count_values(data: object, limit: int) -> int:
+    """How many values `data` holds once aliases are expanded, counting stops past `limit`:
+    safe_load keeps an alias as a shared reference (cheap), but building a config copies it."""
+    count, stack = 0, [data]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+def _read_yaml(path: Path, label: str) -> dict:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise ConfigError(f"{label}: file not found.") from None
+    if not path.is_file():
+        raise ConfigError(f"{label}: not a file ({path.name}).")
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{label}: {size / 2**20:.1f} MB is far too large for a config "
+                          f"(at most {MAX_CONFIG_BYTES >> 10} KB).")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"{label}: not a text file; a config is YAML text.") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.constructor.ConstructorError as e:
+        tag = getattr(e, "problem", "") or ""
+        raise ConfigError(f"{label}: refused: it uses YAML tags that would create Python objects or run "
+                          f"code ({' '.join(tag.split())}); a detectron2 config is plain YAML.") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{label}: not valid YAML ({' '.join(str(e).split())}).") from None
+    if _count_values(data, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise ConfigError(f"{label}: refused: it expands to more than {MAX_CONFIG_VALUES} values "
+                          f"(nested YAML aliases?); a detectron2 config has a few hundred.")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{label}: not a detectron2 config (its top level is not a mapping of keys).")
+    return data
+
+
+def check_config_file(config_file: str | Path, *, allowed_dirs: list[str | Path] | None = None) -> str | None:
+    """Walk `config_file` and its `_BASE_` chain, as fvcore resolves it, and raise ConfigError
+    (naming the file and the reason) if any file of it is not safe, plain YAML. Returns the
+    MODEL.DEVICE the chain names, or None where it names none (detectron2 then says "cuda").
+
+    allowed_dirs: where given, every file of the chain must lie in one of these folders (after
+    resolving links and `..`); None allows any local file (the command line, run by the files' owner).
+    """
+    folders = None if allowed_dirs is None else [Path(d).resolve() for d in allowed_dirs]
+    top = Path(config_file)
+
+    def walk(path: Path, chain: tuple[Path, ...]) -> str | None:
+        label = top.name if not chain else f"{top.name}'s _BASE_ {path.name}"
+        real = path.resolve()
+        if folders is not None and not _inside(real, folders):
+            raise ConfigError(f"{label}: refused: the file lies outside the folders this app may read.")
+        if real in chain:
+            raise ConfigError(f"{label}: its _BASE_ chain loops back to {path.name}.")
+        if len(chain) > MAX_BASE_DEPTH:
+            raise ConfigError(f"{top.name}: its _BASE_ chain is more than {MAX_BASE_DEPTH} files deep.")
+        if path.suffix.lower() not in CONFIG_SUFFIXES:
+            raise ConfigError(f"{label}: a config must be a .yaml file (got {path.name!r}).")
+        data = _read_yaml(path, label)
+        bases, device = data.get("_BASE_", []), None
+        for base in bases if isinstance(bases, list) else [bases]:
+            if not isinstance(base, str) or not base:
+                raise ConfigError(f"{label}: _BASE_ must name a config file (got {base!r}).")
+            if base.startswith(("http://", "https://")) or "://" in base:
+                raise ConfigError(f"{label}: _BASE_ {base!r} is on the web; nothing is downloaded: "
+                                  f"save that config next to this one and name it instead.")
+            base_path = Path(os.path.expanduser(base))
+            if not base_path.is_absolute():  # fvcore: relative to the file that names it
+                base_path = path.parent / base_path
+            device = walk(base_path, chain + (real,)) or device
+        model = data.get("MODEL")
+        return (model.get("DEVICE") if isinstance(model, dict) else None) or device
+
+    found = walk(top, ())
+    return str(found) if found else None
+
+
+# ------------------------------------------------------------------------------------------------
+# Weights
+
+
+def weights_budget(model: torch.nn.Module) -> int:
+    """The most tensor bytes a weights file for `model` may hold: the model in float32 four times
+    over (detectron2's checkpointer files add the optimizer's momentum, Adam two buffers), plus
+    some room for bookkeeping."""
+    params = sum(t.numel() for t in model.state_dict().values())
+    return 4 * 4 * params + (64 << 20)
+
+
+def _declared_size(path: Path, data: bytes) -> int:
+    """Bytes the file expands to when read: the sum of a zip archive's records, else its size."""
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        return len(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        records = archive.infolist()
+        if len(records) > MAX_ZIP_RECORDS:
+            raise CheckpointError(f"{path.name}: refused: it holds {len(records)} records, far more than "
+                                  f"any weights file.")
+        for record in records:
+            if record.filename.endswith(".pkl") and record.file_size > MAX_PICKLE_BYTES:
+                raise CheckpointError(f"{path.name}: refused: its index ({record.filename}) expands to "
+                                      f"{record.file_size / 2**20:.0f} MB.")
+        return sum(record.file_size for record in records)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Admits what detectron2's model-zoo .pkl files hold (dicts of numpy arrays, strings,
+    numbers) and nothing that could run code."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("collections", "OrderedDict"),
+        ("_codecs", "encode"),  # how Python 2 pickles store bytes (Caffe2-era zoo files)
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name}")
+
+
+def _unpickle_numpy(data: bytes) -> object:
+    return _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+
+
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _refusal(path: Path, error: Exception) -> CheckpointError:
+    """The message for a file whose unpickling would build something other than data. It names
+    what the file asked for and never suggests loading it another way."""
+    found = _GLOBAL.search(str(error))
+    what = f" (it asks for {found.group(1)})" if found else ""
+    return CheckpointError(f"{path.name}: refused: it is not a plain weights file. Unpickling it would run "
+                           f"code or build objects other than tensors{what}, so it was not read.")
+
+
+def _to_tensors(data: object) -> object:
+    """numpy arrays (model-zoo files) -> tensors, inside plain containers."""
+    if isinstance(data, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(data))
+    if isinstance(data, dict):
+        return {k: _to_tensors(v) for k, v in data.items()}
+    return data
+
+
+def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict:
+    """The unpickled content of a weights file (a PyTorch file or a detectron2 model-zoo .pkl),
+    with numpy arrays turned into tensors. Raises CheckpointError, with a message naming the file
+    and the reason, for anything unreadable, oversized (over `max_bytes` expanded) or unsafe."""
+    path = Path(path)
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"{path.name or path}: weights file not found ({path}).")
+        size = path.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise CheckpointError(f"{path.name}: {size / 2**20:.0f} MB is more than a weights file for this "
+                                  f"model can hold (at most {max_bytes / 2**20:.0f} MB).")
+        data = path.read_bytes()
+    except OSError as e:
+        raise CheckpointError(f"{path.name}: cannot be read ({e.strerror or e}).") from None
+    if not data:
+        raise CheckpointError(f"{path.name}: the file is empty.")
+    try:
+        expanded = _declared_size(path, data)
+    except (zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f"{path.name}: a damaged archive ({e}).") from None
+    if max_bytes is not None and expanded > max_bytes:
+        raise CheckpointError(f"{path.name}: refused: its records expand to {expanded / 2**20:.0f} MB, more "
+                              f"than a weights file for this model can hold ({max_bytes / 2**20:.0f} MB).")
+    is_zip = zipfile.is_zipfile(io.BytesIO(data))
+    try:
+        if is_zip or path.suffix.lower() != ".pkl":
+            loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        else:
+            loaded = _unpickle_numpy(data)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" in str(e) or _GLOBAL.search(str(e)):
+            raise _refusal(path, e) from None
+        raise CheckpointError(f"{path.name}: not a readable weights file (damaged or another format).") from None
+    except Exception:  # noqa: BLE001  (garbage makes the unpicklers raise anything; one message)
+        raise CheckpointError(f"{path.name}: not a readable weights file (damaged or another format: "
+                              f"PyTorch .pth/.pt or a detectron2 .pkl).") from None
+    return _to_tensors(loaded)
