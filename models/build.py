@@ -15,7 +15,8 @@ from torch import nn
 import models.backbone  # noqa: F401  (registers our backbones with detectron2)
 from models.bam import FUSIONS
 from models.checkpoint import load_weights
-from models.config import ATTENTION_TYPES, add_attention_config
+from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
+from models.config import PLACEMENTS, add_attention_config
 from models.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -55,8 +56,10 @@ def _one_line(error: Exception) -> str:
 
 def validate(cfg: CfgNode, name: str) -> None:
     att = cfg.MODEL.ATTENTION
-    if att.TYPE not in ATTENTION_TYPES:
-        raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {list(ATTENTION_TYPES)}.")
+    if att.TYPE not in ATTENTION_REGISTRY.names():
+        raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {ATTENTION_REGISTRY.names()}.")
+    if att.PLACEMENT not in PLACEMENTS:
+        raise ConfigError(f"{name}: MODEL.ATTENTION.PLACEMENT is {att.PLACEMENT!r}; use one of {list(PLACEMENTS)}.")
     if att.BAM.FUSION not in FUSIONS:
         raise ConfigError(f"{name}: MODEL.ATTENTION.BAM.FUSION is {att.BAM.FUSION!r}; use one of {list(FUSIONS)}.")
     if cfg.MODEL.META_ARCHITECTURE != "GeneralizedRCNN" or not cfg.MODEL.MASK_ON:
@@ -91,21 +94,34 @@ class ModelSummary:
     stages: tuple[str, ...]
     fusion: str | None
     num_classes: int
+    placement: str = "stage"  # "stage": after each stage; "block": in every residual block
+
+    @property
+    def title(self) -> str:
+        """The attention's name for people ("BAM"), or "none"."""
+        return ATTENTION_REGISTRY.get(self.attention).title if self.attention != NO_ATTENTION else "none"
+
+    @property
+    def where(self) -> str:
+        """ "after res2, res3" or "in every block of res2, res3"."""
+        return ("after " if self.placement == "stage" else "in every block of ") + ", ".join(self.stages)
 
     def __str__(self) -> str:
-        if self.attention == "none":
+        if self.attention == NO_ATTENTION:
             return f"{self.backbone}, no attention (baseline)"
         fusion = f", fusion {self.fusion} ({FUSIONS[self.fusion]})" if self.fusion else ""
-        return f"{self.backbone}, {self.attention.upper()} after {', '.join(self.stages)}{fusion}"
+        return f"{self.backbone}, {self.title} {self.where}{fusion}"
 
 
 def describe(cfg: CfgNode) -> ModelSummary:
     att = cfg.MODEL.ATTENTION
     fpn = "-FPN" if "fpn" in cfg.MODEL.BACKBONE.NAME else ""
+    with_attention = att.TYPE != NO_ATTENTION
     return ModelSummary(
         backbone=f"ResNet-{cfg.MODEL.RESNETS.DEPTH}{fpn}",
         attention=att.TYPE,
-        stages=tuple(att.STAGES) if att.TYPE != "none" else (),
-        fusion=att.BAM.FUSION if att.TYPE == "bam" else None,
+        stages=tuple(att.STAGES) if with_attention else (),
+        fusion=ATTENTION_REGISTRY.get(att.TYPE).fusion(cfg) if with_attention else None,
         num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES,
+        placement=att.PLACEMENT,
     )
