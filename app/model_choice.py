@@ -104,6 +104,7 @@ class LoadedModel:
     model: nn.Module
     cfg: models.build.CfgNode
     summary: models.ModelSummary
+    note: str | None = None  # what loading found, e.g. attention the config did not name
 
     @property
     def key(self) -> str:
@@ -129,7 +130,7 @@ def load(choice: ModelChoice) -> LoadedModel:
     if choice.weights is None:
         with torch.random.fork_rng():  # the same random model every time, global RNG untouched
             torch.manual_seed(RANDOM_WEIGHTS_SEED)
-            model, cfg = models.load_model(choice.config)
+            result = models.load_model(choice.config)
     else:
-        model, cfg = models.load_model(choice.config, choice.weights)
-    return LoadedModel(choice, model, cfg, models.describe(cfg))
+        result = models.load_model(choice.config, choice.weights)
+    return LoadedModel(choice, result.model, result.cfg, models.describe(result.cfg), result.note)

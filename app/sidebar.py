@@ -184,6 +184,8 @@ def models_ui() -> dict[str, ModelSlot]:
         if slot.loaded:
             st.markdown(title + slot.loaded.label)
             st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.choice.weights is None else ""))
+            if slot.loaded.note:
+                st.info(slot.loaded.note[0].upper() + slot.loaded.note[1:] + ".", icon=":material/info:")
         else:
             st.markdown(title + "none")
             if slot.error:

@@ -6,7 +6,9 @@ registers the attention backbones with detectron2.
 
 from models import detectron2_compat  # noqa: F401  (must precede every detectron2 import)
 from models.bam import BAM, FUSIONS
-from models.build import CONFIG_DIR, ModelSummary, build_model, default_config, describe, get_config, load_model
+from models.attention import ATTENTION_REGISTRY, AttentionType
+from models.build import (CONFIG_DIR, LoadResult, ModelSummary, build_model, default_config, describe, get_config,
+                          load_model)
 from models.cbam import CBAM
 from models.checkpoint import load_weights, read_state_dict, save_weights
 from models.config import add_attention_config
@@ -14,8 +16,8 @@ from models.errors import CheckpointError, ConfigError, ModelLoadError
 from models.inputs import ModelInput, prepare_input
 
 __all__ = [
-    "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
-    "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
+    "ATTENTION_REGISTRY", "AttentionType", "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
+    "LoadResult", "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
     "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
     "save_weights",
 ]

@@ -12,12 +12,12 @@ from detectron2.config import CfgNode, get_cfg
 from detectron2.modeling import build_model as d2_build_model
 from torch import nn
 
-import models.backbone  # noqa: F401  (registers our backbones with detectron2)
-from models.bam import FUSIONS
-from models.checkpoint import load_weights
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
+from models.backbone import WITH_ATTENTION  # importing it registers our backbones with detectron2
+from models.bam import FUSIONS
+from models.checkpoint import attention_problem, find_attention, fit_weights, how_to_state, read_state_dict
 from models.config import PLACEMENTS, add_attention_config
-from models.errors import ConfigError
+from models.errors import CheckpointError, ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -75,14 +75,75 @@ def build_model(cfg: CfgNode) -> nn.Module:
     return model.eval()
 
 
+@dataclass(frozen=True)
+class LoadResult:
+    """What load_model built. It unpacks as the (model, cfg) pair load_model always returned:
+    `model, cfg = load_model(...)`; `note` is for the user (None when there is nothing to say)."""
+
+    model: nn.Module
+    cfg: CfgNode
+    note: str | None = None  # e.g. "BAM found in the weights after res2, ...: built with it"
+
+    def __iter__(self):
+        return iter((self.model, self.cfg))
+
+
 def load_model(config_file: str | Path, weights: str | Path | None = None,
-               opts: list[str] | None = None) -> tuple[nn.Module, CfgNode]:
-    """Build a model from a config and load its weights (strictly: every key must fit)."""
+               opts: list[str] | None = None) -> LoadResult:
+    """Build a model from a config and load its weights (strictly: every key must fit).
+
+    Where the config names no attention but the weights hold attention modules (in any layout),
+    the model is built with them and `note` says so.
+    """
     cfg = get_config(config_file, opts)
-    model = build_model(cfg)
+    note, state_dict = None, None
     if weights:
-        load_weights(model, weights, stages=list(cfg.MODEL.ATTENTION.STAGES))
-    return model, cfg
+        state_dict = read_state_dict(weights)
+        cfg, note = attention_from_weights(cfg, state_dict, Path(weights).name)
+    model = build_model(cfg)
+    if state_dict is not None:
+        fit_weights(model, state_dict, Path(weights).name)
+    return LoadResult(model, cfg, note)
+
+
+def resnet_stage_channels(cfg: CfgNode) -> dict[str, int]:
+    """Output channels of res2..res5 of the ResNet a config describes (each stage doubles them)."""
+    res2 = cfg.MODEL.RESNETS.RES2_OUT_CHANNELS
+    return {f"res{i}": res2 * 2 ** (i - 2) for i in range(2, 6)}
+
+
+def attention_from_weights(cfg: CfgNode, state_dict: dict, name: str) -> tuple[CfgNode, str | None]:
+    """(the config to build, a note) for weights that may hold attention modules.
+
+    A config that names attention is kept as it is (fitting the weights then maps their keys, or
+    names what does not fit). A config that names none (MODEL.ATTENTION.TYPE "none", or detectron2's
+    stock backbone) gets the attention found in the weights, with a note saying so; where what was
+    found does not tell one configuration, a CheckpointError lists it and says how to state it.
+    """
+    channels = resnet_stage_channels(cfg)
+    found = find_attention(state_dict, channels)
+    names_attention = cfg.MODEL.ATTENTION.TYPE != NO_ATTENTION and cfg.MODEL.BACKBONE.NAME not in WITH_ATTENTION
+    if not found or names_attention:
+        return cfg, None
+    problem = attention_problem(found, channels)
+    if problem:
+        raise CheckpointError(f"{name}: {problem} {how_to_state(found[0].spec.name)}")
+    backbone = WITH_ATTENTION.get(cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.NAME)
+    if backbone not in WITH_ATTENTION.values():
+        raise CheckpointError(f"{name}: attention modules found in the weights "
+                              f"({'; '.join(map(str, found))}), but the config's backbone "
+                              f"{cfg.MODEL.BACKBONE.NAME} cannot take them. {how_to_state(found[0].spec.name)}")
+    stages = sorted({f.stage for f in found}, key=lambda s: int(s[3:]))
+    spec = found[0].spec
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.BACKBONE.NAME = backbone
+    cfg.MODEL.ATTENTION.TYPE = spec.name
+    cfg.MODEL.ATTENTION.STAGES = stages
+    cfg.MODEL.ATTENTION.PLACEMENT = found[0].placement
+    cfg.freeze()
+    where = "after" if found[0].placement == "stage" else "in every block of"
+    return cfg, f"{spec.title} found in the weights {where} {', '.join(stages)}; the config names none: built with it"
 
 
 @dataclass(frozen=True)

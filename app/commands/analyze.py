@@ -38,7 +38,9 @@ def _load(spec: str):
     from models.zoo import resolve
 
     found = resolve(spec)
-    model, cfg = models.load_model(found.config, found.weights)
+    model, cfg = loaded = models.load_model(found.config, found.weights)
+    if loaded.note:
+        print(f"note: {found.label}: {loaded.note}", file=sys.stderr)
     names = found.class_names or tuple(f"class {i}" for i in range(cfg.MODEL.ROI_HEADS.NUM_CLASSES))
     return model, cfg, found.label, names, str(models.describe(cfg))
 
