@@ -16,7 +16,8 @@ from models.errors import CheckpointError, ConfigError, ModelLoadError
 from models.inputs import ModelInput, prepare_input
 
 __all__ = [
-    "ATTENTION_REGISTRY", "AttentionType", "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
+    "ATTENTION_REGISTRY", "AttentionType", "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError",
+    "ModelLoadError",
     "LoadResult", "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
     "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
     "save_weights",

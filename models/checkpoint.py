@@ -159,7 +159,10 @@ def map_attention_keys(state_dict: dict[str, torch.Tensor], stage_channels: dict
 def model_stage_channels(model: nn.Module) -> tuple[dict[str, int], str]:
     """(output channels by ResNet stage, the ResNet's key prefix) of a detectron2 model."""
     backbone = getattr(model, "backbone", None)
-    resnet, prefix = (backbone.bottom_up, "backbone.bottom_up.") if hasattr(backbone, "bottom_up") else (backbone, "backbone.")
+    if hasattr(backbone, "bottom_up"):
+        resnet, prefix = backbone.bottom_up, "backbone.bottom_up."
+    else:
+        resnet, prefix = backbone, "backbone."
     if not hasattr(resnet, "stage_names"):
         return {}, prefix
     return {name: resnet._out_feature_channels[name] for name in resnet.stage_names}, prefix

@@ -2,7 +2,8 @@
 
 Names follow the papers: c2..c5 are the ResNet stage outputs (res2..res5; where a stage carries
 attention, its refined output), c2_pre.. the map entering that stage's attention module (with
-attention in every block, the module of the stage's last block), p2..p6 the FPN levels. Pickers, captures, CAMs and error messages are all made from this catalogue.
+attention in every block, the module of the stage's last block), p2..p6 the FPN levels. Pickers,
+captures, CAMs and error messages are all made from this catalogue.
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ def _maps(parts):
 @pytest.fixture
 def pixel_gate():
     spec = ATTENTION_REGISTRY.add(AttentionType(
-        name="pixelgate", title="PixelGate", module_class=PixelGate, build=lambda cfg, channels: PixelGate(channels),
+        name="pixelgate", title="PixelGate", module_class=PixelGate,
+        build=lambda cfg, channels: PixelGate(channels),
         hooks={"channel_gate": "channel", "spatial_gate": "spatial"}, to_maps=_maps, residual=False,
         channels_key="channel_logits", channel_label="σ(w)", spatial_label="σ(conv)", combined_label="σ(w) · σ(conv)"))
     yield spec

@@ -145,5 +145,13 @@ def test_block_placement_puts_one_module_in_every_block(tmp_path):
     # Its weights load into a config naming none, with the placement.
     path = save_weights(model, tmp_path / "block.pth", half=False)
     loaded = models.load_model(R18, path)
-    assert loaded.note == "CBAM found in the weights in every block of res2, res3, res4; the config names none: built with it"
+    assert loaded.note == ("CBAM found in the weights in every block of res2, res3, res4; "
+                           "the config names none: built with it")
     _same_weights(loaded.model, model)
+
+
+def test_block_attention_learns_inside_frozen_stages():
+    cfg = config("mask_rcnn_R_18_FPN_cbam", "MODEL.ATTENTION.PLACEMENT", "block", "MODEL.BACKBONE.FREEZE_AT", "2")
+    res2 = models.build_model(cfg).backbone.bottom_up.res2[0]
+    assert not res2.conv1.weight.requires_grad  # a frozen stage
+    assert all(p.requires_grad for p in res2.conv2.activation.parameters())
