@@ -202,7 +202,7 @@ def models_ui() -> dict[str, ModelSlot]:
             st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.choice.weights is None else "")
                        + f" · on {slot.loaded.device}")
             for note in slot.loaded.notes:
-                st.info(note, icon=":material/info:")
+                st.info(note[0].upper() + note[1:] + ".", icon=":material/info:")
         else:
             st.markdown(title + "none")
             if slot.error:

@@ -172,13 +172,13 @@ def stage_panels(analysis: ModelAnalysis, image: np.ndarray, stage: str, *, on_i
     range for display; captions give the true range."""
     cap = analysis.capture
     maps, stride = cap.attention[stage], cap.strides[stage]
-    kind = maps.kind.upper()
+    spec = maps.spec
+    kind = spec.title
     energy_in = activation_energy(cap.features[f"{stage}_pre"])
     energy_out = activation_energy(cap.features[stage])
     draw = dict(on_image=on_image, alpha=alpha, cmap=cmap)
-    spatial_name = "σ(Ms)" if maps.kind == "bam" else "spatial gate"
-    combined_name = (f"σ(Mc {'+' if fusion == 'sum' else '·'} Ms), mean over channels" if maps.kind == "bam"
-                     else "Mc · Ms, mean over channels")
+    spatial_name = spec.spatial_label
+    combined_name = f"{spec.combined_name(fusion)}, mean over channels"
     return {
         "input feature": Panel(f"{stage}: input feature", _map_picture(analysis, image, normalize(
             energy_in, high_pct=99.5), stride, **draw), f"mean |activation| entering {kind}: {_range(energy_in)}"),
@@ -202,7 +202,7 @@ def statistics_rows(analysis: ModelAnalysis) -> list[dict]:
     """attention_statistics, one row per stage, the numbers that fit a table."""
     rows = []
     for stage, stats in attention_statistics(analysis.capture).items():
-        row = {"stage": stage, "kind": stats["kind"].upper(), "channels": stats["channels"]}
+        row = {"stage": stage, "kind": analysis.capture.attention[stage].spec.title, "channels": stats["channels"]}
         row.update({k: round(stats[k], 4) for k in SUMMARY_STATISTICS})
         row["top channels"] = ", ".join(f"#{c}" for c in stats["top_channels"])
         row["spatial peak (x, y)"] = ", ".join(f"{v:.0f}" for v in stats["spatial_peak_xy"])

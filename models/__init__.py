@@ -6,6 +6,7 @@ registers the attention backbones with detectron2.
 
 from models import detectron2_compat  # noqa: F401  (must precede every detectron2 import)
 from models.bam import BAM, FUSIONS
+from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.build import (CONFIG_DIR, ModelSummary, OpenedModel, build_model, default_config, describe, get_config,
                           load_model, open_model, read_config)
 from models.cbam import CBAM
@@ -15,7 +16,8 @@ from models.errors import CheckpointError, ConfigError, ModelLoadError
 from models.inputs import ModelInput, prepare_input
 
 __all__ = [
-    "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError", "ModelLoadError",
+    "ATTENTION_REGISTRY", "AttentionType", "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError",
+    "ModelLoadError",
     "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
     "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
     "save_weights", "OpenedModel", "open_model", "read_config",

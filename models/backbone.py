@@ -1,17 +1,28 @@
-"""ResNet (+FPN) backbones with BAM or CBAM after chosen stages, registered with detectron2.
+"""ResNet (+FPN) backbones with an attention module (BAM, CBAM, ...) in chosen stages, registered
+with detectron2.
 
-The stock detectron2 ResNet is built as it is; an attention module is then appended to each
-chosen stage (an `nn.Sequential`) under the name `attention`. So the refined map is the stage's
-output, which the next stage and the FPN receive; checkpoint keys of the ResNet are unchanged
-(`backbone.bottom_up.res2.0.conv1.weight`), and the modules have their own
-(`backbone.bottom_up.res2.attention.channel_att...`). With `MODEL.ATTENTION.TYPE: "none"` the
-builders return detectron2's stock backbones untouched: the baseline.
+The stock detectron2 ResNet is built as it is; the attention modules `MODEL.ATTENTION.TYPE` names
+(see models.attention.ATTENTION_REGISTRY) are then added where `MODEL.ATTENTION.PLACEMENT` says:
+
+- "stage": one module appended to each chosen stage (an `nn.Sequential`) under the name
+  `attention`. The refined map is the stage's output, which the next stage and the FPN receive.
+  Keys: `backbone.bottom_up.res2.attention.channel_att...`.
+- "block": one module in every residual block of the chosen stages, on the residual branch
+  before the shortcut is added (the CBAM authors' placement). detectron2's `Conv2d` applies its
+  `activation` after its norm, and a block's last conv has none: the module takes that slot.
+  Keys: `backbone.bottom_up.res2.0.conv2.activation.channel_gate...`.
+
+Either way the ResNet's own checkpoint keys are unchanged (`backbone.bottom_up.res2.0.conv1.weight`).
+With `MODEL.ATTENTION.TYPE: "none"` the builders return detectron2's stock backbones untouched:
+the baseline.
 
 Select them in a config with `MODEL.BACKBONE.NAME: "build_resnet_attention_fpn_backbone"`
 (or `build_resnet_attention_backbone` for a backbone without FPN).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -24,22 +35,43 @@ from detectron2.modeling.backbone import FPN, ResNet
 from detectron2.modeling.backbone.fpn import build_resnet_fpn_backbone
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
-from models.bam import BAM, check_fusion
-from models.cbam import CBAM
-from models.config import ATTENTION_TYPES
+import models.bam  # noqa: F401  (registers "bam")
+import models.cbam  # noqa: F401  (registers "cbam")
+from models.attention import ATTENTION_REGISTRY, NO_ATTENTION, AttentionType
+from models.config import PLACEMENTS
 
-ATTENTION_MODULE_NAME = "attention"
+ATTENTION_MODULE_NAME = "attention"  # the child of a stage ("stage" placement)
+BLOCK_ATTENTION_NAME = "activation"  # the child of a block's last conv ("block" placement)
+
+# detectron2's builders and ours with attention: a config naming the first gets the second when
+# the weights hold attention modules (see models.build.attention_from_weights).
+WITH_ATTENTION = {"build_resnet_fpn_backbone": "build_resnet_attention_fpn_backbone",
+                  "build_resnet_backbone": "build_resnet_attention_backbone"}
 
 
 def build_attention(cfg: CfgNode, channels: int) -> nn.Module:
     """The attention module `MODEL.ATTENTION` asks for, for a map with `channels` channels."""
-    att = cfg.MODEL.ATTENTION
-    if att.TYPE == "bam":
-        return BAM(channels, reduction=att.REDUCTION, dilation=att.BAM.DILATION,
-                   num_dilated=att.BAM.NUM_DILATED, fusion=check_fusion(att.BAM.FUSION))
-    if att.TYPE == "cbam":
-        return CBAM(channels, reduction=att.REDUCTION, kernel_size=att.CBAM.KERNEL_SIZE)
-    raise ValueError(f"MODEL.ATTENTION.TYPE must be one of {ATTENTION_TYPES}, not {att.TYPE!r}")
+    try:
+        spec = ATTENTION_REGISTRY.get(cfg.MODEL.ATTENTION.TYPE)
+    except KeyError as e:
+        raise ValueError(e.args[0]) from None
+    return spec.build(cfg, channels)
+
+
+@dataclass(frozen=True)
+class AttentionSite:
+    """Where one stage's attention sits; paths are relative to the ResNet."""
+
+    stage: str  # "res3"
+    module: str  # the module whose maps are shown: "res3.attention" or "res3.1.conv2.activation"
+    pre: str  # the module whose output enters it: "res3.1" or "res3.1.conv2.norm"
+    spec: AttentionType
+    placement: str  # "stage" or "block" (then `module` is the one in the stage's last block)
+
+
+def _last_conv(block: nn.Module) -> tuple[str, nn.Module]:
+    """The last `convN` of a detectron2 residual block: its output is added to the shortcut."""
+    return [(name, child) for name, child in block.named_children() if name.startswith("conv")][-1]
 
 
 def stage_channels(resnet: ResNet) -> dict[str, int]:
@@ -48,20 +80,51 @@ def stage_channels(resnet: ResNet) -> dict[str, int]:
 
 
 def add_attention(resnet: ResNet, cfg: CfgNode) -> ResNet:
-    """Append the configured attention module to each stage in `MODEL.ATTENTION.STAGES`."""
-    if cfg.MODEL.ATTENTION.TYPE == "none":
+    """Add the configured attention modules to each stage in `MODEL.ATTENTION.STAGES`, placed as
+    `MODEL.ATTENTION.PLACEMENT` says."""
+    att = cfg.MODEL.ATTENTION
+    if att.TYPE == NO_ATTENTION:
         return resnet
+    if att.PLACEMENT not in PLACEMENTS:
+        raise ValueError(f"MODEL.ATTENTION.PLACEMENT must be one of {list(PLACEMENTS)}, not {att.PLACEMENT!r}")
     channels = stage_channels(resnet)
-    for name in cfg.MODEL.ATTENTION.STAGES:
+    for name in att.STAGES:
         if name not in channels:
             raise ValueError(f"MODEL.ATTENTION.STAGES names {name!r}, but this ResNet's stages "
                              f"are {list(channels)}")
+        stage = getattr(resnet, name)
         # Drawn from a forked random state: every layer built after this one (FPN, RPN, heads)
         # starts with the same weights as in the baseline built with the same seed.
         with torch.random.fork_rng(devices=[]):
-            module = build_attention(cfg, channels[name])
-        getattr(resnet, name).add_module(ATTENTION_MODULE_NAME, module)
+            if att.PLACEMENT == "stage":
+                stage.add_module(ATTENTION_MODULE_NAME, build_attention(cfg, channels[name]))
+            else:
+                for block in stage:
+                    conv = _last_conv(block)[1]
+                    if conv.norm is None:
+                        raise ValueError('MODEL.ATTENTION.PLACEMENT "block" needs a normalised ResNet '
+                                         '(MODEL.RESNETS.NORM is empty)')
+                    setattr(conv, BLOCK_ATTENTION_NAME, build_attention(cfg, block.out_channels))
     return resnet
+
+
+def attention_sites(resnet: ResNet) -> dict[str, AttentionSite]:
+    """The attention of each stage that has one, by stage name ("res3")."""
+    sites = {}
+    for name, stage in zip(resnet.stage_names, resnet.stages):
+        module = getattr(stage, ATTENTION_MODULE_NAME, None)
+        if module is not None:
+            last = len(stage) - 2  # the attention module is the stage's last child
+            sites[name] = AttentionSite(name, f"{name}.{ATTENTION_MODULE_NAME}", f"{name}.{last}",
+                                        ATTENTION_REGISTRY.of_module(module), "stage")
+            continue
+        last = len(stage) - 1
+        conv_name, conv = _last_conv(stage[last])
+        spec = ATTENTION_REGISTRY.of_module(getattr(conv, BLOCK_ATTENTION_NAME, None))
+        if spec is not None:
+            path = f"{name}.{last}.{conv_name}"
+            sites[name] = AttentionSite(name, f"{path}.{BLOCK_ATTENTION_NAME}", f"{path}.norm", spec, "block")
+    return sites
 
 
 @BACKBONE_REGISTRY.register()

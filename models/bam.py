@@ -19,9 +19,12 @@ changing what `forward` returns:
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from models.attention import ATTENTION_REGISTRY, AttentionType
 
 FUSIONS = {
     "product": "official code: F * (1 + sigmoid(Mc * Ms))",
@@ -111,3 +114,33 @@ class BAM(nn.Module):
         """detectron2's ResNet.freeze() calls this on every part of a frozen stage. Attention
         modules are new and must learn even when the stage they follow is frozen: a no-op."""
         return self
+
+
+# ------------------------------------------------------------------------------------------------
+# Its entry in the attention registry: how the rest of the project builds, hooks, shows and loads it.
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.from_numpy(x)).numpy()
+
+
+def _bam_maps(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    mc, ms = parts["channel_logits"][:, 0, 0], parts["spatial_logits"][0]
+    return {"channel": _sigmoid(mc), "spatial": _sigmoid(ms), "combined": parts["combined"],
+            "channel_logits": mc, "spatial_logits": ms}
+
+
+def _build_bam(cfg, channels: int) -> BAM:
+    att = cfg.MODEL.ATTENTION
+    return BAM(channels, reduction=att.REDUCTION, dilation=att.BAM.DILATION,
+               num_dilated=att.BAM.NUM_DILATED, fusion=check_fusion(att.BAM.FUSION))
+
+
+BAM_TYPE = ATTENTION_REGISTRY.add(AttentionType(
+    name="bam", title="BAM", module_class=BAM, build=_build_bam,
+    hooks={"channel_att": "channel_logits", "spatial_att": "spatial_logits", "gate": "combined"},
+    to_maps=_bam_maps, residual=True,
+    channels_key="channel_att.gate_c.gate_c_fc_final.bias",  # the authors' names are ours
+    fusion=lambda cfg: cfg.MODEL.ATTENTION.BAM.FUSION,
+    channel_label="σ(Mc)", spatial_label="σ(Ms)", combined_label="σ(Mc {op} Ms)",
+))

@@ -12,13 +12,14 @@ from detectron2.config import CfgNode, get_cfg
 from detectron2.modeling import build_model as d2_build_model
 from torch import nn
 
-import models.backbone  # noqa: F401  (registers our backbones with detectron2)
+from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
+from models.backbone import WITH_ATTENTION  # importing it registers our backbones with detectron2
 from models.bam import FUSIONS
-from models.checkpoint import load_weights
-from models.config import ATTENTION_TYPES, add_attention_config
+from models.checkpoint import attention_problem, find_attention, fit_weights, how_to_state, read_state_dict
+from models.config import PLACEMENTS, add_attention_config
 from models.device import choose_device
-from models.errors import ConfigError
-from models.safe_load import check_config_file
+from models.errors import CheckpointError, ConfigError
+from models.safe_load import check_config_file, weights_budget
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -68,8 +69,10 @@ def _one_line(error: Exception) -> str:
 
 def validate(cfg: CfgNode, name: str) -> None:
     att = cfg.MODEL.ATTENTION
-    if att.TYPE not in ATTENTION_TYPES:
-        raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {list(ATTENTION_TYPES)}.")
+    if att.TYPE not in ATTENTION_REGISTRY.names():
+        raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {ATTENTION_REGISTRY.names()}.")
+    if att.PLACEMENT not in PLACEMENTS:
+        raise ConfigError(f"{name}: MODEL.ATTENTION.PLACEMENT is {att.PLACEMENT!r}; use one of {list(PLACEMENTS)}.")
     if att.BAM.FUSION not in FUSIONS:
         raise ConfigError(f"{name}: MODEL.ATTENTION.BAM.FUSION is {att.BAM.FUSION!r}; use one of {list(FUSIONS)}.")
     if cfg.MODEL.META_ARCHITECTURE != "GeneralizedRCNN" or not cfg.MODEL.MASK_ON:
@@ -87,29 +90,83 @@ def build_model(cfg: CfgNode) -> nn.Module:
 
 @dataclass(frozen=True)
 class OpenedModel:
-    """A built model with its weights, its config, and what the user should be told about it."""
+    """A built model with its weights, its config, and what the user should be told about it
+    (e.g. the device or the attention the config named is not what was built). It unpacks as the
+    (model, cfg) pair `load_model` always returned."""
 
     model: nn.Module
     cfg: CfgNode
     notes: tuple[str, ...] = ()
 
+    def __iter__(self):
+        return iter((self.model, self.cfg))
+
 
 def open_model(config_file: str | Path, weights: str | Path | None = None, opts: list[str] | None = None, *,
                device: str = "auto", allowed_dirs: list[str | Path] | None = None) -> OpenedModel:
     """Build a model from a config (read as `read_config` does) and load its weights strictly
-    (every key must fit). Raises ModelLoadError with a message for the user."""
+    (every key must fit). Raises ModelLoadError with a message for the user.
+
+    Where the config names no attention but the weights hold attention modules (in any layout),
+    the model is built with them and a note says so.
+    """
     cfg, notes = read_config(config_file, opts, device=device, allowed_dirs=allowed_dirs)
     model = build_model(cfg)
     if weights:
-        load_weights(model, weights, stages=list(cfg.MODEL.ATTENTION.STAGES))
+        name = Path(weights).name
+        state_dict = read_state_dict(weights, max_bytes=weights_budget(model))
+        found_cfg, note = attention_from_weights(cfg, state_dict, name)
+        if note:
+            cfg, model = found_cfg, build_model(found_cfg)
+            notes.append(note)
+        fit_weights(model, state_dict, name)
     return OpenedModel(model, cfg, tuple(notes))
 
 
 def load_model(config_file: str | Path, weights: str | Path | None = None,
-               opts: list[str] | None = None, *, device: str = "auto") -> tuple[nn.Module, CfgNode]:
-    """`open_model` as (model, config)."""
-    opened = open_model(config_file, weights, opts, device=device)
-    return opened.model, opened.cfg
+               opts: list[str] | None = None, *, device: str = "auto") -> OpenedModel:
+    """`open_model` for the command line and scripts: unpacks as (model, cfg)."""
+    return open_model(config_file, weights, opts, device=device)
+
+
+def resnet_stage_channels(cfg: CfgNode) -> dict[str, int]:
+    """Output channels of res2..res5 of the ResNet a config describes (each stage doubles them)."""
+    res2 = cfg.MODEL.RESNETS.RES2_OUT_CHANNELS
+    return {f"res{i}": res2 * 2 ** (i - 2) for i in range(2, 6)}
+
+
+def attention_from_weights(cfg: CfgNode, state_dict: dict, name: str) -> tuple[CfgNode, str | None]:
+    """(the config to build, a note) for weights that may hold attention modules.
+
+    A config that names attention is kept as it is (fitting the weights then maps their keys, or
+    names what does not fit). A config that names none (MODEL.ATTENTION.TYPE "none", or detectron2's
+    stock backbone) gets the attention found in the weights, with a note saying so; where what was
+    found does not tell one configuration, a CheckpointError lists it and says how to state it.
+    """
+    channels = resnet_stage_channels(cfg)
+    found = find_attention(state_dict, channels)
+    names_attention = cfg.MODEL.ATTENTION.TYPE != NO_ATTENTION and cfg.MODEL.BACKBONE.NAME not in WITH_ATTENTION
+    if not found or names_attention:
+        return cfg, None
+    problem = attention_problem(found, channels)
+    if problem:
+        raise CheckpointError(f"{name}: {problem} {how_to_state(found[0].spec.name)}")
+    backbone = WITH_ATTENTION.get(cfg.MODEL.BACKBONE.NAME, cfg.MODEL.BACKBONE.NAME)
+    if backbone not in WITH_ATTENTION.values():
+        raise CheckpointError(f"{name}: attention modules found in the weights "
+                              f"({'; '.join(map(str, found))}), but the config's backbone "
+                              f"{cfg.MODEL.BACKBONE.NAME} cannot take them. {how_to_state(found[0].spec.name)}")
+    stages = sorted({f.stage for f in found}, key=lambda s: int(s[3:]))
+    spec = found[0].spec
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.MODEL.BACKBONE.NAME = backbone
+    cfg.MODEL.ATTENTION.TYPE = spec.name
+    cfg.MODEL.ATTENTION.STAGES = stages
+    cfg.MODEL.ATTENTION.PLACEMENT = found[0].placement
+    cfg.freeze()
+    where = "after" if found[0].placement == "stage" else "in every block of"
+    return cfg, f"{spec.title} found in the weights {where} {', '.join(stages)}; the config names none: built with it"
 
 
 @dataclass(frozen=True)
@@ -121,21 +178,34 @@ class ModelSummary:
     stages: tuple[str, ...]
     fusion: str | None
     num_classes: int
+    placement: str = "stage"  # "stage": after each stage; "block": in every residual block
+
+    @property
+    def title(self) -> str:
+        """The attention's name for people ("BAM"), or "none"."""
+        return ATTENTION_REGISTRY.get(self.attention).title if self.attention != NO_ATTENTION else "none"
+
+    @property
+    def where(self) -> str:
+        """ "after res2, res3" or "in every block of res2, res3"."""
+        return ("after " if self.placement == "stage" else "in every block of ") + ", ".join(self.stages)
 
     def __str__(self) -> str:
-        if self.attention == "none":
+        if self.attention == NO_ATTENTION:
             return f"{self.backbone}, no attention (baseline)"
         fusion = f", fusion {self.fusion} ({FUSIONS[self.fusion]})" if self.fusion else ""
-        return f"{self.backbone}, {self.attention.upper()} after {', '.join(self.stages)}{fusion}"
+        return f"{self.backbone}, {self.title} {self.where}{fusion}"
 
 
 def describe(cfg: CfgNode) -> ModelSummary:
     att = cfg.MODEL.ATTENTION
     fpn = "-FPN" if "fpn" in cfg.MODEL.BACKBONE.NAME else ""
+    with_attention = att.TYPE != NO_ATTENTION
     return ModelSummary(
         backbone=f"ResNet-{cfg.MODEL.RESNETS.DEPTH}{fpn}",
         attention=att.TYPE,
-        stages=tuple(att.STAGES) if att.TYPE != "none" else (),
-        fusion=att.BAM.FUSION if att.TYPE == "bam" else None,
+        stages=tuple(att.STAGES) if with_attention else (),
+        fusion=ATTENTION_REGISTRY.get(att.TYPE).fusion(cfg) if with_attention else None,
         num_classes=cfg.MODEL.ROI_HEADS.NUM_CLASSES,
+        placement=att.PLACEMENT,
     )

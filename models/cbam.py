@@ -13,8 +13,11 @@ observe the two maps without changing what `forward` returns.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
+
+from models.attention import ATTENTION_REGISTRY, AttentionType
 
 
 class CBAMChannelGate(nn.Module):
@@ -60,3 +63,25 @@ class CBAM(nn.Module):
     def freeze(self):
         """See BAM.freeze: attention modules stay trainable inside frozen stages."""
         return self
+
+
+# ------------------------------------------------------------------------------------------------
+# Its entry in the attention registry: how the rest of the project builds, hooks, shows and loads it.
+
+
+def _cbam_maps(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    channel, spatial = parts["channel"][:, 0, 0], parts["spatial"][0]
+    return {"channel": channel, "spatial": spatial, "combined": channel[:, None, None] * spatial[None]}
+
+
+CBAM_TYPE = ATTENTION_REGISTRY.add(AttentionType(
+    name="cbam", title="CBAM", module_class=CBAM,
+    build=lambda cfg, channels: CBAM(channels, reduction=cfg.MODEL.ATTENTION.REDUCTION,
+                                     kernel_size=cfg.MODEL.ATTENTION.CBAM.KERNEL_SIZE),
+    hooks={"channel_gate.sigmoid": "channel", "spatial_gate.sigmoid": "spatial"},
+    to_maps=_cbam_maps, residual=False,
+    channels_key="channel_gate.mlp.2.bias",
+    # The authors' MODELS/cbam.py: mlp = (Flatten, Linear, ReLU, Linear); spatial = BasicConv(conv, bn).
+    key_aliases={"ChannelGate.mlp.1.": "channel_gate.mlp.0.", "ChannelGate.mlp.3.": "channel_gate.mlp.2.",
+                 "SpatialGate.spatial.conv.": "spatial_gate.conv.", "SpatialGate.spatial.bn.": "spatial_gate.bn."},
+))

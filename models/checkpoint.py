@@ -2,11 +2,13 @@
 
 - Files are read by models.safe_load: tensors, numpy arrays and plain containers only, within a
   size budget derived from the model. A pickle that would run code is refused, never executed.
-- Checkpoints written by the BAM authors' code name their modules `bam1`, `bam2`, `bam3` (after
-  ResNet layer1..3, i.e. our stages res2..res4). Our BAM uses the same inner names
-  (`channel_att.gate_c.gate_c_fc_0`, ...), so only the prefix is mapped:
-  `bam{i}.` -> `backbone.bottom_up.{MODEL.ATTENTION.STAGES[i-1]}.attention.`
-  (a DataParallel `module.` prefix is dropped first).
+- Attention modules are found wherever they sit in a state dict, by their inner key names (each
+  type's `channels_key` in models.attention.ATTENTION_REGISTRY): ours
+  (`backbone.bottom_up.res3.attention.`), the BAM authors' `bam1.` / `module.bam1.`, an edited
+  detectron2 resnet.py's `backbone.bottom_up.bam1.`, any other prefix. A module found outside our
+  layout is given the ResNet stage whose output channels equal its own, and its keys are renamed
+  to ours: `<prefix>` -> `backbone.bottom_up.{stage}.attention.` (inner names other code spells
+  differently, as the CBAM authors' `ChannelGate.mlp.1.`, through the type's `key_aliases`).
 - Weights may be stored in float16 (the shipped demo models are); they are cast to the model's
   dtype on load.
 """
@@ -14,16 +16,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.errors import CheckpointError
 from models.safe_load import read_weights_file, weights_budget
 
 ATTENTION_PREFIX = "backbone.bottom_up.{stage}.attention."
-_OFFICIAL_BAM_KEY = re.compile(r"^(?:module\.)?bam(\d+)\.(.+)$")
+# Our own layouts: after a stage ("stage" placement) or in a block's last conv ("block").
+_OUR_STAGE_PREFIX = re.compile(r"(?:^|\.)(res\d)\.attention\.$")
+_OUR_BLOCK_PREFIX = re.compile(r"(?:^|\.)(res\d)\.\d+\.conv\d\.activation\.$")
 _IGNORED_SUFFIXES = ("num_batches_tracked",)  # BatchNorm bookkeeping, absent in older files
 _LISTED = 8  # how many keys an error message names
 
@@ -47,15 +53,114 @@ def read_state_dict(path: str | Path, *, max_bytes: int | None = None) -> dict[s
     return data
 
 
-def map_official_bam_keys(state_dict: dict[str, torch.Tensor], stages: list[str]) -> dict[str, torch.Tensor]:
-    """Rename the BAM authors' `bam1..bam3` keys to ours; other keys pass through unchanged."""
-    mapped = {}
+@dataclass(frozen=True)
+class FoundAttention:
+    """One attention module found in a state dict."""
+
+    prefix: str  # its keys' prefix in the file, e.g. "module.bam1." (with the trailing dot)
+    spec: AttentionType
+    channels: int
+    stage: str | None  # the ResNet stage it refines ("res3"), None where it cannot be told
+    placement: str  # "stage" or "block"
+    ours: bool  # whether the prefix is already our layout (nothing to rename)
+
+    def __str__(self) -> str:
+        where = self.stage or "no stage"
+        return f"{self.spec.title} at {self.prefix.rstrip('.') or '(top level)'} ({self.channels} channels: {where})"
+
+
+def _channel_key_forms(spec: AttentionType) -> list[str]:
+    """The inner key that gives a module's channels, in our names and in the aliased ones."""
+    forms = [spec.channels_key]
+    forms += [theirs + spec.channels_key[len(ours):] for theirs, ours in spec.key_aliases.items()
+              if spec.channels_key.startswith(ours)]
+    return forms
+
+
+def find_attention(state_dict: dict[str, torch.Tensor], stage_channels: dict[str, int]) -> list[FoundAttention]:
+    """Every attention module in a state dict, in key order.
+
+    stage_channels: the ResNet's output channels by stage ({"res2": 64, ...}); a module outside
+    our layout gets the stage whose channels equal its own (none if no stage or several match).
+    """
+    found = []
     for key, value in state_dict.items():
-        match = _OFFICIAL_BAM_KEY.match(key)
-        if match and 1 <= int(match.group(1)) <= len(stages):
-            key = ATTENTION_PREFIX.format(stage=stages[int(match.group(1)) - 1]) + match.group(2)
-        mapped[key] = value
-    return mapped
+        for _, spec in ATTENTION_REGISTRY:
+            form = next((f for f in _channel_key_forms(spec) if key == f or key.endswith("." + f)), None)
+            if form is None:
+                continue
+            prefix, channels = key[: len(key) - len(form)], int(value.shape[0])
+            ours = _OUR_STAGE_PREFIX.search(prefix) or _OUR_BLOCK_PREFIX.search(prefix)
+            if ours:
+                stage = ours.group(1)
+            else:
+                matching = [name for name, c in stage_channels.items() if c == channels]
+                stage = matching[0] if len(matching) == 1 else None
+            placement = "block" if _OUR_BLOCK_PREFIX.search(prefix) else "stage"
+            found.append(FoundAttention(prefix, spec, channels, stage, placement, bool(ours)))
+    return found
+
+
+def attention_problem(found: list[FoundAttention], stage_channels: dict[str, int]) -> str | None:
+    """Why the found modules do not tell one attention configuration, or None when they do."""
+    if not found:
+        return None
+    types = {f.spec.name for f in found}
+    foreign_stages = [f.stage for f in found if not f.ours]
+    if len(types) > 1:
+        why = "they are of several types"
+    elif any(stage is None for stage in foreign_stages):
+        why = ("their channel counts do not tell which ResNet stage each refines (this ResNet's stages: "
+               + ", ".join(f"{name} {c}" for name, c in stage_channels.items()) + "; is MODEL.RESNETS.DEPTH right?)")
+    elif len(set(foreign_stages)) < len(foreign_stages):
+        why = "several refine the same stage, which only our own layout of attention in every block can say"
+    elif len({f.placement for f in found}) > 1:
+        why = "some sit after a stage and some inside blocks"
+    else:
+        return None
+    return f"Attention modules found in the weights: {'; '.join(map(str, found))}. But {why}."
+
+
+def how_to_state(spec_name: str = "bam", stages: list[str] | None = None) -> str:
+    """The YAML keys that name attention in a config."""
+    stages = stages or ["res2", "res3", "res4"]
+    return (f'State it in the config: MODEL.BACKBONE.NAME: "build_resnet_attention_fpn_backbone", '
+            f'MODEL.ATTENTION.TYPE: "{spec_name}", MODEL.ATTENTION.STAGES: {stages!r}, '
+            f'MODEL.ATTENTION.PLACEMENT: "stage" (or "block"), with weights whose keys read '
+            f'backbone.bottom_up.<stage>.attention.<inner names>.')
+
+
+def map_attention_keys(state_dict: dict[str, torch.Tensor], stage_channels: dict[str, int], *,
+                       resnet_prefix: str = "backbone.bottom_up.") -> dict[str, torch.Tensor]:
+    """Rename the keys of attention modules found outside our layout to ours
+    (`{resnet_prefix}{stage}.attention.<our inner name>`); other keys pass through unchanged.
+    Raises CheckpointError when the modules found do not tell where they belong."""
+    found = find_attention(state_dict, stage_channels)
+    foreign = [f for f in found if not f.ours]
+    if not foreign:
+        return dict(state_dict)
+    problem = attention_problem(found, stage_channels)
+    if problem:
+        raise CheckpointError(f"{problem} {how_to_state(found[0].spec.name)}")
+    renamed = {}
+    for key, value in state_dict.items():
+        owner = next((f for f in foreign if key.startswith(f.prefix)), None)
+        if owner is not None:
+            key = f"{resnet_prefix}{owner.stage}.attention." + owner.spec.inner_key(key[len(owner.prefix):])
+        renamed[key] = value
+    return renamed
+
+
+def model_stage_channels(model: nn.Module) -> tuple[dict[str, int], str]:
+    """(output channels by ResNet stage, the ResNet's key prefix) of a detectron2 model."""
+    backbone = getattr(model, "backbone", None)
+    if hasattr(backbone, "bottom_up"):
+        resnet, prefix = backbone.bottom_up, "backbone.bottom_up."
+    else:
+        resnet, prefix = backbone, "backbone."
+    if not hasattr(resnet, "stage_names"):
+        return {}, prefix
+    return {name: resnet._out_feature_channels[name] for name in resnet.stage_names}, prefix
 
 
 def check_fit(model: nn.Module, state_dict: dict[str, torch.Tensor]) -> tuple[list[str], list[str], list[str]]:
@@ -78,22 +183,34 @@ def _describe(label: str, keys: list[str]) -> str:
 
 def load_weights(model: nn.Module, path: str | Path, *, stages: list[str] | None = None,
                  strict: bool = True) -> tuple[list[str], list[str]]:
-    """Load a weights file into `model`.
+    """Load a weights file into `model`; see `fit_weights`. `stages`: the ResNet stages attention
+    modules found outside our layout may belong to (default: every stage)."""
+    return fit_weights(model, read_state_dict(path, max_bytes=weights_budget(model)), Path(path).name, stages=stages, strict=strict)
+
+
+def fit_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], name: str, *,
+                stages: list[str] | None = None, strict: bool = True) -> tuple[list[str], list[str]]:
+    """Load a state dict (read from the file `name`) into `model`, attention keys in any layout
+    renamed to ours (`map_attention_keys`).
 
     strict: every model key must be in the file and every file key in the model, with the same
     shapes; otherwise a CheckpointError names the keys. With strict=False (starting from partial
     weights, e.g. a backbone), keys that fit are loaded and (missing, unexpected) is returned;
     wrong shapes are still an error.
     """
-    state_dict = read_state_dict(path, max_bytes=weights_budget(model))
+    channels, prefix = model_stage_channels(model)
     if stages:
-        state_dict = map_official_bam_keys(state_dict, list(stages))
+        channels = {k: v for k, v in channels.items() if k in stages}
+    try:
+        state_dict = map_attention_keys(state_dict, channels, resnet_prefix=prefix)
+    except CheckpointError as e:
+        raise CheckpointError(f"{name}: {e}") from None
     missing, unexpected, wrong_shape = check_fit(model, state_dict)
     problems = [_describe(label, keys) for label, keys in
                 (("wrong shapes", wrong_shape), ("missing from the file", missing),
                  ("not in the model", unexpected)) if keys and (strict or label == "wrong shapes")]
     if problems:
-        raise CheckpointError(f"{Path(path).name} does not fit this model (is it for another "
+        raise CheckpointError(f"{name} does not fit this model (is it for another "
                               f"config?). " + "; ".join(problems))
     model.load_state_dict(state_dict, strict=False)
     return missing, unexpected

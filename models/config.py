@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from detectron2.config import CfgNode as CN
 
-ATTENTION_TYPES = ("none", "bam", "cbam")
+PLACEMENTS = ("stage", "block")
 
 
 def add_attention_config(cfg: CN) -> CN:
@@ -12,10 +12,15 @@ def add_attention_config(cfg: CN) -> CN:
     if "ATTENTION" in cfg.MODEL:
         return cfg
     cfg.MODEL.ATTENTION = CN()
-    # Which module refines the ResNet stage outputs: "none" (the plain baseline), "bam" or "cbam".
+    # Which module refines the ResNet stage outputs: "none" (the plain baseline) or a name in
+    # models.attention.ATTENTION_REGISTRY: "bam" or "cbam".
     cfg.MODEL.ATTENTION.TYPE = "none"
     # Stages whose output is refined; the refined map is what the next stage and the FPN receive.
     cfg.MODEL.ATTENTION.STAGES = ["res2", "res3", "res4"]
+    # Where in those stages: "stage" puts one module after the stage (BAM's place in its paper;
+    # CBAM there too, to compare like for like); "block" puts one in every residual block, on the
+    # residual branch before the shortcut is added (where the CBAM authors' code has CBAM).
+    cfg.MODEL.ATTENTION.PLACEMENT = "stage"
     # Reduction ratio r of the channel MLP and of BAM's spatial bottleneck (C -> C/r).
     cfg.MODEL.ATTENTION.REDUCTION = 16
 

@@ -18,6 +18,7 @@ from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from detectron2.config import CfgNode
 from detectron2.structures import Instances
 
+from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.inputs import ModelInput, prepare_input
 from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
 from viz.hooks import scoped_forward_hooks
@@ -28,12 +29,17 @@ class AttentionMaps:
     """One attention module's maps, cropped to the image region of its stage."""
 
     stage: str  # the stage output it refines: "c2", "c3", ...
-    kind: str  # "bam" | "cbam"
+    kind: str  # its MODEL.ATTENTION.TYPE name ("bam", "cbam", ...): see `spec`
     channel: np.ndarray  # (C,) in [0, 1]: BAM sigmoid(Mc); CBAM's channel gate
     spatial: np.ndarray  # (h, w) in [0, 1]: BAM sigmoid(Ms); CBAM's spatial gate
     combined: np.ndarray  # (C, h, w) in [0, 1]: what multiplies the features (BAM: F * (1 + M))
     channel_logits: np.ndarray | None = None  # BAM's raw Mc, (C,)
     spatial_logits: np.ndarray | None = None  # BAM's raw Ms, (h, w)
+
+    @property
+    def spec(self) -> AttentionType:
+        """Its type's description: title, labels, how `combined` acts on the features."""
+        return ATTENTION_REGISTRY.get(self.kind)
 
     @property
     def combined_mean(self) -> np.ndarray:
@@ -72,7 +78,7 @@ def _as_map(t: torch.Tensor, valid: tuple[int, int]) -> np.ndarray:
 
 
 def _attention_callbacks(info: AttentionInfo, valid: tuple[int, int], raw: dict) -> dict:
-    """Hooks on an attention module's named parts; they fill raw[stage][part]."""
+    """Hooks on an attention module's parts (its type's `hooks`); they fill raw[stage][part]."""
     store = raw.setdefault(info.stage, {})
 
     def keep(part):
@@ -80,26 +86,12 @@ def _attention_callbacks(info: AttentionInfo, valid: tuple[int, int], raw: dict)
             store[part] = _as_map(output, valid)
         return record
 
-    if info.kind == "bam":
-        return {f"{info.module}.channel_att": keep("channel_logits"),
-                f"{info.module}.spatial_att": keep("spatial_logits"),
-                f"{info.module}.gate": keep("combined")}
-    return {f"{info.module}.channel_gate.sigmoid": keep("channel"),
-            f"{info.module}.spatial_gate.sigmoid": keep("spatial")}
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return torch.sigmoid(torch.from_numpy(x)).numpy()
+    hooks = ATTENTION_REGISTRY.get(info.kind).hooks
+    return {f"{info.module}.{path}" if path else info.module: keep(part) for path, part in hooks.items()}
 
 
 def _attention_maps(info: AttentionInfo, parts: dict) -> AttentionMaps:
-    if info.kind == "bam":
-        mc, ms = parts["channel_logits"][:, 0, 0], parts["spatial_logits"][0]
-        return AttentionMaps(info.stage, "bam", channel=_sigmoid(mc), spatial=_sigmoid(ms), combined=parts["combined"],
-                             channel_logits=mc, spatial_logits=ms)
-    channel, spatial = parts["channel"][:, 0, 0], parts["spatial"][0]
-    return AttentionMaps(info.stage, "cbam", channel=channel, spatial=spatial,
-                         combined=channel[:, None, None] * spatial[None])
+    return AttentionMaps(info.stage, info.kind, **ATTENTION_REGISTRY.get(info.kind).to_maps(parts))
 
 
 def capture(model: nn.Module, cfg: CfgNode, image_rgb: np.ndarray, *, fpn: bool = False) -> Capture:

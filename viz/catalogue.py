@@ -1,8 +1,9 @@
 """What each inspectable layer of a Mask R-CNN gives: name, module, channels, stride, kind.
 
 Names follow the papers: c2..c5 are the ResNet stage outputs (res2..res5; where a stage carries
-attention, its refined output), c2_pre.. the map entering that stage's attention module, p2..p6
-the FPN levels. Pickers, captures, CAMs and error messages are all made from this catalogue.
+attention, its refined output), c2_pre.. the map entering that stage's attention module (with
+attention in every block, the module of the stage's last block), p2..p6 the FPN levels. Pickers,
+captures, CAMs and error messages are all made from this catalogue.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from models.backbone import ATTENTION_MODULE_NAME
+from models.attention import ATTENTION_REGISTRY
+from models.backbone import attention_sites
 
 KINDS = ("stage", "pre-attention", "fpn")
 
@@ -35,9 +37,11 @@ class LayerInfo:
 class AttentionInfo:
     stage: str  # "c3": the stage output it refines
     module: str
-    kind: str  # "bam" | "cbam"
+    kind: str  # its MODEL.ATTENTION.TYPE name, a key of models.attention.ATTENTION_REGISTRY
     channels: int
     stride: int
+    placement: str = "stage"  # "stage": after the stage; "block": `module` is in its last block
+    pre: str = ""  # path of the module whose output enters it
 
 
 class UnknownLayerError(KeyError):
@@ -55,13 +59,12 @@ def attention_modules(model: nn.Module) -> dict[str, AttentionInfo]:
     """The attention modules in the backbone, by the stage output they refine (c2, c3, ...)."""
     resnet, prefix = _resnet(model)
     found = {}
-    for stage_name, stage in zip(resnet.stage_names, resnet.stages):
-        module = getattr(stage, ATTENTION_MODULE_NAME, None)
-        if module is not None:
-            c = "c" + stage_name[3:]
-            found[c] = AttentionInfo(stage=c, module=f"{prefix}.{stage_name}.{ATTENTION_MODULE_NAME}",
-                                     kind=type(module).__name__.lower(), channels=module.channels,
-                                     stride=resnet._out_feature_strides[stage_name])
+    for stage_name, site in attention_sites(resnet).items():
+        c = "c" + stage_name[3:]
+        found[c] = AttentionInfo(stage=c, module=f"{prefix}.{site.module}", kind=site.spec.name,
+                                 channels=resnet._out_feature_channels[stage_name],
+                                 stride=resnet._out_feature_strides[stage_name], placement=site.placement,
+                                 pre=f"{prefix}.{site.pre}")
     return found
 
 
@@ -75,10 +78,13 @@ def layer_catalogue(model: nn.Module) -> dict[str, LayerInfo]:
         channels = resnet._out_feature_channels[stage_name]
         stride = resnet._out_feature_strides[stage_name]
         if c in attention:
-            last_block = len(stage) - 2  # the attention module is the stage's last child
-            layers[f"{c}_pre"] = LayerInfo(f"{c}_pre", f"{prefix}.{stage_name}.{last_block}", channels, stride,
-                                           "pre-attention", f"{stage_name} output before {attention[c].kind.upper()}")
-            what = f"{stage_name} output refined by {attention[c].kind.upper()}"
+            info = attention[c]
+            title = ATTENTION_REGISTRY.get(info.kind).title
+            before = (f"{stage_name} output before {title}" if info.placement == "stage"
+                      else f"{stage_name}, last block's residual branch before {title}")
+            layers[f"{c}_pre"] = LayerInfo(f"{c}_pre", info.pre, channels, stride, "pre-attention", before)
+            what = (f"{stage_name} output refined by {title}" if info.placement == "stage"
+                    else f"{stage_name} output ({title} in every block)")
         else:
             what = f"{stage_name} output"
         layers[c] = LayerInfo(c, f"{prefix}.{stage_name}", channels, stride, "stage", what)

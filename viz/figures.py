@@ -62,7 +62,7 @@ def hierarchical_attention_figure(analysis: ModelAnalysis, image: np.ndarray, *,
                 _image_axis(ax, overlay(image, normalize(values), alpha=alpha, cmap=cmap), title)
             else:  # attention maps keep their true values; the colour bar spans their range
                 _map_axis(fig, ax, values, title, cmap=cmap, vmin=None, vmax=None)
-    fig.suptitle(f"{analysis.label}: hierarchical attention ({maps.kind.upper()})", fontsize=11)
+    fig.suptitle(f"{analysis.label}: hierarchical attention ({maps.spec.title})", fontsize=11)
     return fig
 
 

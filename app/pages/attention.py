@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from app import context, views, widgets
+from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.bam import FUSIONS
 from viz.figures import hierarchical_attention_figure
 
@@ -19,17 +20,18 @@ found = context.analyses(sel, pair)
 
 picked = widgets.model_picker_ui(pair, "att_model", attention_only=True)
 if picked is None:
+    types = " or ".join(f"`{name}`" for name in ATTENTION_REGISTRY.names() if name != NO_ATTENTION)
     st.info("Neither model has attention modules: there is nothing to show here. "
-            "Load a model with `MODEL.ATTENTION.TYPE: bam` (or cbam) in the sidebar.", icon=":material/info:")
+            f"Load a model with `MODEL.ATTENTION.TYPE:` {types} in the sidebar.", icon=":material/info:")
     st.stop()
 index, loaded = picked
 analysis = found[index]
 summary = loaded.summary
 if summary.fusion:
-    st.markdown(f"**{loaded.label}**: {summary.attention.upper()} after {', '.join(summary.stages)} · "
+    st.markdown(f"**{loaded.label}**: {summary.title} {summary.where} · "
                 f"fusion **{summary.fusion}**: {FUSIONS[summary.fusion]}")
 else:
-    st.markdown(f"**{loaded.label}**: {summary.attention.upper()} after {', '.join(summary.stages)}")
+    st.markdown(f"**{loaded.label}**: {summary.title} {summary.where}")
 
 stages = views.attention_stages(analysis)
 controls = st.columns([2, 1], vertical_alignment="bottom")
@@ -56,7 +58,7 @@ for stage in shown:
             st.markdown("**channel attention**")
             bars = views.channel_bars(analysis, stage, TOP_K)
             st.bar_chart(pd.DataFrame(bars), x="channel", y="weight", sort=False, height=230, x_label="",
-                         y_label="σ(Mc)" if maps.kind == "bam" else "channel gate")
+                         y_label=maps.spec.channel_label)
             st.caption(f"top {len(bars)} of {maps.channel.size}; highest: "
                        + ", ".join(f"{b['channel']} ({b['weight']:.2f})" for b in bars[:5]))
             all_bars = views.channel_bars(analysis, stage, maps.channel.size)
