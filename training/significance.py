@@ -222,7 +222,8 @@ def pairing_from_counts(table_a: dict, table_b: dict) -> dict:
 # In words
 
 
-def _p(value: float) -> str:
+def format_p(value: float) -> str:
+    """A p-value for people: 3 significant digits, "1" for 1."""
     return "1" if value >= 0.9995 else f"{value:.3g}"
 
 
@@ -243,7 +244,7 @@ def paired_summary(stats: dict, alpha: float = ALPHA) -> str:
         return (f"{a} and {b} are right on exactly the same {_images(stats['images'])}: "
                 "no difference to test (McNemar p = 1).")
     head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
-            f"(McNemar's exact test p = {_p(p)})")
+            f"(McNemar's exact test p = {format_p(p)})")
     if p < alpha:
         return (head + f": a split this uneven is unlikely (p < {alpha:g}) if both models were equally "
                 f"accurate on images like these{interval}.")
@@ -258,7 +259,7 @@ def counts_summary(result: dict, labels: tuple[str, str] = ("A", "B"), alpha: fl
 
     def pairing(p: dict) -> str:
         return (f"{b} alone is right on {_images(p['only_b_right'])} and {a} alone on {p['only_a_right']} "
-                f"(exact McNemar p = {_p(p['mcnemar_p'])})")
+                f"(exact McNemar p = {format_p(p['mcnemar_p'])})")
 
     text = (f"From the two tables alone ({result['correct_a']} -> {result['correct_b']} of "
             f"{result['images']} images right) it is unknown which images changed. At best, with the "
@@ -288,7 +289,7 @@ def paired_rows(stats: dict) -> list[tuple[str, str]]:
     return [(f"images only {a} gets right", str(stats["only_a_right"])),
             (f"images only {b} gets right", str(stats["only_b_right"])),
             ("images both get right / both wrong", f"{stats['both_right']} / {stats['both_wrong']}"),
-            ("McNemar exact p (two-sided)", _p(stats["mcnemar_p"]))]
+            ("McNemar exact p (two-sided)", format_p(stats["mcnemar_p"]))]
 
 
 def difference_rows(stats: dict) -> list[tuple[str, str, str]]:
@@ -326,5 +327,5 @@ def counts_markdown(result: dict, labels: tuple[str, str] = ("A", "B")) -> str:
              f"| pairing | only {a} right | only {b} right | McNemar exact p |", "| --- | ---: | ---: | ---: |"]
     for name in ("best", "worst"):
         p = result[name]
-        lines.append(f"| {name} case | {p['only_a_right']} | {p['only_b_right']} | {_p(p['mcnemar_p'])} |")
+        lines.append(f"| {name} case | {p['only_a_right']} | {p['only_b_right']} | {format_p(p['mcnemar_p'])} |")
     return "\n".join(lines + ["", counts_summary(result, labels), ""])
