@@ -61,6 +61,10 @@ def test_the_worked_example_from_counts_alone():
     # every pairing in between lies between the two
     for b in range(0, 9):
         assert 0.25 <= mcnemar_exact(b, b + 3) <= result["worst"]["mcnemar_p"]
+    # the other way round: the same pairings, mirrored
+    backwards = pairing_from_counts(AFTER, BEFORE)
+    assert (backwards["best"]["only_a_right"], backwards["best"]["only_b_right"]) == (3, 0)
+    assert backwards["best"]["mcnemar_p"] == pytest.approx(0.25)
     text = counts_markdown(result, ("Mask R-CNN", "with BAM"))
     assert "| best case | 0 | 3 | 0.25 |" in text and "not significant at 0.05" in text
 
