@@ -6,7 +6,9 @@ Two views of the same predictions:
   scores >= `threshold`, and is a crack in truth when it has at least one annotation. Counted as
   TP / TN / FP / FN with accuracy, precision and recall (the table of the BAM crack experiment:
   Mask R-CNN 38 TP / 81 TN / 91.54 % accuracy, with BAM 41 / 81 / 93.85 %);
-- instance level: COCO box and mask AP, AP50, AP75 (detectron2's COCOEvaluator, pycocotools).
+- instance level: COCO box and mask AP, AP50, AP75 (detectron2's COCOEvaluator, pycocotools);
+- with two models, paired statistics (training.significance): McNemar's exact test on the image-level
+  verdicts and bootstrap intervals of the accuracy and AP differences.
 
 Every image goes through each model once; the same outputs feed both views. `evaluate()` writes
 `evaluation.json`, `evaluation.csv`, `evaluation.md` (models as columns) and `disagreements.json`
@@ -37,6 +39,7 @@ from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator
 from models.inputs import prepare_input
 
+from training import significance
 from training.data import read_categories, register_coco_dataset, require_valid
 
 COCO_METRICS = ("AP", "AP50", "AP75")
@@ -177,8 +180,8 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     gt_positive = [len(d.get("annotations", [])) > 0 for d in dataset]
     evaluators = {}
     for label, *_ in loaded:
-        evaluators[label] = COCOEvaluator(name, tasks=("bbox", "segm"), distributed=False,
-                                          output_dir=None, use_fast_impl=False)
+        evaluators[label] = _KeepingCOCOEvaluator(name, tasks=("bbox", "segm"), distributed=False,
+                                                  output_dir=None, use_fast_impl=False)
         evaluators[label].reset()
     scores: dict[str, list[float]] = {label: [] for label in labels}
     seconds: dict[str, list[float]] = {label: [] for label in labels}
@@ -223,8 +226,38 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
               for d in dataset]
     disagreements = find_disagreements(images, gt_positive, scores, threshold)
     results["disagreements"] = len(disagreements)
+    if len(labels) == 2:
+        results["paired"] = paired_statistics(labels, gt_positive, scores, threshold,
+                                              [d["image_id"] for d in dataset], evaluators)
     write_reports(results, disagreements, out_dir)
     return results
+
+
+class _KeepingCOCOEvaluator(COCOEvaluator):
+    """detectron2's COCOEvaluator, keeping each task's pycocotools COCOeval (None when the model made
+    no detection): its per-image matches feed the AP bootstrap."""
+
+    def reset(self):
+        super().reset()
+        self.coco_evals = {}
+
+    def _derive_coco_results(self, coco_eval, iou_type, class_names=None):
+        self.coco_evals[iou_type] = coco_eval
+        return super()._derive_coco_results(coco_eval, iou_type, class_names=class_names)
+
+
+def paired_statistics(labels: Sequence[str], gt_positive: Sequence[bool], scores: dict[str, Sequence[float]],
+                      threshold: float, image_ids: Sequence[int], evaluators: dict) -> dict:
+    """training.significance's paired statistics of the two models (labels[0] before, labels[1]
+    after): McNemar on the image-level verdicts, bootstrap intervals of the accuracy and AP
+    differences (AP where both models have a COCOeval for the task)."""
+    correct = [[(s >= threshold) == truth for s, truth in zip(scores[label], gt_positive)] for label in labels]
+    ap = {}
+    for task, name in _COCO_TASKS:
+        evals = [evaluators[label].coco_evals.get(task) for label in labels]
+        if all(e is not None and e.evalImgs for e in evals):
+            ap[name] = tuple(significance.APResampler(e, image_ids) for e in evals)
+    return significance.paired_statistics(tuple(labels), *correct, ap=ap)
 
 
 def _finite(value) -> float | None:
@@ -291,6 +324,8 @@ def markdown_table(results: dict) -> str:
     for label, m in results["models"].items():
         lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; config `{m['config']}`, "
                      f"weights `{m['weights']}`")
+    if results.get("paired"):
+        lines += ["", significance.paired_markdown(results["paired"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
 
 

@@ -16,7 +16,12 @@ Run each model over a labelled COCO set and compare them: image-level crack / no
 >= --threshold, and truly one when it has an annotation) and COCO box / mask AP. Writes
 evaluation.json, evaluation.csv, evaluation.md and disagreements.json to --out.
 Without --models, the shipped demo pair (demo-baseline and demo-bam) is compared; without
---json / --images, on the demo's held-out synthetic test split.
+--json / --images, on the demo's held-out synthetic test split. With two models, the reports
+end with paired statistics: the images each model alone gets right, McNemar's exact test and
+bootstrap intervals of the accuracy and AP differences (second model minus first).
+
+With only the two tables at hand, --from-counts says what they allow, without running a model:
+  python -m app evaluate --from-counts 38,81,0,11 41,81,0,8 --labels "Mask R-CNN" "with BAM"
 """
 
 
@@ -33,9 +38,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="COCO annotations of the evaluation set (default: the demo's held-out test split, "
                              "regenerated into demo/data/ on first use)")
     parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
+    parser.add_argument("--out", metavar="DIR", help="folder for the reports (required unless --from-counts)")
     parser.add_argument("--threshold", type=_unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
+    parser.add_argument("--from-counts", nargs=2, type=_counts, metavar=("BEFORE", "AFTER"),
+                        help="no evaluation: the image-level tables of two models on the same images, each "
+                             "TP,TN,FP,FN (e.g. 38,81,0,11 41,81,0,8); prints which McNemar p-values "
+                             "these counts allow (best and worst pairing of the images)")
     add_device_argument(parser)
     return parser
 
@@ -48,6 +57,16 @@ def _unit_float(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {value})")
     return value
+
+
+def _counts(text: str) -> dict:
+    """'TP,TN,FP,FN' -> {"tp", "tn", "fp", "fn"}."""
+    from training.significance import COUNT_KEYS
+
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r}: give four whole numbers TP,TN,FP,FN, e.g. 38,81,0,11")
+    return dict(zip(COUNT_KEYS, map(int, parts)))
 
 
 def parse_model_spec(spec: str) -> tuple[Path, Path]:
@@ -102,7 +121,28 @@ def resolve_models(args: argparse.Namespace) -> list[tuple[str, Path, Path]]:
     return [(label, c, w) for label, (_, c, w) in zip(labels, chosen)]
 
 
+def run_from_counts(args: argparse.Namespace) -> int:
+    """Prints what the two tables of --from-counts allow (training.significance.pairing_from_counts)."""
+    from training.significance import counts_markdown, pairing_from_counts
+
+    if args.models or args.json or args.images or args.out:
+        return fail("--from-counts runs no model: give it without --models, --json, --images or --out.")
+    labels = tuple(args.labels or ("model A", "model B"))
+    if len(labels) != 2:
+        return fail(f"{len(labels)} labels for the 2 tables of --from-counts.")
+    try:
+        result = pairing_from_counts(*args.from_counts)
+    except ValueError as e:
+        return fail(str(e))
+    print(counts_markdown(result, labels))
+    return EXIT_OK
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "from_counts", None):
+        return run_from_counts(args)
+    if not args.out:
+        return fail("give --out DIR, the folder for the reports.")
     if (args.json is None) != (args.images is None):
         return fail("give both --json and --images, or neither (the demo test split).")
     try:

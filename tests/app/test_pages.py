@@ -168,6 +168,22 @@ def test_evaluate_page_on_a_small_labelled_set(tmp_path):
     assert (table[table["metric"] == "images"].iloc[0, 1:] == "3").all()
     labels = [b.label for b in at.get("download_button")]
     assert {"Table (CSV)", "Table (MD)", "Table (JSON)"} <= set(labels)
+    # the paired statistics of the two models on these images
+    paired = at.session_state["evaluation"].results["paired"]
+    assert at.dataframe[1].value.iloc[-1, 0] == "McNemar exact p (two-sided)"
+    assert list(at.dataframe[2].value["difference"][:2]) == ["accuracy (points)", "box AP"]
+    assert paired["summary"] in [m.value for m in at.markdown]
+
+
+def test_evaluate_page_says_what_counts_alone_allow():
+    at = open_app("evaluate")
+    # filled in with the BAM crack experiment: 3 gained and none lost at best, p = 0.25
+    best, worst = at.table[0].value.to_dict("records")
+    assert list(best.values()) == [0, 3, "0.25"] and list(worst.values()) == [8, 11, "0.648"]
+    assert any("Even the best case is not significant at 0.05" in m.value for m in at.markdown)
+    at.number_input(key="counts_b_tn").set_value(80).run()  # no longer the same images
+    assert_clean(at)
+    assert any("not of the same images" in e for e in errors(at))
 
 
 def test_evaluate_page_reports_a_broken_dataset(tmp_path):

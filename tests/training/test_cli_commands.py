@@ -114,3 +114,8 @@ def test_train_argument_mistakes_exit_2(capsys):
 def test_evaluate_needs_json_and_images_together(tmp_path, capsys):
     status = evaluate_command.run(_parse("evaluate", "--json", "t.json", "--out", str(tmp_path)))
     assert status == 2 and "give both --json and --images" in capsys.readouterr().err
+
+
+def test_evaluate_needs_out_unless_from_counts(capsys):
+    status = evaluate_command.run(_parse("evaluate", "--json", "t.json", "--images", "i"))
+    assert status == 2 and "--out" in capsys.readouterr().err

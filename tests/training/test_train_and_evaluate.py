@@ -107,6 +107,30 @@ def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_c
     assert csv_lines[0] == "metric,Mask R-CNN,Mask R-CNN + BAM"
     assert csv_lines[2].startswith("TP,")
 
+    paired = results["paired"]  # two models: a disagreement is an image exactly one of them gets right
+    assert paired["models"] == ["Mask R-CNN", "Mask R-CNN + BAM"]
+    assert paired["only_a_right"] + paired["only_b_right"] == results["disagreements"]
+    levels = [m["image_level"] for m in results["models"].values()]
+    assert paired["only_b_right"] - paired["only_a_right"] == (
+        levels[1]["tp"] + levels[1]["tn"] - levels[0]["tp"] - levels[0]["tn"])
+    assert "## Paired statistics" in table and paired["summary"] in table
+
+
+def test_evaluate_a_model_against_itself(random_baseline, shared_coco, tmp_path):
+    json_path, image_dir = shared_coco
+    results = evaluate([("A", *random_baseline), ("B", *random_baseline)], json_path, image_dir, tmp_path,
+                       threshold=0.0, progress=False)  # every detection counts: both say "crack" everywhere
+    paired = results["paired"]
+    assert (paired["only_a_right"], paired["only_b_right"], paired["mcnemar_p"]) == (0, 0, 1.0)
+    assert paired["both_right"] == 4 and paired["both_wrong"] == 2
+    boot = paired["bootstrap"]
+    assert boot["accuracy"] == {"observed": 0.0, "low": 0.0, "high": 0.0}
+    ap_rows = [key for key in boot if key.startswith(("box ", "mask "))]
+    assert ap_rows == ["box AP", "box AP50", "box AP75", "mask AP", "mask AP50", "mask AP75"]
+    for key in ap_rows:
+        assert boot[key] == {"observed": 0.0, "low": 0.0, "high": 0.0}
+    assert "no difference to test" in paired["summary"]
+
 
 def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coco, tmp_path):
     json_path, image_dir = tiny_coco

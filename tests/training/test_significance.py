@@ -1,0 +1,182 @@
+"""Paired statistics (training.significance) on cases whose answers are known by hand."""
+
+import contextlib
+import io
+from math import comb
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from app.cli import main as cli
+from training.significance import (APResampler, counts_markdown, mcnemar_exact, paired_bootstrap,
+                                   paired_markdown, paired_outcomes, paired_statistics, pairing_from_counts)
+
+# The BAM crack experiment: 130 test images, 49 with cracks and 81 without.
+BEFORE = {"tp": 38, "tn": 81, "fp": 0, "fn": 11}  # Mask R-CNN: 91.54 %
+AFTER = {"tp": 41, "tn": 81, "fp": 0, "fn": 8}  # with BAM: 93.85 %
+
+
+def test_identical_outcomes_give_p_1():
+    right = [True] * 120 + [False] * 10
+    stats = paired_outcomes(right, right)
+    assert (stats["only_a_right"], stats["only_b_right"], stats["mcnemar_p"]) == (0, 0, 1.0)
+    assert (stats["both_right"], stats["both_wrong"], stats["images"]) == (120, 10, 130)
+    assert mcnemar_exact(4, 4) == 1.0
+
+
+def test_textbook_mcnemar():
+    # b = 1, c = 9: two-sided exact p = 2 * (C(10,0) + C(10,1)) / 2^10 = 22 / 1024 = 0.0215
+    assert mcnemar_exact(1, 9) == pytest.approx(22 / 1024) == mcnemar_exact(9, 1)
+    assert round(mcnemar_exact(1, 9), 4) == 0.0215
+    # b = 0, c = 3: 2 / 2^3
+    assert mcnemar_exact(0, 3) == pytest.approx(0.25)
+    # b = 8, c = 11: 2 * P(X <= 8), X ~ Bin(19, 1/2)
+    assert mcnemar_exact(8, 11) == pytest.approx(2 * sum(comb(19, k) for k in range(9)) / 2 ** 19)
+    with pytest.raises(ValueError):
+        mcnemar_exact(-1, 3)
+
+
+def test_outcomes_count_each_model_alone():
+    a = [True, True, False, False, True]
+    b = [True, False, True, True, True]
+    stats = paired_outcomes(a, b)
+    assert (stats["both_right"], stats["only_a_right"], stats["only_b_right"], stats["both_wrong"]) == (2, 1, 2, 0)
+    assert stats["mcnemar_p"] == pytest.approx(1.0)  # 1 vs 2: p = 2 * 4 / 8, capped at 1
+    with pytest.raises(ValueError):
+        paired_outcomes([True], [True, False])
+
+
+def test_the_worked_example_from_counts_alone():
+    # 91.54 % and 93.85 % of 130 images are 119 and 122 images right
+    assert (round(0.9154 * 130), round(0.9385 * 130)) == (119, 122)
+    result = pairing_from_counts(BEFORE, AFTER)
+    assert (result["correct_a"], result["correct_b"], result["images"]) == (119, 122, 130)
+    # at best the 3 newly found cracks are the only change: 3 gained, none lost
+    assert result["best"] == {"only_a_right": 0, "only_b_right": 3, "mcnemar_p": pytest.approx(0.25)}
+    # at worst the two models find overlapping cracks as little as 49 positives allow: 30 in common
+    assert (result["worst"]["only_a_right"], result["worst"]["only_b_right"]) == (8, 11)
+    assert result["worst"]["mcnemar_p"] == pytest.approx(mcnemar_exact(8, 11))
+    # every pairing in between lies between the two
+    for b in range(0, 9):
+        assert 0.25 <= mcnemar_exact(b, b + 3) <= result["worst"]["mcnemar_p"]
+    # the other way round: the same pairings, mirrored
+    backwards = pairing_from_counts(AFTER, BEFORE)
+    assert (backwards["best"]["only_a_right"], backwards["best"]["only_b_right"]) == (3, 0)
+    assert backwards["best"]["mcnemar_p"] == pytest.approx(0.25)
+    text = counts_markdown(result, ("Mask R-CNN", "with BAM"))
+    assert "| best case | 0 | 3 | 0.25 |" in text and "not significant at 0.05" in text
+
+
+def test_counts_that_allow_significance():
+    # 10 -> 30 of 40 positives found, the negatives unchanged: at least 20 gained, none lost
+    result = pairing_from_counts({"tp": 10, "tn": 40, "fp": 0, "fn": 30}, {"tp": 30, "tn": 40, "fp": 0, "fn": 10})
+    assert result["best"]["only_b_right"] == 20 and result["best"]["only_a_right"] == 0
+    assert result["worst"]["mcnemar_p"] < 0.05  # even 10 lost and 30 gained is significant
+    assert "however the images pair up" in counts_markdown(result)
+    # a trade: recall up, specificity down, the same accuracy
+    trade = pairing_from_counts({"tp": 10, "tn": 40, "fp": 0, "fn": 30}, {"tp": 20, "tn": 30, "fp": 10, "fn": 20})
+    assert trade["best"] == {"only_a_right": 10, "only_b_right": 10, "mcnemar_p": 1.0}
+
+
+def test_tables_of_different_images_are_refused():
+    with pytest.raises(ValueError, match="not of the same images"):
+        pairing_from_counts(BEFORE, {"tp": 41, "tn": 80, "fp": 0, "fn": 8})
+    with pytest.raises(ValueError, match="four whole numbers"):
+        pairing_from_counts(BEFORE, {"tp": 41, "tn": 81, "fp": 0})
+
+
+def test_bootstrap_interval_is_seeded_and_contains_the_observed_difference():
+    rng = np.random.default_rng(3)
+    a, b = rng.random(130) < 0.85, rng.random(130) < 0.93
+    first = paired_bootstrap(a, b, resamples=500, seed=7)
+    acc = first["accuracy"]
+    assert acc["observed"] == pytest.approx(b.mean() - a.mean())
+    assert acc["low"] < acc["observed"] < acc["high"]
+    assert acc["high"] - acc["low"] < 0.2  # 130 images narrow it down to some points
+    assert paired_bootstrap(a, b, resamples=500, seed=7) == first
+    assert paired_bootstrap(a, b, resamples=500, seed=8)["accuracy"] != acc
+    same = paired_bootstrap(a, a, resamples=200)["accuracy"]
+    assert (same["observed"], same["low"], same["high"]) == (0.0, 0.0, 0.0)
+
+
+def _coco_eval(gt: COCO, detections: list[dict]) -> COCOeval:
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluation = COCOeval(gt, gt.loadRes(detections), "bbox")
+        evaluation.evaluate()
+        evaluation.accumulate()
+        evaluation.summarize()
+    return evaluation
+
+
+@pytest.fixture(scope="module")
+def two_detectors():
+    """40 images (25 with one box each), and pycocotools' evaluation of two detectors on them:
+    A localises loosely and raises false alarms; B is tighter. Returns (image ids, eval A, eval B)."""
+    rng = np.random.default_rng(0)
+    images, annotations, found_a, found_b = [], [], [], []
+    for i in range(1, 41):
+        images.append({"id": i, "width": 200, "height": 200})
+        if i <= 25:
+            x, y = (float(v) for v in rng.uniform(0, 120, 2))
+            annotations.append({"id": i, "image_id": i, "category_id": 1, "bbox": [x, y, 60, 40],
+                                "area": 2400.0, "iscrowd": 0})
+            found_a.append({"image_id": i, "category_id": 1, "score": float(rng.uniform(0.3, 1)),
+                            "bbox": [x + float(rng.normal(0, 12)), y + float(rng.normal(0, 8)), 60, 40]})
+            found_b.append({"image_id": i, "category_id": 1, "score": float(rng.uniform(0.5, 1)),
+                            "bbox": [x + float(rng.normal(0, 3)), y + float(rng.normal(0, 2)), 60, 40]})
+        found_a.append({"image_id": i, "category_id": 1, "score": float(rng.uniform(0.05, 0.7)),
+                        "bbox": [float(v) for v in rng.uniform(0, 150, 2)] + [40.0, 30.0]})
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "crack"}]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    ids = list(range(40, 0, -1))  # another order than pycocotools' own
+    return ids, _coco_eval(gt, found_a), _coco_eval(gt, found_b)
+
+
+def test_ap_on_all_images_is_pycocotools_own(two_detectors):
+    ids, eval_a, _ = two_detectors
+    ap = APResampler(eval_a, ids)(np.arange(len(ids)))
+    # COCOeval.stats: AP, AP50, AP75 (area all, 100 detections), fractions
+    assert ap["AP"] == pytest.approx(100 * eval_a.stats[0])
+    assert ap["AP50"] == pytest.approx(100 * eval_a.stats[1])
+    assert ap["AP75"] == pytest.approx(100 * eval_a.stats[2])
+    # resampling leaves the original evaluation as it was
+    APResampler(eval_a, ids)(np.zeros(len(ids), dtype=int))
+    assert len(eval_a.params.areaRng) == 4 and len(eval_a.evalImgs) == 4 * 40
+
+
+def test_ap_difference_interval(two_detectors):
+    ids, eval_a, eval_b = two_detectors
+    ap = {"box": (APResampler(eval_a, ids), APResampler(eval_b, ids))}
+    right_a, right_b = [True] * 30 + [False] * 10, [True] * 36 + [False] * 4
+    boot = paired_bootstrap(right_a, right_b, ap=ap, resamples=200, seed=0)
+    for metric, index in (("AP", 0), ("AP50", 1), ("AP75", 2)):
+        interval = boot[f"box {metric}"]
+        assert interval["observed"] == pytest.approx(100 * (eval_b.stats[index] - eval_a.stats[index]))
+        assert interval["low"] <= interval["observed"] <= interval["high"]
+    assert boot["box AP"]["low"] > 0  # B's tighter boxes and no false alarms: better on any draw
+    stats = paired_statistics(("A", "B"), right_a, right_b, ap=ap, resamples=200)
+    text = paired_markdown(stats)
+    assert "| images only B gets right | 6 |" in text and "| box AP50 |" in text
+    assert "McNemar's exact test p = 0.0312" in stats["summary"] and "unlikely" in stats["summary"]
+
+
+def test_cli_from_counts(capsys):
+    status = cli(["evaluate", "--from-counts", "38,81,0,11", "41,81,0,8", "--labels", "Mask R-CNN", "with BAM"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "| best case | 0 | 3 | 0.25 |" in out and "119 -> 122 of 130" in out
+    assert "not significant at 0.05" in out
+
+
+def test_cli_from_counts_refuses_bad_tables(capsys):
+    assert cli(["evaluate", "--from-counts", "38,81,0,11", "41,80,0,8"]) == 2
+    assert "not of the same images" in capsys.readouterr().err
+    assert cli(["evaluate", "--from-counts", "38,81,0,11", "41,81,0,8", "--out", "x"]) == 2
+    assert "runs no model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli(["evaluate", "--from-counts", "38,81,0", "41,81,0,8"])
+    assert "four whole numbers" in capsys.readouterr().err

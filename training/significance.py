@@ -1,0 +1,329 @@
+"""Is a before / after difference between two models real? Paired statistics on the same images.
+
+Model A is "before" (the baseline), model B "after"; every difference is B - A.
+
+- `paired_outcomes`: from each image's image-level verdict (right or wrong, per model), the images
+  each model alone gets right (b: only A, c: only B) and McNemar's exact test on them: under "the
+  models are equally accurate", each of the b + c disagreements is a fair coin (binomial, p = 0.5).
+- `paired_bootstrap`: percentile intervals for the accuracy difference and, from pycocotools'
+  per-image matches (`COCOeval.evalImgs`), for the box / mask AP differences. The images are
+  resampled with replacement, the same images for both models; detections are not re-matched,
+  only re-counted, so an interval says how much the difference depends on which images were
+  drawn, for these two fixed sets of predictions.
+- `pairing_from_counts`: for someone who has only the two TP / TN / FP / FN tables, which image
+  pairings the tables allow, and the exact McNemar p of the most and least favourable one.
+
+Everything here is plain Python on counts and arrays; no model is run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.stats import binomtest
+
+ALPHA = 0.05
+RESAMPLES = 1000  # enough for 95 % percentile intervals; the AP ones cost ~1.5 ms per resample, model and task
+SEED = 0
+CONFIDENCE = 0.95
+AP_METRICS = ("AP", "AP50", "AP75")
+
+
+# ---------------------------------------------------------------------------------------------
+# McNemar
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts (only A right, only B right).
+
+    The binomial test of min(b, c) successes in b + c trials at p = 0.5; 1.0 when b + c = 0."""
+    if only_a < 0 or only_b < 0:
+        raise ValueError(f"discordant counts cannot be negative (got {only_a}, {only_b}).")
+    if only_a + only_b == 0:
+        return 1.0
+    return float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+
+
+def paired_outcomes(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
+    """Image-level outcomes of two models on the same images, and McNemar's exact test.
+
+    correct_a[i], correct_b[i]: whether model A / B gets image i right (its crack / no-crack verdict
+    equals the truth). Returns {"images", "both_right", "only_a_right", "only_b_right", "both_wrong",
+    "mcnemar_p"}.
+    """
+    a, b = _booleans(correct_a, correct_b)
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    return {"images": len(a), "both_right": int(np.sum(a & b)), "only_a_right": only_a,
+            "only_b_right": only_b, "both_wrong": int(np.sum(~a & ~b)),
+            "mcnemar_p": mcnemar_exact(only_a, only_b)}
+
+
+def _booleans(correct_a, correct_b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(correct_a, dtype=bool), np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape or a.ndim != 1:
+        raise ValueError(f"one outcome per image for each model (got {a.shape} and {b.shape}).")
+    return a, b
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired bootstrap
+
+
+def bootstrap_indices(n_images: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """(resamples, n_images) image indices drawn with replacement, from a seeded generator."""
+    return np.random.default_rng(seed).integers(0, n_images, size=(resamples, n_images))
+
+
+def _interval(observed: float | None, replicates: np.ndarray, confidence: float) -> dict:
+    """{"observed", "low", "high"}: the percentile interval of the finite replicates (None if none)."""
+    finite = replicates[np.isfinite(replicates)]
+    if observed is None or not finite.size:
+        return {"observed": observed, "low": None, "high": None}
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(finite, [tail, 100 - tail])
+    return {"observed": float(observed), "low": float(low), "high": float(high)}
+
+
+class APResampler:
+    """COCO AP (area "all", the last maxDets) of one model on a resample of the images, from a
+    finished `COCOeval`'s per-image matches: pycocotools' own `accumulate` on a reordered
+    `evalImgs`, so a duplicated image counts twice, as it would in a dataset holding it twice.
+
+    image_ids: the dataset's image ids, in the order the resample indices refer to.
+    Call with an index array (n,) -> {"AP", "AP50", "AP75"} in percent (None where undefined, e.g.
+    no annotated instance among the drawn images).
+    """
+
+    def __init__(self, coco_eval, image_ids: Sequence[int]):
+        p = coco_eval.params
+        if not p.useCats or not coco_eval.evalImgs:
+            raise ValueError("needs a COCOeval with per-category evaluate() results.")
+        area, n_areas, n_imgs = p.areaRngLbl.index("all"), len(p.areaRng), len(p.imgIds)
+        position = {img: i for i, img in enumerate(p.imgIds)}
+        # evalImgs is laid out [category][area range][image]
+        self._per_image = [[coco_eval.evalImgs[(k * n_areas + area) * n_imgs + position[img]]
+                            for k in range(len(p.catIds))] for img in image_ids]
+        self._params = copy.deepcopy(p)
+        self._params.areaRng, self._params.areaRngLbl = [p.areaRng[area]], ["all"]
+        self._params.maxDets = [p.maxDets[-1]]
+        self._eval = copy.copy(coco_eval)  # shares nothing we change with the original
+        self._iou = np.asarray(p.iouThrs)
+
+    def __call__(self, index: np.ndarray) -> dict:
+        self._params.imgIds = list(range(len(index)))
+        self._eval.params = self._eval._paramsEval = self._params
+        n_cats = len(self._params.catIds)
+        self._eval.evalImgs = [self._per_image[i][k] for k in range(n_cats) for i in index]
+        with contextlib.redirect_stdout(io.StringIO()):  # accumulate prints its timing
+            self._eval.accumulate()
+        precision = self._eval.eval["precision"][:, :, :, 0, 0]  # (IoU thresholds, recalls, categories)
+        return {"AP": _mean_defined(precision),
+                "AP50": _mean_defined(precision[np.isclose(self._iou, 0.5)]),
+                "AP75": _mean_defined(precision[np.isclose(self._iou, 0.75)])}
+
+
+def _mean_defined(precision: np.ndarray) -> float | None:
+    """As COCOeval.summarize: the mean over defined entries (-1 marks an absent category), in percent."""
+    defined = precision[precision > -1]
+    return float(100 * defined.mean()) if defined.size else None
+
+
+def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *,
+                     ap: dict[str, tuple[APResampler, APResampler]] | None = None,
+                     resamples: int = RESAMPLES, seed: int = SEED, confidence: float = CONFIDENCE) -> dict:
+    """Percentile bootstrap intervals for B - A, both models on the same resampled images.
+
+    correct_a, correct_b: (n,) per-image right / wrong, as for `paired_outcomes`.
+    ap: {task name (e.g. "box", "mask"): (A's APResampler, B's)} over the same n images, or None.
+    Returns {"resamples", "seed", "confidence", "accuracy": {"observed", "low", "high"} (fractions),
+    and per task "<task> <metric>" (e.g. "mask AP50"): {"observed", "low", "high"} (AP points)}.
+    """
+    a, b = _booleans(correct_a, correct_b)
+    if not len(a):
+        raise ValueError("no image to resample.")
+    index = bootstrap_indices(len(a), resamples, seed)
+    diff = b.astype(float) - a.astype(float)
+    out = {"resamples": resamples, "seed": seed, "confidence": confidence,
+           "accuracy": _interval(float(diff.mean()), diff[index].mean(axis=1), confidence)}
+    identity = np.arange(len(a))
+    for task, (ap_a, ap_b) in (ap or {}).items():
+        observed = _difference(ap_a(identity), ap_b(identity))
+        replicates = [_difference(ap_a(i), ap_b(i)) for i in index]
+        for metric in AP_METRICS:
+            values = np.array([np.nan if r[metric] is None else r[metric] for r in replicates])
+            out[f"{task} {metric}"] = _interval(observed[metric], values, confidence)
+    return out
+
+
+def _difference(a: dict, b: dict) -> dict:
+    return {m: None if a[m] is None or b[m] is None else b[m] - a[m] for m in AP_METRICS}
+
+
+def paired_statistics(labels: tuple[str, str], correct_a: Sequence[bool], correct_b: Sequence[bool], *,
+                      ap: dict[str, tuple[APResampler, APResampler]] | None = None,
+                      resamples: int = RESAMPLES, seed: int = SEED) -> dict:
+    """The "paired" section of an evaluation: {"models": [A, B], **paired_outcomes, "bootstrap":
+    paired_bootstrap(...), "summary": one sentence}."""
+    stats = {"models": list(labels), **paired_outcomes(correct_a, correct_b),
+             "bootstrap": paired_bootstrap(correct_a, correct_b, ap=ap, resamples=resamples, seed=seed)}
+    stats["summary"] = paired_summary(stats)
+    return stats
+
+
+# ---------------------------------------------------------------------------------------------
+# From counts alone
+
+COUNT_KEYS = ("tp", "tn", "fp", "fn")
+
+
+def pairing_from_counts(table_a: dict, table_b: dict) -> dict:
+    """What the two image-level tables alone allow: table_a, table_b are {"tp", "tn", "fp", "fn"} of
+    models A and B on the same images (so the same positives TP + FN and negatives TN + FP).
+
+    Which images each model gets right is unknown; every pairing of the two tables' right images is
+    possible. Returns {"images", "positives", "negatives", "correct_a", "correct_b",
+    "best": {"only_a_right", "only_b_right", "mcnemar_p"} (the pairing with the smallest p, which is
+    the one with the fewest disagreements), "worst": the same for the largest p}.
+    Raises ValueError, with a message for the user, for tables that cannot be of the same images.
+    """
+    for name, table in (("first", table_a), ("second", table_b)):
+        if any(not isinstance(table.get(k), int) or table[k] < 0 for k in COUNT_KEYS):
+            raise ValueError(f"the {name} table needs four whole numbers TP, TN, FP, FN (got {table}).")
+    positives, negatives = table_a["tp"] + table_a["fn"], table_a["tn"] + table_a["fp"]
+    if (table_b["tp"] + table_b["fn"], table_b["tn"] + table_b["fp"]) != (positives, negatives):
+        raise ValueError(
+            "the two tables are not of the same images: images with cracks (TP + FN) "
+            f"{positives} vs {table_b['tp'] + table_b['fn']}, without (TN + FP) {negatives} vs "
+            f"{table_b['tn'] + table_b['fp']}.")
+    if positives + negatives == 0:
+        raise ValueError("the tables count no image.")
+    # On the positives, both right on x images, max(0, tpA + tpB - P) <= x <= min(tpA, tpB); A alone
+    # right on tpA - x. Likewise on the negatives. So "only A right" takes every value in between.
+    fewest = (table_a["tp"] - min(table_a["tp"], table_b["tp"])
+              + table_a["tn"] - min(table_a["tn"], table_b["tn"]))
+    most = (table_a["tp"] - max(0, table_a["tp"] + table_b["tp"] - positives)
+            + table_a["tn"] - max(0, table_a["tn"] + table_b["tn"] - negatives))
+    gain = (table_b["tp"] + table_b["tn"]) - (table_a["tp"] + table_a["tn"])  # only B - only A, fixed
+    pairings = [{"only_a_right": b, "only_b_right": b + gain, "mcnemar_p": mcnemar_exact(b, b + gain)}
+                for b in range(fewest, most + 1)]
+    return {"images": positives + negatives, "positives": positives, "negatives": negatives,
+            "correct_a": table_a["tp"] + table_a["tn"], "correct_b": table_b["tp"] + table_b["tn"],
+            "best": min(pairings, key=lambda p: p["mcnemar_p"]),  # ties: the fewer disagreements
+            "worst": max(reversed(pairings), key=lambda p: p["mcnemar_p"])}  # ties: the more
+
+
+# ---------------------------------------------------------------------------------------------
+# In words
+
+
+def format_p(value: float) -> str:
+    """A p-value for people: 3 significant digits, "1" for 1."""
+    return "1" if value >= 0.9995 else f"{value:.3g}"
+
+
+def _images(n: int) -> str:
+    return f"{n} image{'s' if n != 1 else ''}"
+
+
+def paired_summary(stats: dict, alpha: float = ALPHA) -> str:
+    """One or two sentences on `paired_statistics`' result, honest when nothing is significant."""
+    a, b = stats["models"]
+    only_a, only_b, p = stats["only_a_right"], stats["only_b_right"], stats["mcnemar_p"]
+    acc = stats.get("bootstrap", {}).get("accuracy", {})
+    interval = ""
+    if acc.get("low") is not None:
+        interval = (f" ({100 * stats['bootstrap']['confidence']:.0f}% bootstrap interval of the accuracy "
+                    f"difference, {b} - {a}: {100 * acc['low']:+.1f} to {100 * acc['high']:+.1f} points)")
+    if only_a + only_b == 0:
+        return (f"{a} and {b} are right on exactly the same {_images(stats['images'])}: "
+                "no difference to test (McNemar p = 1).")
+    head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
+            f"(McNemar's exact test p = {format_p(p)})")
+    if p < alpha:
+        return (head + f": a split this uneven is unlikely (p < {alpha:g}) if both models were equally "
+                f"accurate on images like these{interval}.")
+    return (head + f": not significant at {alpha:g}; these images do not show that either model is more "
+            f"accurate{interval}.")
+
+
+def counts_summary(result: dict, labels: tuple[str, str] = ("A", "B"), alpha: float = ALPHA) -> str:
+    """What `pairing_from_counts`' result means, in words."""
+    a, b = labels
+    best, worst = result["best"], result["worst"]
+
+    def pairing(p: dict) -> str:
+        return (f"{b} alone is right on {_images(p['only_b_right'])} and {a} alone on {p['only_a_right']} "
+                f"(exact McNemar p = {format_p(p['mcnemar_p'])})")
+
+    text = (f"From the two tables alone ({result['correct_a']} -> {result['correct_b']} of "
+            f"{result['images']} images right) it is unknown which images changed. At best, with the "
+            f"fewest changes the counts allow, {pairing(best)}; at worst {pairing(worst)}. ")
+    if best["mcnemar_p"] >= alpha:
+        return text + (f"Even the best case is not significant at {alpha:g}: from these counts alone, "
+                       "the difference may well be chance.")
+    if worst["mcnemar_p"] < alpha:
+        return text + f"Significant at {alpha:g} however the images pair up."
+    return text + (f"Significant at {alpha:g} only if few images changed: the per-image outcomes "
+                   "(python -m app evaluate on the images) are needed to decide.")
+
+
+def _ci(interval: dict, scale: float, unit: str) -> tuple[str, str]:
+    """(observed, "low to high") as text; "n/a" where undefined."""
+    if interval.get("observed") is None:
+        return "n/a", "n/a"
+    observed = f"{scale * interval['observed']:+.1f}{unit}"
+    if interval.get("low") is None:
+        return observed, "n/a"
+    return observed, f"{scale * interval['low']:+.1f}{unit} to {scale * interval['high']:+.1f}{unit}"
+
+
+def paired_rows(stats: dict) -> list[tuple[str, str]]:
+    """(what, value) rows for a small table of `paired_statistics`' result."""
+    a, b = stats["models"]
+    return [(f"images only {a} gets right", str(stats["only_a_right"])),
+            (f"images only {b} gets right", str(stats["only_b_right"])),
+            ("images both get right / both wrong", f"{stats['both_right']} / {stats['both_wrong']}"),
+            ("McNemar exact p (two-sided)", format_p(stats["mcnemar_p"]))]
+
+
+def difference_rows(stats: dict) -> list[tuple[str, str, str]]:
+    """(metric, observed B - A, interval) rows from `paired_statistics`' bootstrap."""
+    boot = stats["bootstrap"]
+    rows = [("accuracy (points)", *_ci(boot["accuracy"], 100, ""))]
+    for key, interval in boot.items():
+        if isinstance(interval, dict) and key != "accuracy":  # the AP rows, already in points
+            rows.append((key, *_ci(interval, 1, "")))
+    return rows
+
+
+def paired_markdown(stats: dict) -> str:
+    """The paired statistics as a Markdown section."""
+    a, b = (label.replace("|", "\\|") for label in stats["models"])
+    boot = stats["bootstrap"]
+    lines = ["## Paired statistics", "", f"Before: {a}. After: {b}. The same {stats['images']} images.",
+             "", "| | |", "| --- | ---: |"]
+    lines += [f"| {what.replace('|', '/')} | {value} |" for what, value in paired_rows(stats)]
+    lines += ["", f"| difference {b} - {a} | observed | {100 * boot['confidence']:.0f}% bootstrap interval |",
+              "| --- | ---: | ---: |"]
+    lines += [f"| {metric} | {observed} | {interval} |" for metric, observed, interval in difference_rows(stats)]
+    lines += ["", f"Bootstrap: {boot['resamples']} resamples of the images (seed {boot['seed']}), the same "
+                  "images for both models; AP from pycocotools' per-image matches, not re-matched.", "",
+              stats["summary"], ""]
+    return "\n".join(lines)
+
+
+def counts_markdown(result: dict, labels: tuple[str, str] = ("A", "B")) -> str:
+    """`pairing_from_counts`' result as a Markdown section."""
+    a, b = (label.replace("|", "\\|") for label in labels)
+    lines = ["## From counts alone", "",
+             f"{result['images']} images ({result['positives']} with cracks, {result['negatives']} without): "
+             f"{a} right on {result['correct_a']}, {b} on {result['correct_b']}.", "",
+             f"| pairing | only {a} right | only {b} right | McNemar exact p |", "| --- | ---: | ---: | ---: |"]
+    for name in ("best", "worst"):
+        p = result[name]
+        lines.append(f"| {name} case | {p['only_a_right']} | {p['only_b_right']} | {format_p(p['mcnemar_p'])} |")
+    return "\n".join(lines + ["", counts_summary(result, labels), ""])
