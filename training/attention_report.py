@@ -77,12 +77,13 @@ def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict
     return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
 
 
-def crack_masks(json_path: str | Path) -> list[tuple[dict, np.ndarray]]:
-    """(image entry, union of its annotation masks as (H, W) bool) for every image, in file order."""
+def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
+    """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
+    `image_ids`), in file order."""
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
         coco = COCO(str(json_path))
     out = []
-    for image_id in coco.getImgIds():
+    for image_id in coco.getImgIds(imgIds=image_ids or []):
         entry = coco.imgs[image_id]
         mask = np.zeros((entry["height"], entry["width"]), bool)
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])):
