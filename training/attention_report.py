@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
@@ -45,6 +46,7 @@ from pycocotools.coco import COCO
 from training.data import require_valid
 from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
 from viz.capture import Capture, capture
+from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
 
 STAGES = ("c2", "c3", "c4", "c5")
@@ -77,19 +79,68 @@ def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict
     return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
 
 
-def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
-    """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
+def annotation_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, list[np.ndarray]]]:
+    """(image entry, one (H, W) bool mask per annotation) for every image (or those of
     `image_ids`), in file order."""
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
         coco = COCO(str(json_path))
-    out = []
-    for image_id in coco.getImgIds(imgIds=image_ids or []):
-        entry = coco.imgs[image_id]
-        mask = np.zeros((entry["height"], entry["width"]), bool)
-        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id])):
-            mask |= coco.annToMask(ann).astype(bool)
-        out.append((entry, mask))
-    return out
+    return [(coco.imgs[image_id], [coco.annToMask(ann).astype(bool)
+                                   for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))])
+            for image_id in coco.getImgIds(imgIds=image_ids or [])]
+
+
+def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
+    """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
+    `image_ids`), in file order."""
+    return [(entry, _union(masks, entry)) for entry, masks in annotation_masks(json_path, image_ids)]
+
+
+def _union(masks: list[np.ndarray], entry: dict) -> np.ndarray:
+    return np.logical_or.reduce(masks) if masks else np.zeros((entry["height"], entry["width"]), bool)
+
+
+def match_detections(instances, masks: list[np.ndarray], *, score_threshold: float = 0.5,
+                     iou_threshold: float = 0.5) -> list[tuple[int, int]]:
+    """(annotation index, detection index) pairs: each annotation, in turn, takes the best-scoring
+    unused detection (score >= score_threshold) whose box overlaps the annotation's box with
+    IoU >= iou_threshold. `instances`: detectron2 Instances at the image's size."""
+    from detectron2.structures import Boxes, pairwise_iou
+
+    if not masks or not len(instances):
+        return []
+    gt = []
+    for mask in masks:
+        ys, xs = np.nonzero(mask)
+        gt.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    iou = pairwise_iou(Boxes(torch.tensor(gt, dtype=torch.float32)), instances.pred_boxes).numpy()
+    scores = instances.scores.numpy()
+    used, pairs = set(), []
+    for k in range(len(masks)):
+        candidates = [d for d in np.argsort(-scores, kind="stable")
+                      if d not in used and scores[d] >= score_threshold and iou[k, d] >= iou_threshold]
+        if candidates:
+            used.add(int(candidates[0]))
+            pairs.append((k, int(candidates[0])))
+    return pairs
+
+
+def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[str], *,
+                 tolerance: float) -> tuple[dict[str, dict[str, float]], int]:
+    """Grad-CAM (score target) of every matched detection at each layer, measured against its own
+    annotation's mask and averaged over the image's matched detections: ({"gradcam c4": measures},
+    number matched). The energy-based pointing game is the mass share."""
+    from viz.gradcam import instance_cam
+
+    pairs = match_detections(cap.instances, masks)
+    per_layer: dict[str, list[dict]] = {}
+    for k, d in pairs:
+        box = cap.instances.pred_boxes.tensor[d].numpy()
+        for layer in layers:
+            cam = instance_cam(model, cap.model_input, box, int(cap.instances.pred_classes[d]), layer=layer)
+            per_layer.setdefault(map_name("gradcam", layer), []).append(alignment(cam, masks[k], tolerance=tolerance))
+    means = {name: {m: float(np.nanmean([v[m] for v in found])) if any(math.isfinite(v[m]) for v in found)
+                    else math.nan for m in MEASURES} for name, found in per_layer.items()}
+    return means, len(pairs)
 
 
 def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples: int,
@@ -111,21 +162,23 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
         shared = [n for n in summary[label] if n in summary[reference]]
         differences[f"{label} - {reference}"] = {
             name: {m: ci([row["models"][label][name][m] - row["models"][reference][name][m]
-                          for row in per_image]) for m in MEASURES}
+                          for row in per_image
+                          if name in row["models"][label] and name in row["models"][reference]]) for m in MEASURES}
             for name in shared}
     return summary, differences
 
 
 def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
                      image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
-                     tolerance: float = 15.0, seed: int = 0, resamples: int = 2000, confidence: float = 0.95,
-                     progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict:
+                     tolerance: float = 15.0, cam_layers: Sequence[str] = (), seed: int = 0, resamples: int = 2000,
+                     confidence: float = 0.95, progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     models: (label, config_file, weights_file) per model, labels distinct; the first is the
     reference the others' differences are taken from. limit: only the first `limit` images of
     the file (with or without cracks). tolerance: the pointing game's tolerance in pixels of the
-    original image. seed, resamples, confidence: the bootstrap's.
+    original image. cam_layers: also a Grad-CAM per matched detection at these layers (slow: a
+    backward pass each), measured against its own annotation's mask. seed, resamples, confidence: the bootstrap's.
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
     problems in the data and models.ModelLoadError for a config or weights that do not load.
@@ -139,14 +192,18 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     loaded = []
     for label, config_file, weights_file in models:
         model, cfg = bam_models.load_model(config_file, weights_file)
+        catalogue = layer_catalogue(model)
+        for layer in cam_layers:
+            get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
         loaded.append((label, config_file, weights_file, model.eval(), cfg))
 
-    images = crack_masks(json_path)[:limit]
+    images = annotation_masks(json_path)[:limit]
     per_image, skipped = [], []
     seconds: dict[str, list[float]] = {label: [] for label in labels}
-    for done, (entry, mask) in enumerate(tqdm(images, desc="Attention report", unit="image",
-                                              disable=not progress), start=1):
+    for done, (entry, masks) in enumerate(tqdm(images, desc="Attention report", unit="image",
+                                               disable=not progress), start=1):
         ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
+        mask = _union(masks, entry)
         if not mask.any():
             skipped.append(ident)
         else:
@@ -155,8 +212,13 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                    "pointing_chance": float(within(mask, tolerance).mean()), "models": {}}
             for label, _, _, model, cfg in loaded:
                 start = time.perf_counter()
-                row["models"][label] = measure_capture(capture(model, cfg, image), mask, tolerance=tolerance)
+                cap = capture(model, cfg, image)
+                row["models"][label] = measure_capture(cap, mask, tolerance=tolerance)
                 seconds[label].append(time.perf_counter() - start)
+                if cam_layers:
+                    cams, matched = measure_cams(model, cap, masks, cam_layers, tolerance=tolerance)
+                    row["models"][label].update(cams)
+                    row.setdefault("matched_detections", {})[label] = {"instances": len(masks), "matched": matched}
             per_image.append(row)
         if on_progress is not None:
             on_progress(done, len(images))
@@ -173,9 +235,15 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
             "comparison": "maps cropped to the image region and resized bilinearly to the original "
                           "image; the crack is the union of the image's annotation masks",
             "reference": labels[0],
+            "cams": ("Grad-CAM rows (gradcam LAYER): the Grad-CAM (score target) of each detection matched to an annotation "
+                     "(score >= 0.5, box IoU >= 0.5), against that annotation's mask; averaged per image; "
+                     "its mass share is the energy-based pointing game") if cam_layers else None,
         },
         "models": {label: {"config": str(c), "weights": str(w), "model": str(bam_models.describe(cfg)),
-                           "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None}
+                           "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
+                           **({"matched_detections": sum(r["matched_detections"][label]["matched"] for r in per_image),
+                               "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image)}
+                              if cam_layers else {})}
                    for label, c, w, _, cfg in loaded},
         "chance": {"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
                                               resamples=resamples, seed=seed),
@@ -208,7 +276,7 @@ def _json_safe(value):
 def map_order(results: dict) -> list[str]:
     """Every measured map name, attention stages first, then features, by stage."""
     names = {n for per_model in results["summary"].values() for n in per_model}
-    return [map_name(source, stage) for source in ("attention", "feature") for stage in STAGES
+    return [map_name(source, stage) for source in ("attention", "feature", "gradcam") for stage in STAGES
             if map_name(source, stage) in names]
 
 
@@ -248,9 +316,15 @@ def markdown_report(results: dict) -> str:
             cells += [_cell(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
+    if settings.get("cams"):
+        lines.append(settings["cams"][0].upper() + settings["cams"][1:] + ". Matched: " + ", ".join(
+            f"{label}: {m['matched_detections']} of {m['annotations']} annotations"
+            for label, m in results["models"].items()) + ".")
+        lines.append("")
     for label, m in results["models"].items():
         lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; {m['seconds_per_image']} s per image "
-                     f"(median, capture and measures); config `{m['config']}`, weights `{m['weights']}`")
+                     f"(median; capture and map measures, CAMs not included); config `{m['config']}`, "
+                     f"weights `{m['weights']}`")
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,8 @@ STAGES = ("c2", "c3", "c4", "c5")
 PANELS = (("lift", "lift (mass share / area share)", 1.0, "uniform map"),
           ("auroc", "AUROC, crack pixels", 0.5, "chance"),
           ("pointing", "pointing game (hit rate)", None, "chance"))
-SOURCES = (("feature", "feature energy"), ("attention", "spatial attention"))
+SOURCES = (("feature", "feature energy"), ("attention", "spatial attention"), ("gradcam", "Grad-CAM"))
+HATCHES = {"attention": "//", "gradcam": ".."}
 COLOURS = ("#8C8C8C", "#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3")
 
 
@@ -45,7 +46,7 @@ def alignment_figure(results: dict) -> Figure:
             high = np.array([st["high"] - st["mean"] if st and st["high"] is not None else 0.0 for st in stats])
             bars.append(ax.bar(x + (k - (len(series) - 1) / 2) * width, means, width,  # NaN: no such map, no bar
                                yerr=np.vstack([low, high]), capsize=3, color=COLOURS[k % len(COLOURS)],
-                               hatch="//" if source == "attention" else None, edgecolor="white", label=words))
+                               hatch=HATCHES.get(source), edgecolor="white", label=words))
         if reference is None:
             reference = results["chance"]["pointing"]["mean"]
         if reference is not None:

@@ -39,6 +39,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the set")
     parser.add_argument("--tolerance", type=_non_negative_float, default=15.0, metavar="PX",
                         help="pointing game: a hit when the maximum is within PX pixels of a crack (default 15)")
+    parser.add_argument("--cams", nargs="+", metavar="LAYER", default=[],
+                        help="also a Grad-CAM of every detection matched to an annotation, at these layers "
+                             "(e.g. c4 c5), measured against that annotation's mask (slow: a backward pass each)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--threads", type=positive_int, metavar="N",
@@ -81,10 +84,11 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
-                                   tolerance=args.tolerance, seed=args.seed, resamples=args.resamples)
+                                   tolerance=args.tolerance, cam_layers=args.cams, seed=args.seed,
+                                   resamples=args.resamples)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was measured")
-    except models.ModelLoadError as e:
+    except (models.ModelLoadError, KeyError) as e:  # KeyError: an unknown --cams layer, with the valid ones
         return fail(str(e))
     out = Path(args.out)
     print((out / REPORT_FILES[2]).read_text())

@@ -89,7 +89,7 @@ st.subheader("Best and worst images")
 labels = list(results["summary"])
 cols = st.columns(2)
 label = cols[0].selectbox("Model", labels, index=len(labels) - 1, key="am_drill_model")
-names = list(results["summary"][label])
+names = [n for n in results["summary"][label] if not n.startswith("gradcam")]  # maps the capture gives
 name = cols[1].selectbox("Map", names, key="am_drill_map")
 best, worst = done.ranked(label, name, measure, SHOWN)
 loaded = next(m for m in pair if m.label == label)
