@@ -12,7 +12,7 @@ import pandas as pd
 
 from app.evaluation import random_weights_file
 from app.model_choice import LoadedModel
-from training.attention_report import MEASURE_NAMES, REPORT_FILES, map_order
+from training.attention_report import MEASURE_NAMES, REPORT_FILES, format_stat, map_order
 
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
         ".pdf": "application/pdf"}
@@ -73,9 +73,7 @@ def summary_table(results: dict, measure: str) -> pd.DataFrame:
     for name in map_order(results):
         row = {"map": name}
         for column, per_map in columns.items():
-            stat = per_map.get(name, {}).get(measure)
-            row[column] = "—" if not stat or stat["mean"] is None else (
-                f"{stat['mean']:.3f}" + (f" [{stat['low']:.3f}, {stat['high']:.3f}]" if stat["low"] is not None else ""))
+            row[column] = format_stat(per_map.get(name, {}).get(measure))
         rows.append(row)
     return pd.DataFrame(rows)
 

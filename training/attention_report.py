@@ -31,7 +31,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -79,20 +79,26 @@ def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict
     return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
 
 
-def annotation_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, list[np.ndarray]]]:
-    """(image entry, one (H, W) bool mask per annotation) for every image (or those of
-    `image_ids`), in file order."""
+def annotation_masks(json_path: str | Path, image_ids: Sequence[int] | None = None,
+                     limit: int | None = None) -> tuple[int, Iterator[tuple[dict, list[np.ndarray]]]]:
+    """(how many images, an iterator of (image entry, one (H, W) bool mask per annotation)) for
+    every image of the file (or those of `image_ids`; at most `limit`), in file order. Masks are
+    decoded one image at a time, so a large set does not sit in memory."""
     with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
         coco = COCO(str(json_path))
-    return [(coco.imgs[image_id], [coco.annToMask(ann).astype(bool)
-                                   for ann in coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))])
-            for image_id in coco.getImgIds(imgIds=image_ids or [])]
+    ids = coco.getImgIds(imgIds=image_ids or [])[:limit]
+
+    def masks():
+        for image_id in ids:
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+            yield coco.imgs[image_id], [coco.annToMask(ann).astype(bool) for ann in anns]
+    return len(ids), masks()
 
 
 def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
     """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
     `image_ids`), in file order."""
-    return [(entry, _union(masks, entry)) for entry, masks in annotation_masks(json_path, image_ids)]
+    return [(entry, _union(masks, entry)) for entry, masks in annotation_masks(json_path, image_ids)[1]]
 
 
 def _union(masks: list[np.ndarray], entry: dict) -> np.ndarray:
@@ -171,14 +177,16 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
 def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
                      image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
                      tolerance: float = 15.0, cam_layers: Sequence[str] = (), seed: int = 0, resamples: int = 2000,
-                     confidence: float = 0.95, progress: bool = True, on_progress: Callable[[int, int], None] | None = None) -> dict:
+                     confidence: float = 0.95, progress: bool = True,
+                     on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     models: (label, config_file, weights_file) per model, labels distinct; the first is the
     reference the others' differences are taken from. limit: only the first `limit` images of
     the file (with or without cracks). tolerance: the pointing game's tolerance in pixels of the
     original image. cam_layers: also a Grad-CAM per matched detection at these layers (slow: a
-    backward pass each), measured against its own annotation's mask. seed, resamples, confidence: the bootstrap's.
+    backward pass each), measured against its own annotation's mask. seed, resamples,
+    confidence: the bootstrap's.
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
     problems in the data and models.ModelLoadError for a config or weights that do not load.
@@ -197,10 +205,10 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
             get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
         loaded.append((label, config_file, weights_file, model.eval(), cfg))
 
-    images = annotation_masks(json_path)[:limit]
+    total, images = annotation_masks(json_path, limit=limit)
     per_image, skipped = [], []
     seconds: dict[str, list[float]] = {label: [] for label in labels}
-    for done, (entry, masks) in enumerate(tqdm(images, desc="Attention report", unit="image",
+    for done, (entry, masks) in enumerate(tqdm(images, total=total, desc="Attention report", unit="image",
                                                disable=not progress), start=1):
         ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
         mask = _union(masks, entry)
@@ -221,11 +229,11 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                     row.setdefault("matched_detections", {})[label] = {"instances": len(masks), "matched": matched}
             per_image.append(row)
         if on_progress is not None:
-            on_progress(done, len(images))
+            on_progress(done, total)
 
     summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
     results = {
-        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(images),
+        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": total,
                     "measured": len(per_image), "skipped_no_crack": len(skipped), "limit": limit},
         "settings": {
             "tolerance_px": tolerance, "bootstrap": {"method": "percentile", "resamples": resamples,
@@ -235,8 +243,9 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
             "comparison": "maps cropped to the image region and resized bilinearly to the original "
                           "image; the crack is the union of the image's annotation masks",
             "reference": labels[0],
-            "cams": ("Grad-CAM rows (gradcam LAYER): the Grad-CAM (score target) of each detection matched to an annotation "
-                     "(score >= 0.5, box IoU >= 0.5), against that annotation's mask; averaged per image; "
+            "cams": ("Grad-CAM rows (gradcam LAYER): the Grad-CAM (score target) of each detection matched to "
+                     "an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask; "
+                     "averaged per image; "
                      "its mass share is the energy-based pointing game") if cam_layers else None,
         },
         "models": {label: {"config": str(c), "weights": str(w), "model": str(bam_models.describe(cfg)),
@@ -280,7 +289,8 @@ def map_order(results: dict) -> list[str]:
             if map_name(source, stage) in names]
 
 
-def _cell(stat: dict | None, digits: int = 3) -> str:
+def format_stat(stat: dict | None, digits: int = 3) -> str:
+    """"0.912 [0.900, 0.923]": a mean and its interval; "—" where there is none."""
     if not stat or stat["mean"] is None:
         return "—"
     text = f"{stat['mean']:.{digits}f}"
@@ -304,16 +314,16 @@ def markdown_report(results: dict) -> str:
         "per image. " + settings["maps"] + ". " + settings["comparison"][0].upper() + settings["comparison"][1:]
         + f". Pointing game: the map's maximum within {settings['tolerance_px']:g} px of a crack pixel.",
         "",
-        f"Chance: crack area share {_cell(results['chance']['area_share'], 4)} (lift 1 and AUROC 0.5 are "
-        f"chance); pointing game by chance {_cell(results['chance']['pointing'])}.",
+        f"Chance: crack area share {format_stat(results['chance']['area_share'], 4)} (lift 1 and AUROC 0.5 are "
+        f"chance); pointing game by chance {format_stat(results['chance']['pointing'])}.",
     ]
     header = ["map", *(label.replace("|", "/") for label in labels), *(d.replace("|", "/") for d in diffs)]
     for measure in ("lift", "auroc", "pointing", "mass_share"):
         lines += ["", f"## {MEASURE_NAMES[measure]}", "",
                   "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
         for name in map_order(results):
-            cells = [_cell(results["summary"][label].get(name, {}).get(measure)) for label in labels]
-            cells += [_cell(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
+            cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
+            cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     if settings.get("cams"):
