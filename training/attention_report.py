@@ -8,7 +8,9 @@ model, the maps of `viz.capture.capture` are measured with `viz.alignment`:
   spatial gate); only models with attention have these;
 - "feature cN": the activation energy (mean absolute activation over channels,
   `viz.render.activation_energy`) of the stage outputs c2..c5; every model has these, so the
-  baseline gets a column and the difference between models is measured on the same images.
+  baseline gets a column and the difference between models is measured on the same images;
+- "gradcam LAYER" (only with `cam_layers`): the Grad-CAM of each detection matched to an
+  annotation, against that annotation's own mask (its mass share: the energy-based pointing game).
 
 Maps are compared with masks at the original image's size: each map, already cropped to the part
 that covers the image (not detectron2's padding), is resized bilinearly to the image
