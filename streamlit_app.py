@@ -15,6 +15,7 @@ page = st.navigation({
     "Present and measure": [
         st.Page("app/pages/compare.py", title="With vs without BAM", icon=":material/compare:"),
         st.Page("app/pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
+        st.Page("app/pages/attention_measured.py", title="Attention, measured", icon=":material/target:"),
     ],
 })
 

@@ -7,7 +7,8 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = {"demo-data": "demo_data", "train": "train", "evaluate": "evaluate", "analyze": "analyze"}
+COMMANDS = {"demo-data": "demo_data", "train": "train", "evaluate": "evaluate", "analyze": "analyze",
+            "attention-report": "attention_report"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -179,6 +179,26 @@ def test_a_corrupt_upload_is_reported(page):
     screenshot(page, "bad-upload")
 
 
+def test_attention_measured_on_a_small_labelled_set(page, tmp_path):
+    from demo.generator import generate_dataset
+
+    generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(200, 200), seed=3)
+    open_view(page, "Attention, measured")
+    page.get_by_text("A COCO dataset on the server").click()
+    wait_idle(page)
+    page.get_by_label("COCO annotations (JSON)").fill(str(tmp_path / "test" / "annotations.json"))
+    page.get_by_label("Image folder").fill(str(tmp_path / "test" / "images"))
+    page.get_by_label("Image folder").press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Measure", exact=True).click()
+    page.get_by_role("heading", name="Best and worst images").wait_for(timeout=300_000)
+    wait_idle(page)
+    assert_no_error_boxes(page)
+    page.locator(MAIN).locator('[data-testid="stDataFrame"]').first.wait_for()
+    assert main_pictures(page) >= 3  # the figure and at least one best and one worst image
+    screenshot(page, "attention-measured")
+
+
 def test_the_server_log_has_no_traceback(server):
     log = server.log_text()
     assert "Traceback" not in log and "Exception" not in log, log[-3000:]

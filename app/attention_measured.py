@@ -1,0 +1,93 @@
+"""The "Attention, measured" page's glue to training.attention_report. Plain Python (no Streamlit)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from app.evaluation import random_weights_file
+from app.model_choice import LoadedModel
+from training.attention_report import MEASURE_NAMES, REPORT_FILES, format_stat, map_order
+
+MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
+        ".pdf": "application/pdf"}
+REPORTS = {name: MIME[Path(name).suffix] for name in REPORT_FILES}
+
+
+@dataclass
+class AlignmentRun:
+    """One finished report: its inputs and what training.attention_report wrote."""
+
+    key: tuple
+    results: dict
+    out_dir: Path
+    image_dir: Path
+
+    def report(self, name: str) -> bytes:
+        return (self.out_dir / name).read_bytes()
+
+    @property
+    def figure_png(self) -> Path:
+        return self.out_dir / "attention_report.png"
+
+    def image_path(self, entry: dict) -> Path:
+        return self.image_dir / entry["file_name"]
+
+    def ranked(self, label: str, name: str, measure: str, k: int = 3) -> tuple[list[dict], list[dict]]:
+        """The k best and k worst images for one model's map on one measure (undefined values
+        left out): each {"image_id", "file_name", "value"}, best first / worst first."""
+        scored = [{"image_id": im["image_id"], "file_name": im["file_name"],
+                   "value": im["models"][label][name][measure]}
+                  for im in self.results["images"]
+                  if name in im["models"].get(label, {}) and im["models"][label][name][measure] is not None]
+        scored.sort(key=lambda e: -e["value"])
+        return scored[:k], scored[::-1][:k]
+
+
+def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, limit: int | None) -> tuple:
+    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), limit)
+
+
+def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, out_dir: Path, *,
+                 limit: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> AlignmentRun:
+    """Both models over a labelled COCO set, the baseline first (the differences are BAM minus it).
+    Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
+    from training.attention_report import attention_report
+
+    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
+              for m in (pair[1], pair[0])]
+    results = attention_report(chosen, json_path, image_dir, out_dir, limit=limit, progress=False,
+                               on_progress=on_progress)
+    return AlignmentRun(run_key(pair, json_path, image_dir, limit), results, Path(out_dir), Path(image_dir))
+
+
+def summary_table(results: dict, measure: str) -> pd.DataFrame:
+    """A row per map; per model and per difference, the mean and its interval as text."""
+    columns = {**results["summary"], **results["differences"]}
+    rows = []
+    for name in map_order(results):
+        row = {"map": name}
+        for column, per_map in columns.items():
+            row[column] = format_stat(per_map.get(name, {}).get(measure))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def measure_title(measure: str) -> str:
+    return MEASURE_NAMES[measure]
+
+
+def drill_picture(overlaid: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """An (H, W, 3) uint8 picture (a map over the image) with the crack mask's outline in green."""
+    if mask.shape != overlaid.shape[:2]:
+        mask = cv2.resize(mask.astype(np.uint8), (overlaid.shape[1], overlaid.shape[0]),
+                          interpolation=cv2.INTER_NEAREST).astype(bool)
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    picture = np.ascontiguousarray(overlaid.copy())
+    cv2.drawContours(picture, contours, -1, (0, 255, 0), 1)
+    return picture

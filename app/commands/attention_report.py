@@ -1,0 +1,98 @@
+"""`python -m app attention-report`: do the models look at the cracks? Per stage, over a labelled set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands._common import EXIT_OK, fail, fail_with_problems, non_negative_int, positive_int
+
+DESCRIPTION = """\
+Measure, for every image with cracks in a labelled COCO set, how well each model's maps line up
+with the crack masks: the spatial attention of every attention stage (c2, c3, c4) and the
+activation energy of the feature maps c2..c5 (so a model without attention is measured too).
+Per map: the lift (share of the map's mass on crack pixels / their share of the image), the
+AUROC of the map as a crack-pixel detector, and the pointing game (is the maximum on a crack,
+within --tolerance pixels). Dataset means with seeded bootstrap intervals; the differences of
+each model from the first one listed are paired per image. Images without cracks are skipped.
+Writes attention_report.json, .csv (per image), .md, .png and .pdf to --out.
+Without --models, the shipped demo pair (demo-baseline first, then demo-bam); without --json /
+--images, the demo's held-out synthetic test split.
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from app.commands.evaluate import DEFAULT_MODELS
+
+    parser = subparsers.add_parser(
+        "attention-report", help="per-stage alignment of attention and feature maps with the cracks",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", metavar="MODEL",
+                        help="the models: each CONFIG.yaml:WEIGHTS.pth or a named model; the first is the "
+                             f"reference for the differences (default: {' '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per model (default: from the models)")
+    parser.add_argument("--json", metavar="JSON",
+                        help="COCO annotations (default: the demo's held-out test split, regenerated into "
+                             "demo/data/ on first use)")
+    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
+    parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the set")
+    parser.add_argument("--tolerance", type=_non_negative_float, default=15.0, metavar="PX",
+                        help="pointing game: a hit when the maximum is within PX pixels of a crack (default 15)")
+    parser.add_argument("--cams", nargs="+", metavar="LAYER", default=[],
+                        help="also a Grad-CAM of every detection matched to an annotation, at these layers "
+                             "(e.g. c4 c5), measured against that annotation's mask (slow: a backward pass each)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads for torch (default: one per core)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.commands.evaluate import resolve_models
+
+    if (args.json is None) != (args.images is None):
+        return fail("give both --json and --images, or neither (the demo test split).")
+    try:
+        chosen = resolve_models(args)
+    except ValueError as e:
+        return fail(str(e))
+    if args.json is None:
+        from demo.dataset import demo_split
+
+        args.json, args.images = demo_split("test")
+
+    import torch
+
+    import models
+    from training.attention_report import REPORT_FILES, attention_report
+    from training.data import DataProblemsError
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
+                                   tolerance=args.tolerance, cam_layers=args.cams, seed=args.seed,
+                                   resamples=args.resamples)
+    except DataProblemsError as e:
+        return fail_with_problems(e.problems, "nothing was measured")
+    except (models.ModelLoadError, KeyError) as e:  # KeyError: an unknown --cams layer, with the valid ones
+        return fail(str(e))
+    out = Path(args.out)
+    print((out / REPORT_FILES[2]).read_text())
+    print(f"Reports: {', '.join(str(out / name) for name in REPORT_FILES)} "
+          f"({results['dataset']['measured']} images measured, "
+          f"{results['dataset']['skipped_no_crack']} without cracks skipped).")
+    return EXIT_OK

@@ -1,0 +1,115 @@
+"""Attention, measured: over a labelled dataset, how well each stage's attention and features line
+up with the cracks, for both models, with intervals; and the images where they do best and worst."""
+
+from pathlib import Path
+
+import streamlit as st
+
+import models
+from app import assets, attention_measured, cache, evaluation, views, widgets
+from app import context
+from app.assets import ImageSource
+from training.attention_report import crack_masks, image_maps
+from training.data import DataProblemsError
+from viz.render import normalize, overlay
+
+SOURCES = ("Demo test split", "A COCO dataset on the server")
+MEASURES = ("auroc", "lift", "pointing", "mass_share")
+SHOWN = 3  # best and worst images
+
+sel = context.selection()
+widgets.page_header("Attention, measured", sel, sel.pair)
+pair = context.require_pair(sel)
+st.markdown("Does the network look at the cracks, and at which stage? For every image with a crack, each map is "
+            "compared with the crack mask: the **spatial attention** of each attention stage, and the "
+            "**feature energy** (mean absolute activation) of c2…c5 for both models. **Lift**: the share of the "
+            "map's mass on crack pixels over their share of the image (1 = uniform). **AUROC**: the map as a "
+            "crack-pixel detector (0.5 = chance). **Pointing game**: the map's maximum within 15 px of a crack. "
+            "Means over images with 95% bootstrap intervals; differences paired per image.")
+
+source = st.radio("Dataset", SOURCES, key="am_source", horizontal=True)
+if source == SOURCES[0]:
+    json_path, image_dir, missing = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES, None
+    if not assets.demo_split_ready():
+        st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} images) is generated on the first run, in a few "
+                "seconds.", icon=":material/info:")
+else:
+    cols = st.columns(2)
+    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key="am_json",
+                                        placeholder="data/test/annotations.json").strip())
+    image_dir = Path(cols[1].text_input("Image folder", key="am_images", placeholder="data/test/images").strip())
+    missing = None if json_path.name and str(image_dir) not in ("", ".") else "to give"
+
+size = evaluation.dataset_size(json_path) if not missing else None
+limit = st.number_input("Images to measure (the first N; 0: all)", min_value=0, value=0, step=10, key="am_limit")
+limit = int(limit) or None
+if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
+             help=f"{min(size, limit or size)} images × 2 models" if size else None):
+    if source == SOURCES[0] and not assets.demo_split_ready():
+        making = st.progress(0.0, text="Generating the demo test split…")
+        assets.make_demo_split(progress=lambda done, total: making.progress(
+            done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
+        making.empty()
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        st.session_state["alignment"] = attention_measured.measure_pair(
+            pair, json_path, image_dir, cache.session_folder() / "attention_report", limit=limit,
+            on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"{done} of {total} images"))
+    except DataProblemsError as e:
+        shown = e.problems[:20]
+        more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
+        st.error(f"The dataset has {len(e.problems)} problem(s); nothing was measured:\n"
+                 + "\n".join(f"- {p}" for p in shown) + more, icon=":material/error:")
+    except (models.ModelLoadError, ValueError) as e:
+        st.error(f"Measuring failed: {e}", icon=":material/error:")
+    bar.empty()
+
+done = st.session_state.get("alignment")
+if done is None:
+    st.stop()
+if done.key != attention_measured.run_key(pair, json_path, image_dir, limit):
+    st.caption("These results are from an earlier run (other dataset, models or number of images).")
+results = done.results
+ds = results["dataset"]
+st.subheader("Per stage")
+st.caption(f"{ds['measured']} images with cracks measured, {ds['skipped_no_crack']} without cracks skipped · "
+           f"{Path(ds['json']).name}")
+if not ds["measured"]:
+    st.warning("No image of this set has a crack annotation: nothing to measure.", icon=":material/warning:")
+    st.stop()
+st.image(str(done.figure_png), width="stretch")
+measure = st.segmented_control("Measure", MEASURES, default="auroc", key="am_measure", required=True,
+                               format_func=attention_measured.measure_title) or "auroc"
+table = attention_measured.summary_table(results, measure)
+st.dataframe(table, hide_index=True, width="stretch")
+widgets.downloads_row([(name.split(".")[-1].upper(), (lambda n=name: done.report(n)), name, mime)
+                       for name, mime in attention_measured.REPORTS.items()], key="am")
+
+st.subheader("Best and worst images")
+labels = list(results["summary"])
+cols = st.columns(2)
+label = cols[0].selectbox("Model", labels, index=len(labels) - 1, key="am_drill_model")
+names = [n for n in results["summary"][label] if not n.startswith("gradcam")]  # maps the capture gives
+name = cols[1].selectbox("Map", names, key="am_drill_map")
+best, worst = done.ranked(label, name, measure, SHOWN)
+loaded = next(m for m in pair if m.label == label)
+masks = {entry["id"]: mask for entry, mask in crack_masks(Path(ds["json"]), [e["image_id"] for e in best + worst])}
+for title, entries in ((f"Best {attention_measured.measure_title(measure)}", best),
+                       (f"Worst {attention_measured.measure_title(measure)}", worst)):
+    st.markdown(f"**{title}** · {name} of {label}")
+    for col, entry in zip(st.columns(SHOWN), entries):
+        path = done.image_path(entry)
+        try:
+            data = path.read_bytes()
+            image_source = ImageSource(path.name, data, "dataset")
+            image, _ = cache.decoded_image(image_source.digest, data, path.name)
+        except (OSError, ValueError) as e:
+            col.error(f"{path.name}: cannot be shown ({e}).")
+            continue
+        with st.spinner(f"Analysing {path.name}…"):
+            analysis = cache.analysis(loaded.key, image_source.digest, loaded, image)
+        values = image_maps(analysis.capture)[name]
+        picture = attention_measured.drill_picture(overlay(image, normalize(values), alpha=0.55),
+                                                   masks[entry["image_id"]])
+        col.image(picture, caption=f"{entry['file_name']}: {entry['value']:.3f}", width="stretch")
+st.caption("The map over the image (brighter: more), the crack's outline in green.")

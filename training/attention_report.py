@@ -1,0 +1,369 @@
+"""Does the network look at the cracks? Per-stage alignment of maps with ground-truth masks,
+over a labelled COCO set, for one or more models.
+
+For every image with at least one annotation (the union of its masks is "the crack") and every
+model, the maps of `viz.capture.capture` are measured with `viz.alignment`:
+
+- "attention cN": the spatial attention map of each attention stage (BAM's sigmoid(Ms), CBAM's
+  spatial gate); only models with attention have these;
+- "feature cN": the activation energy (mean absolute activation over channels,
+  `viz.render.activation_energy`) of the stage outputs c2..c5; every model has these, so the
+  baseline gets a column and the difference between models is measured on the same images;
+- "gradcam LAYER" (only with `cam_layers`): the Grad-CAM of each detection matched to an
+  annotation, against that annotation's own mask (its mass share: the energy-based pointing game).
+
+Maps are compared with masks at the original image's size: each map, already cropped to the part
+that covers the image (not detectron2's padding), is resized bilinearly to the image
+(`Capture.to_image`, as the app draws it). So thin cracks keep their true area share, and a coarse
+map's cell counts in proportion to how much of it is crack. Images without annotations are
+skipped (counted in the results): no crack, nothing to align with.
+
+Dataset means come with seeded percentile-bootstrap intervals; differences between a model and the
+first one listed (the reference, e.g. the baseline) are paired per image, then bootstrapped.
+`attention_report()` writes attention_report.json, attention_report.csv (one row per image, model
+and map), attention_report.md and attention_report.png / .pdf (the figure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import models as bam_models  # makes detectron2 importable: must precede it
+from detectron2.data.detection_utils import read_image
+from pycocotools.coco import COCO
+
+from training.data import require_valid
+from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
+from viz.capture import Capture, capture
+from viz.catalogue import get_layer, layer_catalogue
+from viz.render import activation_energy
+
+STAGES = ("c2", "c3", "c4", "c5")
+MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",
+                 "auroc": "AUROC (crack pixels)", "pointing": "pointing game"}
+REPORT_FILES = ("attention_report.json", "attention_report.csv", "attention_report.md",
+                "attention_report.png", "attention_report.pdf")
+
+
+def map_name(source: str, stage: str) -> str:
+    return f"{source} {stage}"
+
+
+def image_maps(cap: Capture) -> dict[str, np.ndarray]:
+    """The maps measured for one capture, by name ("attention c2", "feature c3", ...), each
+    (H, W) float at the original image's size, non-negative."""
+    maps = {}
+    for stage, att in cap.attention.items():
+        maps[map_name("attention", stage)] = cap.to_image(att.spatial, cap.strides[stage])
+    for stage in STAGES:
+        if stage in cap.features:
+            maps[map_name("feature", stage)] = cap.to_image(activation_energy(cap.features[stage]),
+                                                            cap.strides[stage])
+    # bilinear resizing keeps values >= 0 up to rounding; clip so the measures' check holds
+    return {name: np.maximum(values, 0.0) for name, values in maps.items()}
+
+
+def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict[str, dict[str, float]]:
+    """map name -> {measure: value} for one capture and its crack mask ((H, W) bool, not empty)."""
+    return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
+
+
+def annotation_masks(json_path: str | Path, image_ids: Sequence[int] | None = None,
+                     limit: int | None = None) -> tuple[int, Iterator[tuple[dict, list[np.ndarray]]]]:
+    """(how many images, an iterator of (image entry, one (H, W) bool mask per annotation)) for
+    every image of the file (or those of `image_ids`; at most `limit`), in file order. Masks are
+    decoded one image at a time, so a large set does not sit in memory."""
+    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
+        coco = COCO(str(json_path))
+    ids = coco.getImgIds(imgIds=image_ids or [])[:limit]
+
+    def masks():
+        for image_id in ids:
+            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
+            yield coco.imgs[image_id], [coco.annToMask(ann).astype(bool) for ann in anns]
+    return len(ids), masks()
+
+
+def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
+    """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
+    `image_ids`), in file order."""
+    return [(entry, _union(masks, entry)) for entry, masks in annotation_masks(json_path, image_ids)[1]]
+
+
+def _union(masks: list[np.ndarray], entry: dict) -> np.ndarray:
+    return np.logical_or.reduce(masks) if masks else np.zeros((entry["height"], entry["width"]), bool)
+
+
+def match_detections(instances, masks: list[np.ndarray], *, score_threshold: float = 0.5,
+                     iou_threshold: float = 0.5) -> list[tuple[int, int]]:
+    """(annotation index, detection index) pairs: each annotation, in turn, takes the best-scoring
+    unused detection (score >= score_threshold) whose box overlaps the annotation's box with
+    IoU >= iou_threshold. `instances`: detectron2 Instances at the image's size."""
+    from detectron2.structures import Boxes, pairwise_iou
+
+    if not masks or not len(instances):
+        return []
+    gt = []
+    for mask in masks:
+        ys, xs = np.nonzero(mask)
+        gt.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    iou = pairwise_iou(Boxes(torch.tensor(gt, dtype=torch.float32)), instances.pred_boxes).numpy()
+    scores = instances.scores.numpy()
+    used, pairs = set(), []
+    for k in range(len(masks)):
+        candidates = [d for d in np.argsort(-scores, kind="stable")
+                      if d not in used and scores[d] >= score_threshold and iou[k, d] >= iou_threshold]
+        if candidates:
+            used.add(int(candidates[0]))
+            pairs.append((k, int(candidates[0])))
+    return pairs
+
+
+def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[str], *,
+                 tolerance: float) -> tuple[dict[str, dict[str, float]], int]:
+    """Grad-CAM (score target) of every matched detection at each layer, measured against its own
+    annotation's mask and averaged over the image's matched detections: ({"gradcam c4": measures},
+    number matched). The energy-based pointing game is the mass share."""
+    from viz.gradcam import instance_cam
+
+    pairs = match_detections(cap.instances, masks)
+    per_layer: dict[str, list[dict]] = {}
+    for k, d in pairs:
+        box = cap.instances.pred_boxes.tensor[d].numpy()
+        for layer in layers:
+            cam = instance_cam(model, cap.model_input, box, int(cap.instances.pred_classes[d]), layer=layer)
+            per_layer.setdefault(map_name("gradcam", layer), []).append(alignment(cam, masks[k], tolerance=tolerance))
+    means = {name: {m: float(np.nanmean([v[m] for v in found])) if any(math.isfinite(v[m]) for v in found)
+                    else math.nan for m in MEASURES} for name, found in per_layer.items()}
+    return means, len(pairs)
+
+
+def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples: int,
+               confidence: float) -> tuple[dict, dict]:
+    """Dataset means with intervals per model, map and measure; and the paired differences of
+    each later model from the first on the maps both have."""
+    def ci(values):
+        return mean_with_ci(values, confidence=confidence, resamples=resamples, seed=seed)
+
+    summary = {}
+    for label in labels:
+        names = list(dict.fromkeys(n for row in per_image for n in row["models"][label]))
+        summary[label] = {name: {m: ci([row["models"][label][name][m] for row in per_image
+                                        if name in row["models"][label]]) for m in MEASURES}
+                          for name in names}
+    differences = {}
+    reference = labels[0]
+    for label in labels[1:]:
+        shared = [n for n in summary[label] if n in summary[reference]]
+        differences[f"{label} - {reference}"] = {
+            name: {m: ci([row["models"][label][name][m] - row["models"][reference][name][m]
+                          for row in per_image
+                          if name in row["models"][label] and name in row["models"][reference]]) for m in MEASURES}
+            for name in shared}
+    return summary, differences
+
+
+def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
+                     image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
+                     tolerance: float = 15.0, cam_layers: Sequence[str] = (), seed: int = 0, resamples: int = 2000,
+                     confidence: float = 0.95, progress: bool = True,
+                     on_progress: Callable[[int, int], None] | None = None) -> dict:
+    """Measure every model's maps against the crack masks of a COCO set and write the reports.
+
+    models: (label, config_file, weights_file) per model, labels distinct; the first is the
+    reference the others' differences are taken from. limit: only the first `limit` images of
+    the file (with or without cracks). tolerance: the pointing game's tolerance in pixels of the
+    original image. cam_layers: also a Grad-CAM per matched detection at these layers (slow: a
+    backward pass each), measured against its own annotation's mask. seed, resamples,
+    confidence: the bootstrap's.
+    progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
+    Returns the content of attention_report.json. Raises training.data.DataProblemsError for
+    problems in the data and models.ModelLoadError for a config or weights that do not load.
+    """
+    if not models:
+        raise ValueError("no model to measure.")
+    labels = [label for label, _, _ in models]
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"model labels must differ (got {labels}).")
+    require_valid((json_path, image_dir))
+    loaded = []
+    for label, config_file, weights_file in models:
+        model, cfg = bam_models.load_model(config_file, weights_file)
+        catalogue = layer_catalogue(model)
+        for layer in cam_layers:
+            get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
+        loaded.append((label, config_file, weights_file, model.eval(), cfg))
+
+    total, images = annotation_masks(json_path, limit=limit)
+    per_image, skipped = [], []
+    seconds: dict[str, list[float]] = {label: [] for label in labels}
+    for done, (entry, masks) in enumerate(tqdm(images, total=total, desc="Attention report", unit="image",
+                                               disable=not progress), start=1):
+        ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
+        mask = _union(masks, entry)
+        if not mask.any():
+            skipped.append(ident)
+        else:
+            image = read_image(str(Path(image_dir) / entry["file_name"]), format="RGB")
+            row = {**ident, "area_share": area_share(mask),
+                   "pointing_chance": float(within(mask, tolerance).mean()), "models": {}}
+            for label, _, _, model, cfg in loaded:
+                start = time.perf_counter()
+                cap = capture(model, cfg, image)
+                row["models"][label] = measure_capture(cap, mask, tolerance=tolerance)
+                seconds[label].append(time.perf_counter() - start)
+                if cam_layers:
+                    cams, matched = measure_cams(model, cap, masks, cam_layers, tolerance=tolerance)
+                    row["models"][label].update(cams)
+                    row.setdefault("matched_detections", {})[label] = {"instances": len(masks), "matched": matched}
+            per_image.append(row)
+        if on_progress is not None:
+            on_progress(done, total)
+
+    summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
+    results = {
+        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": total,
+                    "measured": len(per_image), "skipped_no_crack": len(skipped), "limit": limit},
+        "settings": {
+            "tolerance_px": tolerance, "bootstrap": {"method": "percentile", "resamples": resamples,
+                                                     "confidence": confidence, "seed": seed},
+            "maps": "attention cN: spatial attention map of stage N; feature cN: mean absolute "
+                    "activation over channels of stage output cN",
+            "comparison": "maps cropped to the image region and resized bilinearly to the original "
+                          "image; the crack is the union of the image's annotation masks",
+            "reference": labels[0],
+            "cams": ("Grad-CAM rows (gradcam LAYER): the Grad-CAM (score target) of each detection matched to "
+                     "an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask; "
+                     "averaged per image; "
+                     "its mass share is the energy-based pointing game") if cam_layers else None,
+        },
+        "models": {label: {"config": str(c), "weights": str(w), "model": str(bam_models.describe(cfg)),
+                           "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
+                           **({"matched_detections": sum(r["matched_detections"][label]["matched"] for r in per_image),
+                               "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image)}
+                              if cam_layers else {})}
+                   for label, c, w, _, cfg in loaded},
+        "chance": {"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
+                                              resamples=resamples, seed=seed),
+                   "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,
+                                            resamples=resamples, seed=seed)},
+        "summary": summary,
+        "differences": differences,
+        "images": _json_safe(per_image),
+        "skipped": skipped,
+    }
+    write_reports(results, out_dir)
+    return results
+
+
+def _json_safe(value):
+    """NaN (undefined, e.g. an all-zero map's mass share) as None, recursively."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Reports
+
+
+def map_order(results: dict) -> list[str]:
+    """Every measured map name, attention stages first, then features, by stage."""
+    names = {n for per_model in results["summary"].values() for n in per_model}
+    return [map_name(source, stage) for source in ("attention", "feature", "gradcam") for stage in STAGES
+            if map_name(source, stage) in names]
+
+
+def format_stat(stat: dict | None, digits: int = 3) -> str:
+    """"0.912 [0.900, 0.923]": a mean and its interval; "—" where there is none."""
+    if not stat or stat["mean"] is None:
+        return "—"
+    text = f"{stat['mean']:.{digits}f}"
+    if stat["low"] is not None:
+        text += f" [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
+    return text
+
+
+def markdown_report(results: dict) -> str:
+    """One table per measure: a row per map (stage), a column per model and per difference."""
+    ds, settings = results["dataset"], results["settings"]
+    labels = list(results["models"])
+    diffs = list(results["differences"])
+    boot = settings["bootstrap"]
+    lines = [
+        f"# Attention alignment on {Path(ds['json']).name}",
+        "",
+        f"{ds['measured']} images with cracks measured; {ds['skipped_no_crack']} without cracks skipped "
+        f"(nothing to align with). Means over images with {round(100 * boot['confidence'])}% percentile "
+        f"bootstrap intervals ({boot['resamples']} resamples, seed {boot['seed']}); differences are paired "
+        "per image. " + settings["maps"] + ". " + settings["comparison"][0].upper() + settings["comparison"][1:]
+        + f". Pointing game: the map's maximum within {settings['tolerance_px']:g} px of a crack pixel.",
+        "",
+        f"Chance: crack area share {format_stat(results['chance']['area_share'], 4)} (lift 1 and AUROC 0.5 are "
+        f"chance); pointing game by chance {format_stat(results['chance']['pointing'])}.",
+    ]
+    header = ["map", *(label.replace("|", "/") for label in labels), *(d.replace("|", "/") for d in diffs)]
+    for measure in ("lift", "auroc", "pointing", "mass_share"):
+        lines += ["", f"## {MEASURE_NAMES[measure]}", "",
+                  "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+        for name in map_order(results):
+            cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
+            cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("")
+    if settings.get("cams"):
+        lines.append(settings["cams"][0].upper() + settings["cams"][1:] + ". Matched: " + ", ".join(
+            f"{label}: {m['matched_detections']} of {m['annotations']} annotations"
+            for label, m in results["models"].items()) + ".")
+        lines.append("")
+    for label, m in results["models"].items():
+        lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; {m['seconds_per_image']} s per image "
+                     f"(median; capture and map measures, CAMs not included); config `{m['config']}`, "
+                     f"weights `{m['weights']}`")
+    return "\n".join(lines) + "\n"
+
+
+def csv_rows(results: dict) -> list[list]:
+    """One row per image, model and map: the per-image values behind the means."""
+    rows = [["image_id", "file_name", "area_share", "pointing_chance", "model", "map", *MEASURES]]
+    for image in results["images"]:
+        for label, maps in image["models"].items():
+            for name, values in maps.items():
+                rows.append([image["image_id"], image["file_name"], image["area_share"],
+                             image["pointing_chance"], label, name,
+                             *("" if values[m] is None else values[m] for m in MEASURES)])
+    return rows
+
+
+def write_reports(results: dict, out_dir: str | Path) -> list[Path]:
+    """REPORT_FILES in `out_dir`."""
+    from viz.alignment_figure import alignment_figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / name for name in REPORT_FILES]
+    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    with paths[1].open("w", newline="") as f:
+        csv.writer(f).writerows(csv_rows(results))
+    paths[2].write_text(markdown_report(results))
+    figure = alignment_figure(results)
+    for path in paths[3:]:
+        figure.savefig(path, dpi=200)
+    return paths
