@@ -39,7 +39,7 @@ def shadow_gain(rng: np.random.Generator, shape: tuple[int, int], unit: float) -
     angle = rng.uniform(0, 2 * np.pi)
     d = (xs - w / 2) * math.cos(angle) + (ys - h / 2) * math.sin(angle) - rng.uniform(-0.4, 0.4) * min(shape)
     d += rng.uniform(0, 0.2) * (-(xs - w / 2) * math.sin(angle) + (ys - h / 2) * math.cos(angle)) ** 2 / max(shape)
-    inside = 1 / (1 + np.exp(-d / (unit * rng.uniform(2, 25))))
+    inside = 0.5 * (1 + np.tanh(d / (2 * unit * rng.uniform(2, 25))))  # a logistic edge
     return 1 - rng.uniform(0.25, 0.6) * inside
 
 

@@ -210,7 +210,7 @@ def fractal(rng: np.random.Generator, shape: Size, unit: float) -> CrackLayer | 
     canvas = np.zeros((h * ss, w * ss), np.uint8)
     for pts, stroke_width in strokes:
         # Piecewise constant width, thinning towards the far end of each stroke.
-        pieces = np.array_split(np.arange(len(pts)), 6)
+        pieces = np.array_split(np.arange(len(pts)), min(6, len(pts) - 1))
         for j, idx in enumerate(pieces):
             idx = np.append(idx, min(idx[-1] + 1, len(pts) - 1))
             thickness = max(1, int(round(stroke_width * ss * (1 - 0.13 * j) * rng.uniform(0.8, 1.2))))
