@@ -378,6 +378,19 @@ def photo_augmentations(cfg) -> list[T.Augmentation]:
 AUGMENTATIONS = {"standard": None, "photo": photo_augmentations}
 
 
+class _TightBoxMapper(DatasetMapper):
+    """DatasetMapper whose boxes are taken again from the masks after augmentation (rotations
+    and crops move mask pixels). detectron2's own `recompute_boxes` fails on images without
+    instances, which are the negatives here."""
+
+    def __call__(self, dataset_dict: dict) -> dict:
+        out = super().__call__(dataset_dict)
+        instances = out.get("instances")
+        if instances is not None and instances.has("gt_masks"):
+            instances.gt_boxes = instances.gt_masks.get_bounding_boxes()
+        return out
+
+
 def train_mapper(cfg, augment: str = "standard") -> DatasetMapper:
     """detectron2's training DatasetMapper with the augmentation set `augment` (a key of
     AUGMENTATIONS). Raises ValueError for an unknown name."""
@@ -386,5 +399,5 @@ def train_mapper(cfg, augment: str = "standard") -> DatasetMapper:
     build = AUGMENTATIONS[augment]
     if build is None:
         return DatasetMapper(cfg, is_train=True)
-    # Rotations and crops move mask pixels: boxes are taken again from the masks, tight.
-    return DatasetMapper(cfg, is_train=True, augmentations=build(cfg), recompute_boxes=cfg.MODEL.MASK_ON)
+    mapper_class = _TightBoxMapper if cfg.MODEL.MASK_ON else DatasetMapper
+    return mapper_class(cfg, is_train=True, augmentations=build(cfg))

@@ -57,6 +57,10 @@ def test_photo_set_varies_the_image_and_keeps_masks_on_the_cracks(records_and_cf
             assert box.tolist() == pytest.approx([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], abs=1.01)
     assert masks_seen >= 10
     assert np.ptp(brightness) > 10  # photometric changes happened
+    negatives = [r for r in records if not r["annotations"]]
+    assert negatives
+    for seed, record in enumerate(negatives):  # no instances, nothing to box
+        assert len(_mapped(mapper, record, seed)["instances"]) == 0
 
 
 def test_unknown_set_is_one_sentence(records_and_cfg):
