@@ -1,4 +1,5 @@
-"""COCO instance-segmentation datasets: checking them before use, registering them with detectron2.
+"""COCO instance-segmentation datasets: checking them before use, registering them with detectron2,
+and the augmentation sets a training run can use.
 
 `check_coco_dataset` reads an annotation file the way training will use it and lists every problem
 in words (which file, which image, which annotation), so a user fixes them all at once instead of
@@ -21,7 +22,8 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog
+from detectron2.data import transforms as T
 from detectron2.data.datasets import register_coco_instances
 
 _REQUIRED_LISTS = ("images", "annotations", "categories")
@@ -349,3 +351,53 @@ def uses_rle(json_path: str | Path) -> bool:
     data = json.loads(Path(json_path).read_text(encoding="utf-8"))
     return any(isinstance(a.get("segmentation"), dict) for a in data["annotations"])
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Augmentations at training time
+
+
+def photo_augmentations(cfg) -> list[T.Augmentation]:
+    """Geometric and photometric variety for photo-like data (recipe v2 of the demo data):
+    sometimes a zoom into half the image (a crack in a large photo seen closer), the config's
+    resize, flips both ways, a small rotation, and brightness, contrast and saturation changes."""
+    return [
+        T.RandomApply(T.RandomCrop("relative_range", (0.5, 0.5)), prob=0.3),
+        T.ResizeShortestEdge(cfg.INPUT.MIN_SIZE_TRAIN, cfg.INPUT.MAX_SIZE_TRAIN, cfg.INPUT.MIN_SIZE_TRAIN_SAMPLING),
+        T.RandomFlip(horizontal=True, vertical=False),
+        T.RandomFlip(horizontal=False, vertical=True),
+        T.RandomApply(T.RandomRotation([-15, 15], expand=False), prob=0.3),
+        T.RandomBrightness(0.75, 1.25),
+        T.RandomContrast(0.75, 1.25),
+        T.RandomSaturation(0.6, 1.4),
+    ]
+
+
+# name -> the augmentations, or None for detectron2's own from the config (INPUT.MIN_SIZE_TRAIN,
+# INPUT.RANDOM_FLIP, INPUT.CROP): what the shipped demo pair was trained with.
+AUGMENTATIONS = {"standard": None, "photo": photo_augmentations}
+
+
+class _TightBoxMapper(DatasetMapper):
+    """DatasetMapper whose boxes are taken again from the masks after augmentation (rotations
+    and crops move mask pixels). detectron2's own `recompute_boxes` fails on images without
+    instances, which are the negatives here."""
+
+    def __call__(self, dataset_dict: dict) -> dict:
+        out = super().__call__(dataset_dict)
+        instances = out.get("instances")
+        if instances is not None and instances.has("gt_masks"):
+            instances.gt_boxes = instances.gt_masks.get_bounding_boxes()
+        return out
+
+
+def train_mapper(cfg, augment: str = "standard") -> DatasetMapper:
+    """detectron2's training DatasetMapper with the augmentation set `augment` (a key of
+    AUGMENTATIONS). Raises ValueError for an unknown name."""
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation set {augment!r}; choose one of {', '.join(AUGMENTATIONS)}.")
+    build = AUGMENTATIONS[augment]
+    if build is None:
+        return DatasetMapper(cfg, is_train=True)
+    mapper_class = _TightBoxMapper if cfg.MODEL.MASK_ON else DatasetMapper
+    return mapper_class(cfg, is_train=True, augmentations=build(cfg))

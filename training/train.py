@@ -36,13 +36,14 @@ import torch
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
 from detectron2.config import CfgNode
-from detectron2.data import DatasetMapper, build_detection_train_loader, get_detection_dataset_dicts
+from detectron2.data import build_detection_train_loader, get_detection_dataset_dicts
 from detectron2.engine import DefaultTrainer, hooks
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter
 
 from models.safe_load import read_weights_file
-from training.data import DataProblemsError, read_categories, register_coco_dataset, require_valid, uses_rle
+from training.data import (AUGMENTATIONS, DataProblemsError, read_categories, register_coco_dataset,
+                           require_valid, train_mapper, uses_rle)
 
 logger = logging.getLogger("detectron2.training")  # shown with detectron2's own log lines
 
@@ -59,7 +60,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
           out_dir: str | Path, *, val_json: str | Path | None = None,
           val_images: str | Path | None = None, iters: int | None = None, resume: bool = False,
           init_weights: str | Path | None = None, seed: int = 0,
-          opts: list[str] | None = None, device: str = "auto") -> Path:
+          opts: list[str] | None = None, device: str = "auto", augment: str = "standard") -> Path:
     """Train `config_file` on a COCO dataset; return the path of `model_final_fp16.pth`.
 
     iters: SOLVER.MAX_ITER (default: the config's). SOLVER.STEPS (the LR drops) are scaled by the
@@ -69,6 +70,9 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
         used, the counts of missing and unexpected keys are logged). Ignored when resuming.
     opts: detectron2 KEY VALUE overrides, e.g. ["SOLVER.IMS_PER_BATCH", "2"].
     device: "auto" (CUDA when there, else the CPU), "cpu" or "cuda[:N]" (models.device).
+    augment: the augmentation set, a key of training.data.AUGMENTATIONS ("standard": the config's
+        resize and flip, as the shipped demo pair; "photo": flips both ways, rotation, crops,
+        brightness/contrast/saturation). Give the same one when resuming.
 
     Raises DataProblemsError (every problem in the data), models.ModelLoadError (config or
     weights), RunExistsError (out_dir holds a run and resume is False), ValueError (bad arguments).
@@ -79,6 +83,8 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
         raise ValueError(f"iters must be at least 1 (got {iters}).")
     if seed < 0:
         raise ValueError(f"seed must be 0 or more (got {seed}).")
+    if augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation set {augment!r}; choose one of {', '.join(AUGMENTATIONS)}.")
     if not resume and (Path(out_dir) / "last_checkpoint").is_file():
         raise RunExistsError(f"{out_dir} already holds a training run. Continue it with --resume "
                              f"(resume=True), or choose another output folder.")
@@ -98,9 +104,9 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     start_iter = checkpoint_start_iter(out_dir) if resume else 0
 
     with _training_logs(out_dir / "log.txt"):
-        logger.info("Training %s: %s", Path(config_file).name, models.describe(cfg))
+        logger.info("Training %s: %s; augmentations: %s", Path(config_file).name, models.describe(cfg), augment)
         seed_all_rng(seed)
-        trainer = Trainer(cfg, data_start_iter=start_iter)
+        trainer = Trainer(cfg, data_start_iter=start_iter, augment=augment)
         trainer.resume_or_load(resume=resume)
         if trainer.start_iter != start_iter:  # cannot happen unless the checkpoint changed meanwhile
             raise RuntimeError(f"resuming at iteration {trainer.start_iter}, expected {start_iter}.")
@@ -184,7 +190,7 @@ class TrainingStream(torch.utils.data.Dataset):
     """The training data as an endless stream, each sample a pure function of (seed, position).
 
     Position p of the stream is image `order(p // n)[p % n]` (a fresh shuffle per pass over the
-    n images, drawn from `seed`), augmented (detectron2's mapper: resize, flip) with NumPy's
+    n images, drawn from `seed`), augmented (detectron2's mapper: resize, flip, or the set chosen by `augment`) with NumPy's
     random state set from (seed, p). So the same seed gives every variant (plain, BAM, CBAM) the
     same images in the same order with the same augmentations, whatever else consumed random
     numbers (model initialisation differs between variants) and however many loader workers
@@ -227,8 +233,9 @@ class Trainer(DefaultTrainer):
     """detectron2's DefaultTrainer with this project's model builder, writers, data order and no
     periodic evaluation (validation runs at the end, see `train`)."""
 
-    def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0):
+    def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0, augment: str = "standard"):
         self._data_start_iter = data_start_iter  # read by build_train_loader, inside __init__
+        self._augment = augment
         super().__init__(cfg)
 
     @classmethod
@@ -241,7 +248,7 @@ class Trainer(DefaultTrainer):
         positives = sum(1 for d in records if d.get("annotations"))
         logger.info("Training images: %d (%d with instances, %d negatives).",
                     len(records), positives, len(records) - positives)
-        stream = TrainingStream(records, DatasetMapper(cfg, is_train=True), seed=cfg.SEED)
+        stream = TrainingStream(records, train_mapper(cfg, self._augment), seed=cfg.SEED)
         return build_detection_train_loader(
             stream, mapper=None, sampler=StreamPositions(self._data_start_iter * cfg.SOLVER.IMS_PER_BATCH),
             total_batch_size=cfg.SOLVER.IMS_PER_BATCH,

@@ -37,6 +37,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--init-weights", metavar="PATH",
                         help="start from these weights (keys that fit; default: from scratch)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    parser.add_argument("--augment", choices=("standard", "photo"), default="standard",
+                        help="augmentations: standard (the config's resize and horizontal flip; default) or photo "
+                             "(also vertical flips, small rotations, zoom-in crops, brightness, contrast and "
+                             "saturation). Give the same when resuming")
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads for torch (default: one per core). Two trainings side by side on "
                              "a 2-core machine: give each --threads 1")
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         final = train(args.config, args.train_json, args.train_images, args.out,
                       val_json=args.val_json, val_images=args.val_images, iters=args.iters,
                       resume=args.resume, init_weights=args.init_weights, seed=args.seed,
-                      opts=list(args.opts), device=args.device)
+                      opts=list(args.opts), device=args.device, augment=args.augment)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was trained")
     except (models.ModelLoadError, RunExistsError) as e:
