@@ -24,7 +24,8 @@ def main() -> None:
     args = parser.parse_args()
     started, load_before = datetime.datetime.now(), load_average()
     sections = [inference.report(512, args.repetitions), analysis.report(512, args.repetitions, 1024)]
-    lines = ["# Benchmark results", "", "Written by `make bench` (`python -m benchmarks --output benchmarks/RESULTS.md`).",
+    lines = ["# Benchmark results", "",
+             "Written by `make bench` (`python -m benchmarks --output benchmarks/RESULTS.md`).",
              "", f"- {started:%Y-%m-%d %H:%M}, {machine()}",
              f"- load average (1 min) {load_before} at the start, {load_average()} at the end"]
     lines += [f"- {args.note}"] if args.note else []

@@ -39,7 +39,8 @@ def timings(size: int, repetitions: int) -> list[str]:
     }, repetitions=repetitions)
     lines = [f"Cost of looking inside: R-18 BAM, {size}x{size}, {repetitions} interleaved repetitions; "
              "ratio to plain inference in the same repetition: median (interquartile range)",
-             "", "| what | median seconds | vs. plain, wall time | vs. plain, CPU time |", "| --- | ---: | ---: | ---: |"]
+             "", "| what | median seconds | vs. plain, wall time | vs. plain, CPU time |",
+             "| --- | ---: | ---: | ---: |"]
     for name, what in RUNS.items():
         lines.append(f"| {what} | {ratio_columns(times[name], times['plain'])} |")
     return lines
