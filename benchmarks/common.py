@@ -108,4 +108,4 @@ def machine(device: torch.device | str = "cpu") -> str:
     device = torch.device(device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     return (f"{cpu_model()}, {os.cpu_count()} cores; torch {torch.__version__} ({build} build, {blas}, {onednn}, "
-            f"{torch.backends.cpu.get_cpu_capability()}), {torch.get_num_threads()} threads; device: {where}")
+            f"{torch.backends.cpu.get_cpu_capability()}), torch threads: {torch.get_num_threads()}; device: {where}")
