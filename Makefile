@@ -13,9 +13,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Interleaved timings with their spread, written to benchmarks/RESULTS.md with the date and machine.
 bench: $(STAMP)
-	$(PY) -m benchmarks.inference
-	$(PY) -m benchmarks.analysis
+	$(PY) -m benchmarks --output benchmarks/RESULTS.md
 
 $(STAMP): requirements.txt requirements-dev.txt tools/install_detectron2.py tools/detectron2-source.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -9,6 +9,8 @@ Channel attention first, then spatial attention, each multiplied into the featur
 
 Forward hooks on `channel_gate.sigmoid` (N, C, 1, 1) and `spatial_gate.sigmoid` (N, 1, H, W)
 observe the two maps without changing what `forward` returns.
+
+A gate value below float32's epsilon is applied as exactly 0 (see `cut_underflow`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,19 @@ import torch
 from torch import nn
 
 from models.attention import ATTENTION_REGISTRY, AttentionType
+
+GATE_FLOOR = torch.finfo(torch.float32).eps
+
+
+def cut_underflow(gate: torch.Tensor) -> torch.Tensor:
+    """The gate (any shape) with values below GATE_FLOOR set to 0.
+
+    Why: a saturated sigmoid gives gates near 1e-38, whose products in the next layers are
+    subnormal floats, which CPUs compute up to ~100x slower (R-50 + CBAM ran 1.4x the time of
+    R-50; 1.02x with this cut). A gate under epsilon scales a value below one rounding step of
+    the ungated value, so cutting it changes the outputs by less than float32's precision.
+    """
+    return gate.masked_fill(gate < GATE_FLOOR, 0)
 
 
 class CBAMChannelGate(nn.Module):
@@ -30,7 +45,7 @@ class CBAMChannelGate(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         avg = self.mlp(x.mean(dim=(2, 3)))
         peak = self.mlp(x.amax(dim=(2, 3)))
-        return x * self.sigmoid((avg + peak)[:, :, None, None])
+        return x * cut_underflow(self.sigmoid((avg + peak)[:, :, None, None]))
 
 
 class CBAMSpatialGate(nn.Module):
@@ -42,7 +57,7 @@ class CBAMSpatialGate(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * self.sigmoid(self.bn(self.conv(pooled)))
+        return x * cut_underflow(self.sigmoid(self.bn(self.conv(pooled))))
 
 
 class CBAM(nn.Module):

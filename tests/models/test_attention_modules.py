@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from models import BAM, CBAM
+from models.cbam import GATE_FLOOR
 
 
 def bn_eval(x, bn):
@@ -130,6 +131,20 @@ def test_cbam_matches_its_formula(shape):
     x = torch.randn(shape)
     with torch.no_grad():
         assert torch.allclose(cbam(x), cbam_by_hand(cbam, x), atol=1e-5)
+
+
+def test_cbam_cuts_underflowing_gates_without_changing_its_output():
+    # Large inputs saturate the random gates: by its formula CBAM then outputs values near 1e-38,
+    # whose products downstream are slow subnormal floats (issue 14: R-50 + CBAM ran 1.4x R-50).
+    torch.manual_seed(0)
+    cbam = CBAM(64).eval()
+    x = torch.randn(1, 64, 16, 16) * 300
+    with torch.no_grad():
+        by_formula, out = cbam_by_hand(cbam, x), cbam(x)
+    tiny = lambda t: ((t != 0) & (t.abs() < 1e-30)).sum().item()  # noqa: E731
+    assert tiny(by_formula) > 0 and tiny(out) == 0
+    # Each cut value was under one rounding step (epsilon) of the ungated input.
+    torch.testing.assert_close(out, by_formula, rtol=0, atol=GATE_FLOOR * x.abs().max().item())
 
 
 def test_cbam_trains_and_exposes_its_maps():
