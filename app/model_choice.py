@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -21,14 +20,13 @@ from torch import nn
 import models
 from models.zoo import NAMED
 
+from app import server_paths
 from app.assets import RANDOM_WEIGHTS_SEED
 
 logger = logging.getLogger(__name__)
 
 ROLES = ("with", "without")
-# The operator's list of server folders whose configs and weights visitors may name by path
-# (os.pathsep-separated). Unset: the sidebar offers no "server path" mode at all.
-SERVER_PATHS_ENV = "BAMVIZ_SERVER_PATHS"
+
 ROLE_TITLES = {"with": "With attention", "without": "Without attention"}
 
 
@@ -68,12 +66,6 @@ def demo_choice(name: str) -> ModelChoice:
     return ModelChoice(spec.label, spec.config, None, spec.class_names, note)
 
 
-def server_folders() -> tuple[Path, ...]:
-    """The folders the operator lets visitors read by path ($BAMVIZ_SERVER_PATHS); () when unset."""
-    text = os.environ.get(SERVER_PATHS_ENV, "")
-    return tuple(Path(p).expanduser().resolve() for p in text.split(os.pathsep) if p.strip())
-
-
 def path_choice(config: str | Path, weights: str | Path | None, *, label: str | None = None,
                 class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
     """A user's files on the server. Raises ModelLoadError when a named file is not there, or,
@@ -84,10 +76,11 @@ def path_choice(config: str | Path, weights: str | Path | None, *, label: str | 
     for path, what in ((config, "config"), (weights, "weights")):
         if path is None:
             continue
-        if allowed_dirs is not None and not any(d == path.resolve() or d in path.resolve().parents
-                                                for d in allowed_dirs):
-            raise models.ModelLoadError(f"{path.name or path}: refused: the {what} file is outside the "
-                                        f"folders this server lets visitors read.")
+        if allowed_dirs is not None:
+            try:
+                server_paths.check(path, f"{what} file", allowed_dirs)
+            except server_paths.ServerPathError as e:
+                raise models.ModelLoadError(str(e)) from None
         if not path.is_file():
             raise models.ModelLoadError(f"{path.name or path}: {what} file not found.")
     note = None if weights else f"no weights given for {config.name}: random weights"

@@ -14,8 +14,10 @@ import streamlit as st
 import models
 from app import assets, cache, views
 from app.assets import ImageSource
-from app.model_choice import ROLE_TITLES, ROLES, SERVER_PATHS_ENV, LoadedModel, ModelChoice, demo_choice, \
-    parse_class_names, path_choice, save_upload, server_folders
+from app.model_choice import ROLE_TITLES, ROLES, LoadedModel, ModelChoice, demo_choice, parse_class_names, \
+    path_choice, save_upload
+from app.server_paths import ENV as SERVER_PATHS_ENV
+from app.server_paths import folders as server_folders
 from models.device import cuda_count
 
 SOURCES = ("Demo", "Upload", "Server path")  # "Server path" only where the operator allows it

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 from matplotlib.figure import Figure
 
-from app import cache, views
+from app import cache, server_paths, views
 from app.model_choice import ROLE_TITLES, LoadedModel
 from app.sidebar import Selection
 from viz.render import SEQUENTIAL_CMAPS
@@ -102,3 +103,28 @@ def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
             st.button(views.stem(source.name), key=f"gallery_{i}", on_click=choose, args=(source.name,),
                       type="primary" if current else "secondary", width="stretch",
                       help=f"Analyse {source.name}")
+
+
+def dataset_sources(sources: tuple[str, ...]) -> tuple[str, ...]:
+    """The dataset choices a page offers: the last one (a COCO set on the server, by path) only
+    where the operator names folders visitors may read (app.server_paths)."""
+    return sources if server_paths.folders() else sources[:-1]
+
+
+def server_dataset_ui(key: str) -> tuple[Path, Path, str | None]:
+    """(COCO json, image folder, what is missing or wrong in words, else None) for a dataset a
+    visitor names by path, held to the operator's folders."""
+    st.caption("Files under: " + ", ".join(f"`{f}`" for f in server_paths.folders()))
+    cols = st.columns(2)
+    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key=f"{key}_json",
+                                        placeholder="data/test/annotations.json").strip())
+    image_dir = Path(cols[1].text_input("Image folder", key=f"{key}_images", placeholder="data/test/images").strip())
+    if not json_path.name or str(image_dir) in ("", "."):
+        return json_path, image_dir, "to give"
+    try:
+        server_paths.check(json_path, "annotations file")
+        server_paths.check(image_dir, "image folder")
+    except server_paths.ServerPathError as e:
+        st.error(str(e), icon=":material/block:")
+        return json_path, image_dir, str(e)
+    return json_path, image_dir, None

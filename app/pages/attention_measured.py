@@ -27,18 +27,14 @@ st.markdown("Does the network look at the cracks, and at which stage? For every 
             "crack-pixel detector (0.5 = chance). **Pointing game**: the map's maximum within 15 px of a crack. "
             "Means over images with 95% bootstrap intervals; differences paired per image.")
 
-source = st.radio("Dataset", SOURCES, key="am_source", horizontal=True)
+source = st.radio("Dataset", widgets.dataset_sources(SOURCES), key="am_source", horizontal=True)
 if source == SOURCES[0]:
     json_path, image_dir, missing = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES, None
     if not assets.demo_split_ready():
         st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} images) is generated on the first run, in a few "
                 "seconds.", icon=":material/info:")
 else:
-    cols = st.columns(2)
-    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key="am_json",
-                                        placeholder="data/test/annotations.json").strip())
-    image_dir = Path(cols[1].text_input("Image folder", key="am_images", placeholder="data/test/images").strip())
-    missing = None if json_path.name and str(image_dir) not in ("", ".") else "to give"
+    json_path, image_dir, missing = widgets.server_dataset_ui("am")
 
 size = evaluation.dataset_size(json_path) if not missing else None
 limit = st.number_input("Images to measure (the first N; 0: all)", min_value=0, value=0, step=10, key="am_limit")

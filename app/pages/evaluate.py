@@ -22,7 +22,7 @@ st.markdown("Runs both models over every image of a labelled COCO set. **Image l
             "when it has an annotation: TP, TN, FP, FN, accuracy, precision, recall. **Instance level**: "
             "COCO box and mask AP.")
 
-source = st.radio("Dataset", SOURCES, key="eval_source", horizontal=True)
+source = st.radio("Dataset", widgets.dataset_sources(SOURCES), key="eval_source", horizontal=True)
 if source == SOURCES[0]:
     json_path, image_dir = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES
     missing = None
@@ -31,11 +31,7 @@ if source == SOURCES[0]:
                 "models' training) is not on this server yet: the first run generates it, in a few seconds, "
                 f"into `{json_path.parent.relative_to(assets.ROOT)}`.", icon=":material/info:")
 else:
-    cols = st.columns(2)
-    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key="eval_json",
-                                        placeholder="data/test/annotations.json").strip())
-    image_dir = Path(cols[1].text_input("Image folder", key="eval_images", placeholder="data/test/images").strip())
-    missing = None if json_path.name and str(image_dir) not in ("", ".") else "to give"
+    json_path, image_dir, missing = widgets.server_dataset_ui("eval")
 
 size = evaluation.dataset_size(json_path) if not missing else None
 run_key = evaluation.run_key(pair, json_path, image_dir, sel.threshold)

@@ -57,6 +57,15 @@ class CallCounter:
 
 
 @pytest.fixture
+def server_folder(tmp_path, monkeypatch):
+    """tmp_path, made a folder visitors may name files in (app.server_paths)."""
+    from app.server_paths import ENV
+
+    monkeypatch.setenv(ENV, str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture
 def count_calls(monkeypatch):
     """count_calls(module, "function") -> a CallCounter whose .calls grows with each call."""
     return lambda owner, name: CallCounter(monkeypatch, owner, name)

@@ -6,7 +6,7 @@ from demo.generator import generate_dataset
 from tests.app.conftest import assert_clean, errors, main_images, open_app
 
 
-def test_attention_measured_page_on_a_small_labelled_set(tmp_path):
+def test_attention_measured_page_on_a_small_labelled_set(tmp_path, server_folder):
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(160, 160))
     at = open_app("attention_measured")
     assert not errors(at)
@@ -32,7 +32,7 @@ def test_attention_measured_page_on_a_small_labelled_set(tmp_path):
     assert main_images(at) == 1 + 2 * shown
 
 
-def test_attention_measured_page_reports_a_broken_dataset(tmp_path):
+def test_attention_measured_page_reports_a_broken_dataset(tmp_path, server_folder):
     (tmp_path / "annotations.json").write_text("{not json")
     at = open_app("attention_measured")
     at.radio(key="am_source").set_value("A COCO dataset on the server").run()

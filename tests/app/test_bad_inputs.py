@@ -11,7 +11,7 @@ import torch
 
 import models
 
-from app.model_choice import SERVER_PATHS_ENV
+from app.server_paths import ENV as SERVER_PATHS_ENV
 from tests.app.conftest import assert_clean, errors, main_images, open_app
 
 

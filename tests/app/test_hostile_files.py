@@ -11,7 +11,7 @@ import pytest
 
 import models
 from app.cli import main
-from app.model_choice import SERVER_PATHS_ENV
+from app.server_paths import ENV as SERVER_PATHS_ENV
 from models.device import cuda_count
 from tests import hostile
 from tests.app.conftest import assert_clean, errors, main_images, open_app
@@ -166,3 +166,24 @@ def test_analyze_applies_the_apps_downscaling_to_huge_images(tmp_path):
     peak = int(peak)
     assert status == "0", run.stderr
     assert peak < 2000, f"peak RSS {peak} MB"  # was 7.6 GB before the downscaling rule
+
+
+def test_dataset_paths_are_held_to_the_operators_folders(server_folder):
+    at = open_app("evaluate")
+    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
+    at.text_input(key="eval_json").set_value("/etc/passwd")
+    at.text_input(key="eval_images").set_value("/etc").run()
+    assert_clean(at)
+    assert "passwd: refused: the annotations file is outside the folders this server lets visitors read." \
+        in errors(at)
+    assert at.button(key="eval_run").disabled
+
+
+def test_no_dataset_paths_without_the_operators_folders(monkeypatch):
+    monkeypatch.delenv(SERVER_PATHS_ENV, raising=False)
+    for page, key in (("evaluate", "eval_source"), ("attention_measured", "am_source")):
+        assert at_options(open_app(page), key) == ["Demo test split"]
+
+
+def at_options(at, key):
+    return list(at.radio(key=key).options)

@@ -149,7 +149,7 @@ def test_compare_page_cam_difference_of_a_matched_instance():
     assert at.session_state["deck"][0].startswith(b"%PDF")
 
 
-def test_evaluate_page_on_a_small_labelled_set(tmp_path):
+def test_evaluate_page_on_a_small_labelled_set(tmp_path, server_folder):
     from demo.generator import generate_dataset
 
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=3, size=(160, 160))
@@ -186,7 +186,7 @@ def test_evaluate_page_says_what_counts_alone_allow():
     assert any("not of the same images" in e for e in errors(at))
 
 
-def test_evaluate_page_reports_a_broken_dataset(tmp_path):
+def test_evaluate_page_reports_a_broken_dataset(tmp_path, server_folder):
     (tmp_path / "annotations.json").write_text("{not json")
     at = open_app("evaluate")
     at.radio(key="eval_source").set_value("A COCO dataset on the server").run()

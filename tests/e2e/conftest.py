@@ -60,7 +60,9 @@ def server(tmp_path_factory):
         process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
              "--server.headless", "true", "--server.address", "127.0.0.1"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            # the tests' temp folders are the server folders visitors may name (app.server_paths)
+            env={**os.environ, "BAMVIZ_SERVER_PATHS": str(tmp_path_factory.getbasetemp())})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT
