@@ -151,6 +151,8 @@ def _load_initial_weights(model, init_weights: str | Path, cfg: CfgNode) -> None
             f"or naming (detectron2 names look like backbone.bottom_up.res2.0.conv1.weight).")
     logger.info("Initial weights from %s: %d model keys not in the file (trained from scratch), "
                 "%d file keys not in the model (ignored).", name, len(fit.missing), len(fit.unexpected))
+    if fit.unexpected:
+        logger.info("Ignored keys of %s: %s", name, ", ".join(fit.unexpected[:8]) + (" …" if len(fit.unexpected) > 8 else ""))
     if fit.skipped:
         logger.warning("Initial weights from %s: %d tensors skipped, their shapes differ from this model's "
                        "(trained from scratch): %s", name, len(fit.skipped), "; ".join(fit.skipped))
