@@ -35,7 +35,7 @@ GENERATED_SAMPLES = 4  # how many images to draw when demo/samples/ holds none
 # Upload types offered (viz.images.load_image reads them; it decides, not the extension).
 IMAGE_TYPES = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")
 CONFIG_TYPES = ("yaml", "yml")
-WEIGHTS_TYPES = ("pth", "pt")
+WEIGHTS_TYPES = ("pth", "pt", "pkl")  # .pkl: detectron2 model-zoo files (numpy only)
 
 
 @dataclass(frozen=True)

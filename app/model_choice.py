@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 import models
+from models import metadata
 from models.zoo import NAMED
 
 from app import server_paths
@@ -43,7 +44,8 @@ class ModelChoice:
     @property
     def key(self) -> str:
         """Identifies what `load` would build: paths plus each file's size and modification time."""
-        return "|".join(f"{p}@{_stamp(p)}" for p in (self.config, self.weights)) + f"|{self.label}|{self.device}"
+        return ("|".join(f"{p}@{_stamp(p)}" for p in (self.config, self.weights))
+                + f"|{self.label}|{self.device}|{','.join(self.class_names)}")
 
 
 def _stamp(path: Path | None) -> str:
@@ -123,6 +125,8 @@ class LoadedModel:
     cfg: models.build.CfgNode
     summary: models.ModelSummary
     notes: tuple[str, ...] = ()  # e.g. the device the config asked for is not here
+    # one per class, in the model's order: the user's, else metadata.json beside the weights, else "class N"
+    class_names: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -131,12 +135,6 @@ class LoadedModel:
     @property
     def label(self) -> str:
         return self.choice.label
-
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        if self.choice.class_names:
-            return self.choice.class_names
-        return tuple(f"class {i}" for i in range(self.cfg.MODEL.ROI_HEADS.NUM_CLASSES))
 
     @property
     def has_attention(self) -> bool:
@@ -167,4 +165,8 @@ def load(choice: ModelChoice) -> LoadedModel:
         logger.exception("loading %s failed", choice.label)
         raise models.ModelLoadError(f"{choice.label}: could not be built from these files "
                                     f"({type(e).__name__}; details in the server log).") from None
-    return LoadedModel(choice, result.model, result.cfg, models.describe(result.cfg), result.notes)
+    num_classes = result.cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    problem = metadata.count_problem(choice.class_names, num_classes)
+    notes = result.notes + ((f"{problem}: names cut or completed with 'class N'",) if problem else ())
+    return LoadedModel(choice, result.model, result.cfg, models.describe(result.cfg), notes,
+                       metadata.class_names(choice.class_names, choice.weights, num_classes))

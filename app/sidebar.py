@@ -132,7 +132,7 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
         return demo_choice(DEMO[role])
     if source == SOURCES[1]:
         st.file_uploader("Config (YAML)", type=list(assets.CONFIG_TYPES), key=f"{role}_config_file")
-        st.file_uploader("Weights (.pth)", type=list(assets.WEIGHTS_TYPES), key=f"{role}_weights_file",
+        st.file_uploader("Weights (.pth, .pkl)", type=list(assets.WEIGHTS_TYPES), key=f"{role}_weights_file",
                          help="Leave empty for random weights.")
         config, weights = _saved_upload(f"{role}_config_file"), _saved_upload(f"{role}_weights_file")
         label = (st.session_state.get(f"{role}_weights_file") or st.session_state.get(f"{role}_config_file"))
@@ -146,7 +146,9 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
                                 help="Leave empty for random weights.")
         label = None
     names = parse_class_names(st.text_input("Class names", key=f"{role}_classes", placeholder="crack, scratch",
-                                            help="Comma-separated, in the model's class order."))
+                                            help="Comma-separated, in the model's class order. Default: the names in "
+                                                 "metadata.json beside the weights (written by train), "
+                                                 "else class 0, class 1, ..."))
     if not config:
         return f"{ROLE_TITLES[role]}: give a detectron2 config (YAML) and its weights in the sidebar."
     try:

@@ -10,14 +10,14 @@ from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.build import (CONFIG_DIR, ModelSummary, OpenedModel, build_model, default_config, describe, get_config,
                           load_model, open_model, read_config)
 from models.cbam import CBAM
-from models.checkpoint import load_weights, read_state_dict, save_weights
+from models.checkpoint import Checkpoint, Fit, load_weights, read_checkpoint, read_state_dict, save_weights
 from models.config import add_attention_config
 from models.errors import CheckpointError, ConfigError, ModelLoadError
 from models.inputs import ModelInput, prepare_input
 
 __all__ = [
     "ATTENTION_REGISTRY", "AttentionType", "BAM", "CBAM", "CONFIG_DIR", "FUSIONS", "CheckpointError", "ConfigError",
-    "ModelLoadError",
+    "ModelLoadError", "Checkpoint", "Fit", "read_checkpoint",
     "ModelSummary", "add_attention_config", "build_model", "default_config", "describe",
     "ModelInput", "get_config", "load_model", "load_weights", "prepare_input", "read_state_dict",
     "save_weights", "OpenedModel", "open_model", "read_config",

@@ -15,7 +15,7 @@ from torch import nn
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.backbone import WITH_ATTENTION  # importing it registers our backbones with detectron2
 from models.bam import FUSIONS
-from models.checkpoint import attention_problem, find_attention, fit_weights, how_to_state, read_state_dict
+from models.checkpoint import attention_problem, find_attention, fit_weights, how_to_state, read_checkpoint
 from models.config import PLACEMENTS, add_attention_config
 from models.device import choose_device
 from models.errors import CheckpointError, ConfigError
@@ -114,12 +114,12 @@ def open_model(config_file: str | Path, weights: str | Path | None = None, opts:
     model = build_model(cfg)
     if weights:
         name = Path(weights).name
-        state_dict = read_state_dict(weights, max_bytes=weights_budget(model))
-        found_cfg, note = attention_from_weights(cfg, state_dict, name)
+        checkpoint = read_checkpoint(weights, max_bytes=weights_budget(model))
+        found_cfg, note = attention_from_weights(cfg, checkpoint.state_dict, name)
         if note:
             cfg, model = found_cfg, build_model(found_cfg)
             notes.append(note)
-        fit_weights(model, state_dict, name)
+        fit_weights(model, checkpoint, name)
     return OpenedModel(model, cfg, tuple(notes))
 
 

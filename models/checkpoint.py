@@ -11,6 +11,11 @@
   differently, as the CBAM authors' `ChannelGate.mlp.1.`, through the type's `key_aliases`).
 - Weights may be stored in float16 (the shipped demo models are); they are cast to the model's
   dtype on load.
+- Model-zoo .pkl files are read as detectron2's DetectionCheckpointer reads them: a file with
+  `model` and `__author__` is detectron2's (its names matched to the model's by suffix where it
+  says `matching_heuristics`); any other .pkl is a Caffe2 Detectron one (`blobs`, names such as
+  `res2_0_branch2a_w`), renamed by detectron2's own `convert_c2_detectron_names` and matched by
+  `align_and_update_state_dicts` (detectron2.checkpoint.c2_model_loading).
 """
 
 from __future__ import annotations
@@ -21,6 +26,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
+from detectron2.layers import FrozenBatchNorm2d
 
 from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.errors import CheckpointError
@@ -34,23 +43,71 @@ _IGNORED_SUFFIXES = ("num_batches_tracked",)  # BatchNorm bookkeeping, absent in
 _LISTED = 8  # how many keys an error message names
 
 
-def read_state_dict(path: str | Path, *, max_bytes: int | None = None) -> dict[str, torch.Tensor]:
-    """The tensors of a weights file: a plain state dict, detectron2's checkpointer file
-    ({"model": ..., "optimizer": ..., "iteration": ...}), a {"state_dict": ...} file or a
-    detectron2 model-zoo .pkl ({"model": numpy arrays}), read safely (models.safe_load). A
-    DataParallel `module.` prefix on every key is dropped."""
+@dataclass(frozen=True)
+class Checkpoint:
+    """The tensors of a weights file, and how their names are matched to a model's."""
+
+    state_dict: dict[str, torch.Tensor]
+    # names to be matched to the model's by suffix (detectron2's align_and_update_state_dicts):
+    # backbone files in short names ("res2.0.conv1.weight") and Caffe2 files
+    matching_heuristics: bool = False
+    caffe2: bool = False  # Caffe2 Detectron names ("res2_0_branch2a_w"), renamed by detectron2 first
+    author: str | None = None  # the file's `__author__`, where it names one
+
+
+def read_checkpoint(path: str | Path, *, max_bytes: int | None = None) -> Checkpoint:
+    """Read a weights file (safely: models.safe_load) the way detectron2's DetectionCheckpointer
+    does: a plain state dict, detectron2's checkpointer file ({"model": ..., "optimizer": ...,
+    "scheduler": ..., "iteration": ...}), a {"state_dict": ...} file, a detectron2 model-zoo .pkl
+    ({"model": numpy arrays, "__author__": ..., maybe "matching_heuristics"}), or a Caffe2
+    Detectron .pkl (any other .pkl: {"blobs": ...} or the arrays themselves; `*_momentum` blobs
+    dropped). A DataParallel `module.` prefix on every key is dropped."""
     path = Path(path)
     data = read_weights_file(path, max_bytes=max_bytes)
-    if isinstance(data, dict):
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path.name}: holds no state dict of tensors.")
+    author = data.get("__author__")
+    heuristics, caffe2 = bool(data.get("matching_heuristics", False)), author == "Caffe2"
+    if path.suffix.lower() == ".pkl" and not ("model" in data and author is not None):
+        # DetectionCheckpointer._load_file: "assume file is from Caffe2 / Detectron1 model zoo"
+        blobs = data["blobs"] if isinstance(data.get("blobs"), dict) else data
+        data = {k: v for k, v in blobs.items() if not str(k).endswith("_momentum")}
+        author, heuristics, caffe2 = "Caffe2", True, True
+    else:
         for key in ("model", "state_dict"):
             if isinstance(data.get(key), dict):
                 data = data[key]
                 break
-    if not isinstance(data, dict) or not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not data or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path.name}: holds no state dict of tensors.")
     if all(str(k).startswith("module.") for k in data):
         data = {k[len("module."):]: v for k, v in data.items()}
-    return data
+    return Checkpoint(data, heuristics, caffe2, str(author) if author is not None else None)
+
+
+def read_state_dict(path: str | Path, *, max_bytes: int | None = None) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file, under the names the file gives them (see `read_checkpoint`)."""
+    return read_checkpoint(path, max_bytes=max_bytes).state_dict
+
+
+def model_names(model: nn.Module, checkpoint: Checkpoint) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors under the model's names: where the file asks for detectron2's
+    matching heuristics (Caffe2 names converted first), detectron2's align_and_update_state_dicts
+    renames them; names it cannot match pass through unchanged."""
+    if not checkpoint.matching_heuristics:
+        return dict(checkpoint.state_dict)
+    try:
+        return align_and_update_state_dicts(model.state_dict(), dict(checkpoint.state_dict),
+                                            c2_conversion=checkpoint.caffe2)
+    except (ValueError, AssertionError) as e:  # detectron2: a key matching two, or names colliding
+        raise CheckpointError(f"its names cannot be matched to this model's ({e or 'names collide'}).") from None
+
+
+def _frozen_norm_statistics(model: nn.Module) -> set[str]:
+    """The running statistics of FrozenBatchNorm2d layers, which Caffe2 files do not hold (their
+    AffineChannel scale and bias include them): detectron2's FrozenBatchNorm2d fills them in."""
+    return {f"{name}.running_{stat}" for name, module in model.named_modules()
+            if isinstance(module, FrozenBatchNorm2d) for stat in ("mean", "var")}
 
 
 @dataclass(frozen=True)
@@ -181,39 +238,67 @@ def _describe(label: str, keys: list[str]) -> str:
     return f"{len(keys)} {label}: " + ", ".join(keys[:_LISTED]) + more
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What loading a weights file into a model left out. Unpacks as (missing, unexpected)."""
+
+    missing: list[str]  # model keys not in the file: left as the model had them
+    unexpected: list[str]  # file keys not in the model: ignored
+    skipped: list[str]  # keys whose shapes differ ("key: file (81, 256) vs model (2, 256)"): not loaded
+
+    def __iter__(self):
+        return iter((self.missing, self.unexpected))
+
+
 def load_weights(model: nn.Module, path: str | Path, *, stages: list[str] | None = None,
-                 strict: bool = True) -> tuple[list[str], list[str]]:
+                 strict: bool = True, skip_mismatched: bool = False) -> Fit:
     """Load a weights file into `model`; see `fit_weights`. `stages`: the ResNet stages attention
     modules found outside our layout may belong to (default: every stage)."""
-    return fit_weights(model, read_state_dict(path, max_bytes=weights_budget(model)), Path(path).name, stages=stages, strict=strict)
+    checkpoint = read_checkpoint(path, max_bytes=weights_budget(model))
+    return fit_weights(model, checkpoint, Path(path).name, stages=stages, strict=strict,
+                       skip_mismatched=skip_mismatched)
 
 
-def fit_weights(model: nn.Module, state_dict: dict[str, torch.Tensor], name: str, *,
-                stages: list[str] | None = None, strict: bool = True) -> tuple[list[str], list[str]]:
-    """Load a state dict (read from the file `name`) into `model`, attention keys in any layout
-    renamed to ours (`map_attention_keys`).
+def fit_weights(model: nn.Module, weights: Checkpoint | dict[str, torch.Tensor], name: str, *,
+                stages: list[str] | None = None, strict: bool = True, skip_mismatched: bool = False) -> Fit:
+    """Load weights (a Checkpoint or a state dict, read from the file `name`) into `model`: names
+    matched as detectron2 does (`model_names`), attention keys in any layout renamed to ours
+    (`map_attention_keys`).
 
     strict: every model key must be in the file and every file key in the model, with the same
     shapes; otherwise a CheckpointError names the keys. With strict=False (starting from partial
-    weights, e.g. a backbone), keys that fit are loaded and (missing, unexpected) is returned;
-    wrong shapes are still an error.
+    weights, e.g. a backbone), keys that fit are loaded and the rest reported in the Fit.
+    skip_mismatched (only with strict=False; fine-tuning a model trained for other classes):
+    tensors whose shapes differ from the model's are left out and reported (Fit.skipped) instead
+    of being an error.
     """
+    if skip_mismatched and strict:
+        raise ValueError("skip_mismatched needs strict=False.")
+    checkpoint = weights if isinstance(weights, Checkpoint) else Checkpoint(dict(weights))
     channels, prefix = model_stage_channels(model)
     if stages:
         channels = {k: v for k, v in channels.items() if k in stages}
     try:
-        state_dict = map_attention_keys(state_dict, channels, resnet_prefix=prefix)
+        state_dict = map_attention_keys(model_names(model, checkpoint), channels, resnet_prefix=prefix)
     except CheckpointError as e:
         raise CheckpointError(f"{name}: {e}") from None
     missing, unexpected, wrong_shape = check_fit(model, state_dict)
+    if checkpoint.caffe2:
+        filled = _frozen_norm_statistics(model)
+        missing = [k for k in missing if k not in filled]
+    skipped = wrong_shape if skip_mismatched else []
     problems = [_describe(label, keys) for label, keys in
                 (("wrong shapes", wrong_shape), ("missing from the file", missing),
-                 ("not in the model", unexpected)) if keys and (strict or label == "wrong shapes")]
+                 ("not in the model", unexpected))
+                if keys and (strict or (label == "wrong shapes" and not skip_mismatched))]
     if problems:
         raise CheckpointError(f"{name} does not fit this model (is it for another "
                               f"config?). " + "; ".join(problems))
+    if skipped:
+        left_out = {entry.split(":", 1)[0] for entry in skipped}
+        state_dict = {k: v for k, v in state_dict.items() if k not in left_out}
     model.load_state_dict(state_dict, strict=False)
-    return missing, unexpected
+    return Fit(missing, unexpected, skipped)
 
 
 def save_weights(model: nn.Module, path: str | Path, *, half: bool = True) -> Path:

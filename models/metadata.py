@@ -15,6 +15,7 @@ MAX_METADATA_BYTES = 1 << 20
 
 
 def write_metadata(folder: str | Path, class_names: list[str] | tuple[str, ...]) -> Path:
+    """Write `folder`/metadata.json with the class names (in the model's class order); its path."""
     path = Path(folder) / METADATA_FILE
     path.write_text(json.dumps({"thing_classes": list(class_names)}, indent=2) + "\n")
     return path
@@ -38,7 +39,17 @@ def read_class_names(weights: str | Path | None, num_classes: int) -> tuple[str,
 
 
 def class_names(given: tuple[str, ...], weights: str | Path | None, num_classes: int) -> tuple[str, ...]:
-    """The names to show: the user's (`given`), else the saved ones, else "class 0", "class 1", ..."""
+    """The `num_classes` names to show, in the model's class order: the user's (`given`), else
+    those saved beside `weights`, else "class 0", "class 1", ... Given names are cut or completed
+    with "class N" to the model's count (`count_problem` says so in words)."""
     if given:
-        return tuple(given)
+        return tuple(given[:num_classes]) + tuple(f"class {i}" for i in range(len(given), num_classes))
     return read_class_names(weights, num_classes) or tuple(f"class {i}" for i in range(num_classes))
+
+
+def count_problem(given: tuple[str, ...], num_classes: int) -> str | None:
+    """Why the given names do not fit a model of `num_classes` classes, or None when they do."""
+    if not given or len(given) == num_classes:
+        return None
+    return (f"{len(given)} class names given ({', '.join(given)}) for a model of {num_classes} "
+            f"class{'es' if num_classes != 1 else ''}")

@@ -202,7 +202,7 @@ def _refusal(path: Path, error: Exception) -> CheckpointError:
 def _to_tensors(data: object) -> object:
     """numpy arrays (model-zoo files) -> tensors, inside plain containers."""
     if isinstance(data, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(data))
+        return torch.from_numpy(np.ascontiguousarray(data).reshape(data.shape))  # keeps 0-d arrays 0-d
     if isinstance(data, dict):
         return {k: _to_tensors(v) for k, v in data.items()}
     return data

@@ -19,7 +19,8 @@ trains with a `DefaultTrainer` adapted to this project:
 
 `out_dir` receives: `config.yaml` (the resolved config; load it with `models.load_model`),
 `model_XXXXXXX.pth` checkpoints, `last_checkpoint`, `model_final.pth`, `model_final_fp16.pth` (the
-final weights in float16, what the app loads), `metrics.json`, `log.txt`, and with a validation set
+final weights in float16, what the app loads), `metadata.json` (the class names, in the model's
+class order: models.metadata), `metrics.json`, `log.txt`, and with a validation set
 `validation/` (see `training.evaluate`).
 """
 
@@ -41,6 +42,7 @@ from detectron2.engine import DefaultTrainer, hooks
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter
 
+from models.metadata import write_metadata
 from models.safe_load import read_weights_file
 from training.data import (AUGMENTATIONS, DataProblemsError, read_categories, register_coco_dataset,
                            require_valid, train_mapper, uses_rle)
@@ -66,8 +68,10 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     iters: SOLVER.MAX_ITER (default: the config's). SOLVER.STEPS (the LR drops) are scaled by the
         same factor, unless `opts` sets them.
     resume: continue from `out_dir/last_checkpoint` when there is one (otherwise start afresh).
-    init_weights: a weights file to start from (loaded with strict=False: keys that fit are
-        used, the counts of missing and unexpected keys are logged). Ignored when resuming.
+    init_weights: a weights file to start from, in any format models.checkpoint reads (e.g. a
+        model-zoo .pkl): tensors that fit are used; those whose shapes differ (another model's
+        class-specific heads) are skipped and listed in the log, with the counts of missing and
+        unexpected keys. Ignored when resuming.
     opts: detectron2 KEY VALUE overrides, e.g. ["SOLVER.IMS_PER_BATCH", "2"].
     device: "auto" (CUDA when there, else the CPU), "cpu" or "cuda[:N]" (models.device).
     augment: the augmentation set, a key of training.data.AUGMENTATIONS ("standard": the config's
@@ -101,6 +105,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
                           iters=iters, seed=seed, opts=opts, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / CONFIG_NAME).write_text(cfg.dump())
+    write_metadata(out_dir, [c["name"] for c in categories])  # class names beside the weights
     start_iter = checkpoint_start_iter(out_dir) if resume else 0
 
     with _training_logs(out_dir / "log.txt"):
@@ -113,16 +118,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
         if resume and start_iter == 0:
             logger.info("No checkpoint in %s: training from the start.", out_dir)
         if init_weights and start_iter == 0:
-            missing, unexpected = models.load_weights(trainer.model, init_weights,
-                                                      stages=list(cfg.MODEL.ATTENTION.STAGES), strict=False)
-            if len(missing) == sum(1 for k in trainer.model.state_dict() if not k.endswith("num_batches_tracked")):
-                raise models.CheckpointError(
-                    f"{Path(init_weights).name}: none of its {len(unexpected)} keys is a key of this model "
-                    f"(e.g. {', '.join(unexpected[:3])}); it was written for another architecture or "
-                    f"naming (detectron2 names look like backbone.bottom_up.res2.0.conv1.weight).")
-            logger.info("Initial weights from %s: %d model keys not in the file (trained from scratch), "
-                        "%d file keys not in the model (ignored).", Path(init_weights).name,
-                        len(missing), len(unexpected))
+            _load_initial_weights(trainer.model, init_weights, cfg)
         elif init_weights:
             logger.info("Resuming: --init-weights %s is not used.", Path(init_weights).name)
         if start_iter >= trainer.max_iter:
@@ -138,6 +134,28 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
             evaluate([(label, out_dir / CONFIG_NAME, final)], val_json, val_images,
                      out_dir / "validation", progress=False)
     return final
+
+
+def _load_initial_weights(model, init_weights: str | Path, cfg: CfgNode) -> None:
+    """Start from a weights file (fine-tuning): what fits is loaded; tensors whose shapes differ
+    from the model's (the class-specific heads of a model trained on other classes) are skipped
+    and listed in the log, as are the counts of keys on either side alone."""
+    name = Path(init_weights).name
+    fit = models.load_weights(model, init_weights, stages=list(cfg.MODEL.ATTENTION.STAGES),
+                              strict=False, skip_mismatched=True)
+    total = sum(1 for k in model.state_dict() if not k.endswith("num_batches_tracked"))
+    if len(fit.missing) + len(fit.skipped) == total:
+        raise models.CheckpointError(
+            f"{name}: none of its {len(fit.unexpected) + len(fit.skipped)} keys fits this model "
+            f"(e.g. {', '.join((fit.unexpected + fit.skipped)[:3])}); it was written for another architecture "
+            f"or naming (detectron2 names look like backbone.bottom_up.res2.0.conv1.weight).")
+    logger.info("Initial weights from %s: %d model keys not in the file (trained from scratch), "
+                "%d file keys not in the model (ignored).", name, len(fit.missing), len(fit.unexpected))
+    if fit.unexpected:
+        logger.info("Ignored keys of %s: %s", name, ", ".join(fit.unexpected[:8]) + (" …" if len(fit.unexpected) > 8 else ""))
+    if fit.skipped:
+        logger.warning("Initial weights from %s: %d tensors skipped, their shapes differ from this model's "
+                       "(trained from scratch): %s", name, len(fit.skipped), "; ".join(fit.skipped))
 
 
 def training_config(config_file: str | Path, train_json: str | Path, train_images: str | Path,

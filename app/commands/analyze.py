@@ -32,12 +32,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cam-layers", nargs="+", default=list(DEFAULT_LAYERS), metavar="LAYER")
     p.add_argument("--cmap", default="inferno", help="matplotlib colormap of the attention maps")
     p.add_argument("--top-k", type=int, default=16, help="channels in each feature-map grid")
+    p.add_argument("--class-names", metavar="NAMES", default="",
+                   help='comma-separated class names in the model\'s class order, e.g. "crack, scratch" '
+                        "(default: metadata.json beside the weights, written by train; else class 0, class 1, ...)")
     add_device_argument(p)
     return p
 
 
-def _load(spec: str, device: str):
+def _load(spec: str, device: str, given_names: tuple[str, ...] = ()):
+    """(model, cfg, label, class names, description) of a model spec. Class names: the given
+    ones (which must be one per class), else the named model's, else metadata.json beside the
+    weights, else "class N"."""
     import models
+    from models import metadata
     from models.zoo import resolve
 
     found = resolve(spec)
@@ -45,7 +52,11 @@ def _load(spec: str, device: str):
     for message in opened.notes:
         note(f"{found.label}: {message}")
     cfg = opened.cfg
-    names = found.class_names or tuple(f"class {i}" for i in range(cfg.MODEL.ROI_HEADS.NUM_CLASSES))
+    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
+    problem = metadata.count_problem(given_names, num_classes)
+    if problem:
+        raise models.ModelLoadError(f"--class-names: {problem} ({found.label}).")
+    names = metadata.class_names(given_names or found.class_names, found.weights, num_classes)
     return opened.model, cfg, found.label, names, str(models.describe(cfg))
 
 
@@ -84,13 +95,17 @@ def run(args: argparse.Namespace) -> int:
     from viz.catalogue import UnknownLayerError
     from viz.images import ImageError, load_for_analysis
 
+    from app.model_choice import parse_class_names
+
     specs = [args.model] + ([] if args.compare.lower() == "none" else [args.compare])
+    given = parse_class_names(args.class_names)
     try:
-        loaded = [_load(spec, args.device) for spec in specs]
+        loaded = [_load(spec, args.device, given) for spec in specs]
     except ModelLoadError as e:
         return fail(str(e))
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"models": [{"spec": s, "label": m[2], "description": m[4]} for s, m in zip(specs, loaded)],
+    report = {"models": [{"spec": s, "label": m[2], "description": m[4], "class_names": list(m[3])}
+                         for s, m in zip(specs, loaded)],
               "images": {}, "failed": {}}
     for path in tqdm(args.images, unit="image", desc="analyze", disable=len(args.images) < 2):
         try:

@@ -35,7 +35,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue from the last checkpoint in --out")
     parser.add_argument("--init-weights", metavar="PATH",
-                        help="start from these weights (keys that fit; default: from scratch)")
+                        help="start from these weights (.pth, or a detectron2 model-zoo .pkl): tensors that "
+                             "fit are loaded; those whose shapes differ (another model's class-specific heads) "
+                             "are skipped and listed. Default: from scratch")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.add_argument("--augment", choices=("standard", "photo"), default="standard",
                         help="augmentations: standard (the config's resize and horizontal flip; default) or photo "

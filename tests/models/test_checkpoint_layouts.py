@@ -124,7 +124,7 @@ def test_cbam_authors_inner_names_are_mapped(tmp_path):
 
     torch.save(_renamed(source.state_dict(), authors), tmp_path / "cbam.pth")
     target = models.build_model(config("mask_rcnn_R_18_FPN_cbam"))
-    assert load_weights(target, tmp_path / "cbam.pth") == ([], [])
+    assert tuple(load_weights(target, tmp_path / "cbam.pth")) == ([], [])
     _same_weights(target, source)
 
 
