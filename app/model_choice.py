@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 import models
-from models.zoo import NAMED
+from models import zoo
+from models.zoo import ModelSpec
 
 from app.assets import RANDOM_WEIGHTS_SEED
 
@@ -58,14 +59,16 @@ def _stamp(path: Path | None) -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
+def choice_of(spec: ModelSpec, *, allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
+    """The ModelChoice of a resolved model (models.zoo). Its config's `_BASE_` chain is held to
+    `allowed_dirs` plus the shipped configs (None: anywhere)."""
+    bases = None if allowed_dirs is None else tuple(allowed_dirs) + (models.CONFIG_DIR,)
+    return ModelChoice(spec.label, spec.config, spec.weights, spec.class_names, spec.note, allowed_dirs=bases)
+
+
 def demo_choice(name: str) -> ModelChoice:
     """A named model of models.zoo; where its weights are missing, random weights and a note."""
-    spec = NAMED[name]
-    if spec.weights is not None and spec.weights.is_file():
-        return ModelChoice(spec.label, spec.config, spec.weights, spec.class_names)
-    note = (f"demo weights not found ({spec.weights.relative_to(spec.weights.parents[2])}): "
-            f"{spec.label} runs with random weights")
-    return ModelChoice(spec.label, spec.config, None, spec.class_names, note)
+    return choice_of(zoo.resolve(name, random_if_missing=True))
 
 
 def server_folders() -> tuple[Path, ...]:
@@ -76,24 +79,10 @@ def server_folders() -> tuple[Path, ...]:
 
 def path_choice(config: str | Path, weights: str | Path | None, *, label: str | None = None,
                 class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
-    """A user's files on the server. Raises ModelLoadError when a named file is not there, or,
-    where `allowed_dirs` is given, lies outside those folders (links and `..` resolved). The
-    config's `_BASE_` chain is held to the same folders plus the shipped configs."""
-    config = Path(str(config).strip())
-    weights = Path(str(weights).strip()) if weights and str(weights).strip() else None
-    for path, what in ((config, "config"), (weights, "weights")):
-        if path is None:
-            continue
-        if allowed_dirs is not None and not any(d == path.resolve() or d in path.resolve().parents
-                                                for d in allowed_dirs):
-            raise models.ModelLoadError(f"{path.name or path}: refused: the {what} file is outside the "
-                                        f"folders this server lets visitors read.")
-        if not path.is_file():
-            raise models.ModelLoadError(f"{path.name or path}: {what} file not found.")
-    note = None if weights else f"no weights given for {config.name}: random weights"
-    bases = None if allowed_dirs is None else tuple(allowed_dirs) + (models.CONFIG_DIR,)
-    return ModelChoice(label or (weights.stem if weights else config.stem), config, weights, class_names, note,
-                       allowed_dirs=bases)
+    """A user's files on the server (models.zoo.from_files: raises ModelLoadError when a file is
+    not there or lies outside `allowed_dirs`)."""
+    spec = zoo.from_files(config, weights, label=label, class_names=class_names, allowed_dirs=allowed_dirs)
+    return choice_of(spec, allowed_dirs=allowed_dirs)
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:
