@@ -16,6 +16,7 @@ from viz.capture import Capture, capture
 from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
 from viz.frozen import frozen_mapping
 from viz.gradcam import DEFAULT_LAYERS, instance_cam
+from viz.render import top_channels
 
 STAGES = ("c2", "c3", "c4", "c5")
 
@@ -89,7 +90,7 @@ def attention_statistics(cap: Capture) -> dict[str, dict]:
             "channels": int(maps.channel.size),
             "channel_mean": float(maps.channel.mean()), "channel_std": float(maps.channel.std()),
             "channel_min": float(maps.channel.min()), "channel_max": float(maps.channel.max()),
-            "top_channels": [int(c) for c in np.argsort(-maps.channel, kind="stable")[:5]],
+            "top_channels": [int(c) for c in top_channels(None, 5, weights=maps.channel)],
             "spatial_mean": float(spatial.mean()), "spatial_std": float(spatial.std()),
             "spatial_max": float(spatial.max()),
             "spatial_area_above_half": float((spatial > 0.5).mean()),

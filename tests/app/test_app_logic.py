@@ -1,4 +1,4 @@
-"""The app's logic without Streamlit: demo assets, model choices, and what the pages show."""
+"""The app's logic without Streamlit: demo assets, model choices, exports, the evaluation table."""
 
 from __future__ import annotations
 
@@ -9,27 +9,11 @@ import pytest
 import torch
 
 import models
-from app import assets, evaluation, views
+from app import assets, evaluation, exports
 from app.model_choice import ModelChoice, demo_choice, load, parse_class_names, path_choice, save_upload
-from viz.analysis import analyze, compare
 from viz.figures import panels_figure
+from viz.views.detections import ground_truth_caption
 
-
-
-@pytest.fixture(scope="module")
-def image():
-    rng = np.random.default_rng(0)
-    img = (rng.random((150, 230, 3)) * 60 + 120).astype(np.uint8)
-    img[40:50, 20:200] = 20
-    return img
-
-
-@pytest.fixture(scope="module")
-def found(pair, image):
-    (m1, c1), (m0, c0) = pair
-    a = analyze(m1, c1, image, label="BAM", class_names=("crack",), score_threshold=0.0, cam_layers=(), fpn=True)
-    b = analyze(m0, c0, image, label="base", class_names=("crack",), score_threshold=0.0, cam_layers=(), fpn=True)
-    return a, b
 
 
 # ------------------------------------------------------------------------------------------------
@@ -52,7 +36,7 @@ def test_sample_ground_truth_decodes_the_gallery_annotations():
     assert len(truth.masks) == counts[name] > 0 and truth.masks[0].dtype == bool and truth.masks[0].any()
     assert "surface" in truth.details
     assert assets.sample_ground_truth("not-a-sample.png") is None
-    caption = views.ground_truth_caption(truth)
+    caption = ground_truth_caption(truth)
     assert caption.startswith(f"{counts[name]} annotated instance")
 
 
@@ -88,92 +72,17 @@ def test_uploads_are_saved_by_content_with_the_shipped_bases(tmp_path):
     assert models.describe(models.get_config(path)).attention == "bam"
 
 
-# ------------------------------------------------------------------------------------------------
-# Pages' views
-
-
 def test_unique_names():
-    assert views.unique_names(["a.png", "b.png", "a.png", "a.png", "c"]) == ["a.png", "b.png", "a (2).png",
-                                                                           "a (3).png", "c"]
+    assert exports.unique_names(["a.png", "b.png", "a.png", "a.png", "c"]) == ["a.png", "b.png", "a (2).png",
+                                                                             "a (3).png", "c"]
 
 
-def test_threshold_views_share_the_analysis(found):
-    a, _ = found
-    seen = views.at_threshold(a, 0.5)
-    assert seen.capture is a.capture and seen.cams is a.cams and a.score_threshold == 0.0
-    assert views.at_threshold(a, 0.0) is a
-
-
-def test_detection_rows_cover_every_detection_once(found):
-    a, b = (views.at_threshold(x, 0.05) for x in found)
-    diff = compare(a, b).detections
-    rows = views.detection_rows(a, b, diff)
-    assert len(rows) == len(diff.kept) + len(diff.gained) + len(diff.lost)
-    assert sum(r["with #"] is not None for r in rows) == len(a.detections)
-    assert sum(r["without #"] is not None for r in rows) == len(b.detections)
-    csv_text = views.rows_csv(rows)
-    assert csv_text.splitlines()[0].startswith("change,class,with #") if rows else csv_text == ""
-    summary = views.detection_summary(a, b, diff)
-    assert summary["with"] == len(a.detections) and summary["gained"] == len(diff.gained)
-
-
-def test_stage_panels_are_image_sized_pictures(found, image):
-    a, _ = found
-    assert views.attention_stages(a) == ["c2", "c3", "c4"]
-    panels = views.stage_panels(a, image, "c3", on_image=False, cmap="viridis", fusion="sum")
-    assert list(panels) == ["input feature", "spatial attention", "combined attention", "refined feature"]
-    for panel in panels.values():
-        assert panel.image.shape == image.shape and panel.image.dtype == np.uint8 and panel.caption
-    assert "σ(Mc + Ms)" in panels["combined attention"].caption
-    on = views.stage_panels(a, image, "c3", on_image=True, alpha=0.0)
-    assert np.array_equal(on["spatial attention"].image, image)  # opacity 0: the image itself
-    bars = views.channel_bars(a, "c3", 5)
-    weights = [b["weight"] for b in bars]
-    assert len(bars) == 5 and weights == sorted(weights, reverse=True) and bars[0]["channel"].startswith("#")
-    rows = views.statistics_rows(a)
-    assert [r["stage"] for r in rows] == ["c2", "c3", "c4"] and rows[1]["channels"] == 128
-
-
-def test_feature_layers_orders_and_grids(found, image):
-    a, b = found
-    layers = views.feature_layers(a)
-    assert layers[:3] == ["c2_pre", "c2", "c3_pre"] and layers[-5:] == ["p2", "p3", "p4", "p5", "p6"]
-    assert "c2_pre" not in views.feature_layers(b)
-    assert views.attention_stage_of(a, "c3_pre") == "c3" and views.attention_stage_of(a, "c5") is None
-    by_attention = views.channel_order(a, "c3", "attention weight", 4)
-    weights = a.capture.attention["c3"].channel
-    assert list(by_attention) == list(np.argsort(-weights, kind="stable")[:4])
-    assert list(views.channel_order(b, "c3", "attention weight", 4)) == list(views.channel_order(b, "c3", "activation", 4))
-    grid = views.feature_grid(a, "p3", np.arange(6), cols=3, cell=40)
-    assert grid.ndim == 3 and grid.shape[1] == 3 * 40 + 2 * 2
-    panel = views.channel_panel(a, image, "c3", 7, on_image=True, alpha=0.5, cmap="viridis")
-    assert panel.image.shape == image.shape and "channel attention" in panel.caption
-
-
-def test_difference_pictures_are_signed(found, image):
-    a, b = found
-    comparison = compare(a, b)
-    panels = views.feature_difference_panels(a, comparison.feature_diffs, image)
-    assert [p.title.split(":")[0] for p in panels] == ["c2", "c3", "c4", "c5"]
-    assert all(p.image.shape == image.shape for p in panels)
-    diff = np.zeros((10, 10), np.float32)
-    diff[:, :5] = 0.1
-    picture = views.difference_picture(image, diff, on_image=False, alpha=0.5, limit=views.difference_limit(diff))
-    assert picture[0, 0, 0] > picture[0, 0, 2] + 50  # +limit: red
-    assert picture[0, -1].min() > 230  # zero: white
-
-
-def test_cam_picture_outlines_the_box(image):
-    cam = np.zeros(image.shape[:2], np.float32)
-    picture = views.cam_picture(image, cam, alpha=0.0, box=(10, 10, 50, 40))
-    assert (picture[10, 30] == 255).all() and np.array_equal(picture[100, 100], image[100, 100])
-
-
-def test_exports_pdf_pages_zip_and_panels_figure(image):
+def test_exports_pdf_pages_zip_and_panels_figure():
+    image = np.zeros((30, 40, 3), np.uint8)
     figures = [panels_figure([(image, "a"), (image, "b")], title="t"), panels_figure([(image, "c")])]
-    pdf = views.pdf_pages(figures)
+    pdf = exports.pdf_pages(figures)
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") - pdf.count(b"/Type /Pages") == 2
-    archive = views.zip_files({"a.png": views.png_bytes(image)})
+    archive = exports.zip_files({"a.png": exports.png_bytes(image)})
     assert archive.startswith(b"PK")
     with pytest.raises(ValueError):
         panels_figure([])
@@ -185,8 +94,8 @@ def test_evaluation_table_formats_training_results():
                                    "coco": {"bbox": {"AP": 12.5, "AP50": None, "AP75": 0.0},
                                             "segm": {"AP": 3.0, "AP50": 1.0, "AP75": 0.0}},
                                    "seconds_per_image": 0.25}}}
-    rows = {r["metric"]: r["base"] for r in views.evaluation_table(results)}
-    assert rows["TP"] == "1" and rows["accuracy"] == "75.00 %" and rows["recall"] == "n/a"
+    rows = {r["metric"]: r["base"] for r in evaluation.evaluation_table(results)}
+    assert rows["TP"] == "1" and rows["accuracy"] == "75.00%"  # as in evaluation.md and rows["recall"] == "n/a"
     assert rows["box AP"] == "12.5" and rows["box AP50"] == "n/a"
     entry = {"models": {"base": {"crack": True, "correct": False, "max_score": 0.61}}}
     assert evaluation.verdict(entry, "base") == "crack (max score 0.61) ✗"
