@@ -112,8 +112,10 @@ def save_upload(folder: Path, name: str, data: bytes, *, bases: Path | None = mo
     return target
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedModel:
+    """A built model, shared by every session (app/cache.py): frozen; its network is only run."""
+
     choice: ModelChoice
     model: nn.Module
     cfg: models.build.CfgNode
