@@ -3,9 +3,14 @@
 The grad-cam methods expect `model(tensor)` and per-image outputs that a target turns into a
 scalar. `DetectionCamModel` is that adapter: for a fixed list of boxes it runs the detector's
 backbone and its box and mask heads on exactly those boxes, with gradients on (detectron2's
-predictor runs under no_grad), and returns per image {"class_logits": (N, K+1),
+predictor runs under no_grad), and returns per image of the batch {"class_logits": (N, K+1),
 "mask_logits": (N, K, 28, 28)}: scores before softmax / sigmoid, whose gradients do not vanish
-when a detection is confident. Targets pick one box's class score or its mask.
+when a detection is confident. Targets pick one box's class score or its mask. Batches matter to
+the gradient-free methods: ScoreCAM sends batches of masked copies of the image, AblationCAM
+swaps the adapter's tap for the library's ablation layer and sends batches of copies whose
+activations have one channel zeroed each; the faithfulness metrics (`cam_faithfulness`, the
+library's ROAD and confidence-change metrics) send perturbed images and read the detection's
+softmax score.
 Scoring the given boxes directly, rather than re-running proposals and NMS, keeps the target the
 same instance whatever the model, which the sanity check needs (a randomized model detects
 nothing useful).

@@ -56,7 +56,7 @@ widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{stem}_top
 
 # --- Concepts: deep feature factorization (grad-cam library) of this layer --------------------------
 st.subheader("Concepts (deep feature factorization)")
-from viz.factorization import concept_colors, factorization_picture, factorize  # noqa: E402
+from viz.factorization import concept_colors, factorization_picture, factorize
 
 dff_left, dff_right = st.columns([1, 1.6])
 with dff_left:
