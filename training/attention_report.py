@@ -54,6 +54,18 @@ from viz.render import activation_energy
 STAGES = ("c2", "c3", "c4", "c5")
 MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",
                  "auroc": "AUROC (crack pixels)", "pointing": "pointing game"}
+# Measures of the CAM rows only: the grad-cam library's faithfulness metrics on the detection
+# score (viz.gradcam.FAITHFULNESS) and the sanity check against randomized heads.
+CAM_MEASURE_NAMES = {
+    "road": "ROAD combined (higher: more faithful)",
+    "confidence_change": "confidence change, image × CAM (higher: more faithful)",
+    "drop_in_confidence": "drop in confidence, image × CAM (lower: more faithful)",
+    "increase_in_confidence": "increase in confidence, image × CAM (share)",
+    "sanity_pass": "sanity check passed (share)",
+    "sanity_rho": "sanity check: Spearman ρ with randomized heads (lower: depends more on the heads)",
+}
+MEASURE_NAMES.update(CAM_MEASURE_NAMES)
+ALL_MEASURES = (*MEASURES, *CAM_MEASURE_NAMES)
 REPORT_FILES = ("attention_report.json", "attention_report.csv", "attention_report.md",
                 "attention_report.png", "attention_report.pdf")
 
@@ -132,23 +144,60 @@ def match_detections(instances, masks: list[np.ndarray], *, score_threshold: flo
     return pairs
 
 
-def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[str], *,
-                 tolerance: float) -> tuple[dict[str, dict[str, float]], int]:
-    """Grad-CAM (score target) of every matched detection at each layer, measured against its own
-    annotation's mask and averaged over the image's matched detections: ({"gradcam c4": measures},
-    number matched). The energy-based pointing game is the mass share."""
-    from viz.gradcam import instance_cam
+def cam_map_name(method: str, layer: str) -> str:
+    """"gradcam c4", "randomcam c4": a CAM method's row in the report."""
+    return map_name(method.lower(), layer)
 
+
+def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[str], *, tolerance: float,
+                 methods: Sequence[str] = ("GradCAM",), faithfulness: Sequence[str] | None = None,
+                 randomized=None, seed: int = 0, image_id: int = 0
+                 ) -> tuple[dict[str, dict[str, float]], int, dict[str, float]]:
+    """CAMs (score target) of every detection matched to an annotation, per layer and method, and
+    RandomCAM (the floor) after them; each measured against its own annotation's mask (MEASURES:
+    the mass share is the energy-based pointing game), with the library's faithfulness metrics
+    (`faithfulness`, keys of viz.gradcam.FAITHFULNESS; None: all) and the sanity check against
+    `randomized` (a randomize_heads copy of the model; None: no sanity check). Values are averaged
+    over the image's matched detections.
+
+    Returns ({"gradcam c4": {measure: value}, ...}, number matched, {method: seconds spent on
+    this image}). RandomCAM's draw is seeded by (seed, image_id, annotation index).
+    """
+    from viz.gradcam import FAITHFULNESS, cam_faithfulness, instance_cam, sanity_check
+
+    faithfulness = tuple(FAITHFULNESS) if faithfulness is None else tuple(faithfulness)
     pairs = match_detections(cap.instances, masks)
-    per_layer: dict[str, list[dict]] = {}
+    per_map: dict[str, list[dict]] = {}
+    seconds: dict[str, float] = {}
     for k, d in pairs:
         box = cap.instances.pred_boxes.tensor[d].numpy()
+        class_id = int(cap.instances.pred_classes[d])
         for layer in layers:
-            cam = instance_cam(model, cap.model_input, box, int(cap.instances.pred_classes[d]), layer=layer)
-            per_layer.setdefault(map_name("gradcam", layer), []).append(alignment(cam, masks[k], tolerance=tolerance))
-    means = {name: {m: float(np.nanmean([v[m] for v in found])) if any(math.isfinite(v[m]) for v in found)
-                    else math.nan for m in MEASURES} for name, found in per_layer.items()}
-    return means, len(pairs)
+            for method in (*methods, "RandomCAM"):
+                start = time.perf_counter()
+                draw = [seed, int(image_id), k]
+                cam = instance_cam(model, cap.model_input, box, class_id, method=method, layer=layer, seed=draw)
+                values = alignment(cam, masks[k], tolerance=tolerance)
+                values.update(cam_faithfulness(model, cap.model_input, box, class_id, cam, metrics=faithfulness,
+                                               seed=seed))
+                if randomized is not None:
+                    check = sanity_check(model, cap.model_input, box, class_id, method=method, layer=layer,
+                                         original=cam, randomized=randomized, cam_seed=draw)
+                    values.update(sanity_rho=check.correlation, sanity_pass=float(check.passed))
+                seconds[method] = seconds.get(method, 0.0) + time.perf_counter() - start
+                per_map.setdefault(cam_map_name(method, layer), []).append(values)
+    means = {name: {m: _nanmean([v[m] for v in found]) for m in found[0]} for name, found in per_map.items()}
+    return means, len(pairs), seconds
+
+
+def _nanmean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def measures_of(rows: Sequence[dict]) -> list[str]:
+    """The measures that some of these {measure: value} rows have, in ALL_MEASURES order."""
+    return [m for m in ALL_MEASURES if any(m in row for row in rows)]
 
 
 def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples: int,
@@ -158,12 +207,14 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
     def ci(values):
         return mean_with_ci(values, confidence=confidence, resamples=resamples, seed=seed)
 
+    def rows(label, name):
+        return [row["models"][label][name] for row in per_image if name in row["models"][label]]
+
     summary = {}
     for label in labels:
         names = list(dict.fromkeys(n for row in per_image for n in row["models"][label]))
-        summary[label] = {name: {m: ci([row["models"][label][name][m] for row in per_image
-                                        if name in row["models"][label]]) for m in MEASURES}
-                          for name in names}
+        summary[label] = {name: {m: ci([values[m] for values in rows(label, name)])
+                                 for m in measures_of(rows(label, name))} for name in names}
     differences = {}
     reference = labels[0]
     for label in labels[1:]:
@@ -171,14 +222,16 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
         differences[f"{label} - {reference}"] = {
             name: {m: ci([row["models"][label][name][m] - row["models"][reference][name][m]
                           for row in per_image
-                          if name in row["models"][label] and name in row["models"][reference]]) for m in MEASURES}
+                          if name in row["models"][label] and name in row["models"][reference]])
+                   for m in summary[label][name] if m in summary[reference][name]}
             for name in shared}
     return summary, differences
 
 
 def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
                      image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
-                     tolerance: float = 15.0, cam_layers: Sequence[str] = (), seed: int = 0, resamples: int = 2000,
+                     tolerance: float = 15.0, cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
+                     faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True,
                      on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
@@ -186,8 +239,11 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     models: (label, config_file, weights_file) per model, labels distinct; the first is the
     reference the others' differences are taken from. limit: only the first `limit` images of
     the file (with or without cracks). tolerance: the pointing game's tolerance in pixels of the
-    original image. cam_layers: also a Grad-CAM per matched detection at these layers (slow: a
-    backward pass each), measured against its own annotation's mask. seed, resamples,
+    original image. cam_layers: also a CAM per matched detection at these layers, for each of
+    `cam_methods` (keys of viz.gradcam.CAM_METHODS) and RandomCAM (the floor), measured against
+    its own annotation's mask, with the faithfulness metrics `faithfulness` (keys of
+    viz.gradcam.FAITHFULNESS; None: all; ROAD is the slow one, seconds per CAM) and the sanity
+    check (see measure_cams). seed: the bootstrap's, RandomCAM's and ROAD's; resamples,
     confidence: the bootstrap's.
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
@@ -198,6 +254,13 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     labels = [label for label, _, _ in models]
     if len(set(labels)) != len(labels):
         raise ValueError(f"model labels must differ (got {labels}).")
+    if cam_layers:
+        from viz.gradcam import CAM_METHODS, FAITHFULNESS
+
+        for name, known, what in [*((m, CAM_METHODS, "CAM method") for m in cam_methods),
+                                  *((m, FAITHFULNESS, "faithfulness metric") for m in faithfulness or ())]:
+            if name not in known:
+                raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}.")
     require_valid((json_path, image_dir))
     loaded = []
     for label, config_file, weights_file in models:
@@ -206,10 +269,16 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
         for layer in cam_layers:
             get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
         loaded.append((label, config_file, weights_file, model.eval(), cfg))
+    randomized = {}
+    if cam_layers:
+        from viz.gradcam import randomize_heads
+
+        randomized = {label: randomize_heads(model, seed=seed) for label, _, _, model, _ in loaded}
 
     total, images = annotation_masks(json_path, limit=limit)
     per_image, skipped = [], []
     seconds: dict[str, list[float]] = {label: [] for label in labels}
+    cam_seconds: dict[str, dict[str, list[float]]] = {label: {} for label in labels}
     for done, (entry, masks) in enumerate(tqdm(images, total=total, desc="Attention report", unit="image",
                                                disable=not progress), start=1):
         ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
@@ -226,8 +295,12 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                 row["models"][label] = measure_capture(cap, mask, tolerance=tolerance)
                 seconds[label].append(time.perf_counter() - start)
                 if cam_layers:
-                    cams, matched = measure_cams(model, cap, masks, cam_layers, tolerance=tolerance)
+                    cams, matched, spent = measure_cams(
+                        model, cap, masks, cam_layers, tolerance=tolerance, methods=cam_methods,
+                        faithfulness=faithfulness, randomized=randomized[label], seed=seed, image_id=entry["id"])
                     row["models"][label].update(cams)
+                    for method, value in spent.items():
+                        cam_seconds[label].setdefault(method, []).append(value)
                     row.setdefault("matched_detections", {})[label] = {"instances": len(masks), "matched": matched}
             per_image.append(row)
         if on_progress is not None:
@@ -245,15 +318,23 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
             "comparison": "maps cropped to the image region and resized bilinearly to the original "
                           "image; the crack is the union of the image's annotation masks",
             "reference": labels[0],
-            "cams": ("Grad-CAM rows (gradcam LAYER): the Grad-CAM (score target) of each detection matched to "
-                     "an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask; "
-                     "averaged per image; "
-                     "its mass share is the energy-based pointing game") if cam_layers else None,
+            "cams": ("CAM rows (method LAYER, e.g. gradcam c4): the CAM (score target) of each detection matched "
+                     "to an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask, averaged "
+                     "per image; its mass share is the energy-based pointing game. randomcam: the grad-cam "
+                     "library's RandomCAM (random channel weights), the floor every method should beat. "
+                     "Faithfulness: the grad-cam library's metrics on the detection's softmax score for the fixed "
+                     "box (ROAD combined over percentiles 20/40/60/80 with noisy linear imputation; the image "
+                     "multiplied by the CAM for the confidence changes). Sanity check: Spearman ρ between the CAM "
+                     "and the same CAM with the box and mask heads randomized (one randomized copy per model, "
+                     "seeded); it passes below 0.5") if cam_layers else None,
+            "cam_methods": [*cam_methods, "RandomCAM"] if cam_layers else [],
         },
         "models": {label: {"config": str(c), "weights": str(w), "model": str(bam_models.describe(cfg)),
                            "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
                            **({"matched_detections": sum(r["matched_detections"][label]["matched"] for r in per_image),
-                               "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image)}
+                               "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image),
+                               "cam_seconds_per_image": {method: round(statistics.median(values), 3)
+                                                         for method, values in cam_seconds[label].items()}}
                               if cam_layers else {})}
                    for label, c, w, _, cfg in loaded},
         "chance": {"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
@@ -285,10 +366,15 @@ def _json_safe(value):
 
 
 def map_order(results: dict) -> list[str]:
-    """Every measured map name, attention stages first, then features, by stage."""
+    """Every measured map name: attention stages first, then features, by stage; then the CAM rows
+    by layer, in the order of their methods (RandomCAM, the floor, last)."""
     names = {n for per_model in results["summary"].values() for n in per_model}
-    return [map_name(source, stage) for source in ("attention", "feature", "gradcam") for stage in STAGES
-            if map_name(source, stage) in names]
+    captured = [map_name(source, stage) for source in ("attention", "feature") for stage in STAGES
+                if map_name(source, stage) in names]
+    methods = [m.lower() for m in results["settings"].get("cam_methods") or ["GradCAM"]]
+    cams = sorted(names - set(captured), key=lambda n: (n.split(" ")[-1], methods.index(n.split(" ")[0])
+                                                         if n.split(" ")[0] in methods else len(methods), n))
+    return captured + cams
 
 
 def format_stat(stat: dict | None, digits: int = 3) -> str:
@@ -327,11 +413,27 @@ def markdown_report(results: dict) -> str:
             cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
             cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    cam_rows = [n for n in map_order(results) if not n.startswith(("attention ", "feature "))]
+    for measure in CAM_MEASURE_NAMES:
+        if not any(measure in results["summary"][label].get(n, {}) for label in labels for n in cam_rows):
+            continue
+        lines += ["", f"## CAMs: {MEASURE_NAMES[measure]}", "",
+                  "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
+        for name in cam_rows:
+            cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
+            cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     if settings.get("cams"):
         lines.append(settings["cams"][0].upper() + settings["cams"][1:] + ". Matched: " + ", ".join(
             f"{label}: {m['matched_detections']} of {m['annotations']} annotations"
             for label, m in results["models"].items()) + ".")
+        lines.append("")
+        lines.append("CAM seconds per image (median over images with a matched detection; the CAM, its "
+                     "faithfulness metrics and sanity check, all layers): " + "; ".join(
+                         f"{label}: " + ", ".join(f"{method} {value:g} s"
+                                                  for method, value in m["cam_seconds_per_image"].items())
+                         for label, m in results["models"].items()) + ".")
         lines.append("")
     for label, m in results["models"].items():
         lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; {m['seconds_per_image']} s per image "
@@ -342,13 +444,13 @@ def markdown_report(results: dict) -> str:
 
 def csv_rows(results: dict) -> list[list]:
     """One row per image, model and map: the per-image values behind the means."""
-    rows = [["image_id", "file_name", "area_share", "pointing_chance", "model", "map", *MEASURES]]
+    rows = [["image_id", "file_name", "area_share", "pointing_chance", "model", "map", *ALL_MEASURES]]
     for image in results["images"]:
         for label, maps in image["models"].items():
             for name, values in maps.items():
                 rows.append([image["image_id"], image["file_name"], image["area_share"],
                              image["pointing_chance"], label, name,
-                             *("" if values[m] is None else values[m] for m in MEASURES)])
+                             *("" if values.get(m) is None else values[m] for m in ALL_MEASURES)])
     return rows
 
 

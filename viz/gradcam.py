@@ -3,9 +3,14 @@
 The grad-cam methods expect `model(tensor)` and per-image outputs that a target turns into a
 scalar. `DetectionCamModel` is that adapter: for a fixed list of boxes it runs the detector's
 backbone and its box and mask heads on exactly those boxes, with gradients on (detectron2's
-predictor runs under no_grad), and returns per image {"class_logits": (N, K+1),
+predictor runs under no_grad), and returns per image of the batch {"class_logits": (N, K+1),
 "mask_logits": (N, K, 28, 28)}: scores before softmax / sigmoid, whose gradients do not vanish
-when a detection is confident. Targets pick one box's class score or its mask.
+when a detection is confident. Targets pick one box's class score or its mask. Batches matter to
+the gradient-free methods: ScoreCAM sends batches of masked copies of the image, AblationCAM
+swaps the adapter's tap for the library's ablation layer and sends batches of copies whose
+activations have one channel zeroed each; the faithfulness metrics (`cam_faithfulness`, the
+library's ROAD and confidence-change metrics) send perturbed images and read the detection's
+softmax score.
 Scoring the given boxes directly, rather than re-running proposals and NMS, keeps the target the
 same instance whatever the model, which the sanity check needs (a randomized model detects
 nothing useful).
@@ -20,8 +25,10 @@ model take a lock, because backward passes write the shared model's .grad fields
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+from collections.abc import Iterator, Sequence
 import weakref
 from dataclasses import dataclass
 
@@ -29,8 +36,12 @@ import cv2
 import numpy as np
 import torch
 from torch import nn
-from pytorch_grad_cam import (EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus, HiResCAM,
-                              LayerCAM, XGradCAM)
+from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
+                              HiResCAM, LayerCAM, RandomCAM, ScoreCAM, XGradCAM)
+from pytorch_grad_cam.ablation_layer import AblationLayer
+from pytorch_grad_cam.metrics.cam_mult_image import (CamMultImageConfidenceChange, DropInConfidence,
+                                                     IncreaseInConfidence)
+from pytorch_grad_cam.metrics.road import ROADCombined
 from scipy.stats import spearmanr
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
@@ -49,7 +60,18 @@ CAM_METHODS = {
     "GradCAMElementWise": GradCAMElementWise,
     "EigenGradCAM": EigenGradCAM,
     "EigenCAM": EigenCAM,  # gradient-free: the first principal component of the activations
+    # Perturbation methods, gradient-free: one forward pass per channel of the layer, PERTURBATION_BATCH
+    # at a time (c4: 256 passes). ScoreCAM masks the input with each upsampled channel (whole network);
+    # AblationCAM zeroes one channel at a time (the network below the layer still runs each time).
+    "ScoreCAM": ScoreCAM,
+    "AblationCAM": AblationCAM,
 }
+PERTURBATION_METHODS = ("ScoreCAM", "AblationCAM")  # slow: a forward pass per channel
+# Not offered: ShapleyCAM needs second derivatives through the box head, and torchvision's roi_align
+# has no double backward ("double backwards on roi_align not supported").
+# Not an explanation: random channel weights, the floor a method should beat in a measurement.
+FLOOR_METHODS = {"RandomCAM": RandomCAM}
+PERTURBATION_BATCH = 32  # inputs per forward pass for ScoreCAM and AblationCAM
 TARGETS = ("score", "mask")
 DEFAULT_LAYERS = ("c4", "c5")  # the last attention module's output, and res5
 
@@ -86,44 +108,62 @@ class InstanceMaskTarget:
 
 
 class DetectionCamModel(nn.Module):
-    """Adapter: `(1, 3, h, w)` resized input -> [{"class_logits", "mask_logits"}] for fixed boxes."""
+    """Adapter: `(B, 3, h, w)` resized inputs -> B x {"class_logits", "mask_logits"} for fixed boxes.
 
-    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo):
+    Each image of the batch is scored on the same boxes (the methods that perturb the input,
+    ScoreCAM and the metrics, send a batch of perturbed copies of one image). With `layer`, its
+    output passes through `self.tap`, the module grad-cam hooks (or AblationCAM replaces).
+    """
+
+    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo | None):
         super().__init__()
+        self.tap = nn.Identity()  # registered first: AblationCAM's layer search finds it at once
         self.model = model
         self.boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
         self.layer = layer
-        self.tap = nn.Identity()  # grad-cam hooks this, not the shared model
+        self._grad_above_tap = False
 
     def _start_graph(self, inputs, output: torch.Tensor) -> torch.Tensor:
-        # Everything below the target layer ran without a graph; gradients start here.
-        torch.set_grad_enabled(True)
-        return self.tap(output.detach().requires_grad_(True))
+        # Everything below the target layer ran without a graph; gradients start here, unless the
+        # caller asked for none (the perturbation methods and metrics run under no_grad).
+        torch.set_grad_enabled(self._grad_above_tap)
+        if self._grad_above_tap:
+            output = output.detach().requires_grad_(True)
+        return self.tap(output)
 
     def forward(self, x: torch.Tensor) -> list[dict]:
         model, heads = self.model, self.model.roi_heads
         grad_was_enabled = torch.is_grad_enabled()
+        self._grad_above_tap = grad_was_enabled
         torch.set_grad_enabled(False)
+        hooks = {self.layer.module: self._start_graph} if self.layer is not None else {}
         try:
-            with scoped_forward_hooks(model, {self.layer.module: self._start_graph}):
-                images = model.preprocess_image([{"image": x[0]}])
+            with scoped_forward_hooks(model, hooks):
+                images = model.preprocess_image([{"image": image} for image in x])
                 features = model.backbone(images.tensor)
-            boxes = [Boxes(self.boxes.to(images.tensor.device))]
+            torch.set_grad_enabled(grad_was_enabled)
+            boxes = [Boxes(self.boxes.to(images.tensor.device))] * len(x)
             box_features = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)
             logits, _ = heads.box_predictor(heads.box_head(box_features))
             mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
-            return [{"class_logits": logits, "mask_logits": heads.mask_head.layers(mask_features)}]
+            mask_logits = heads.mask_head.layers(mask_features)
+            n = len(self.boxes)
+            return [{"class_logits": logits[i * n:(i + 1) * n], "mask_logits": mask_logits[i * n:(i + 1) * n]}
+                    for i in range(len(x))]
         finally:
             torch.set_grad_enabled(grad_was_enabled)
 
 
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
-                 method: str = "GradCAM", layer: str = "c4", target: str = "score") -> np.ndarray:
+                 method: str = "GradCAM", layer: str = "c4", target: str = "score",
+                 seed: int | Sequence[int] = 0) -> np.ndarray:
     """A CAM for one instance, (H, W) float32 in [0, 1] at the original image size.
 
     box: XYXY in original-image pixels (as predictions come back); class_id: its class index.
+    method: a key of CAM_METHODS or FLOOR_METHODS. seed: RandomCAM's draw of channel weights
+    (numpy's global generator, restored afterwards), so the floor is reproducible.
     """
-    if method not in CAM_METHODS:
+    if method not in CAM_METHODS and method not in FLOOR_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
     if target not in TARGETS:
         raise ValueError(f"unknown CAM target {target!r}; choose one of {', '.join(TARGETS)}")
@@ -135,15 +175,35 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     make_target = InstanceScoreTarget if target == "score" else InstanceMaskTarget
     with _model_lock(model), torch.enable_grad():
         try:
-            cam = CAM_METHODS[method](model=adapter, target_layers=[adapter.tap],
-                                      reshape_transform=lambda t: t[..., :rows, :cols])
-            with cam:
+            cam = _cam_method(method, adapter, reshape_transform=lambda t: t[..., :rows, :cols])
+            with cam, _numpy_seeded(seed):
                 grayscale = cam(model_input.image[None], targets=[make_target(0, class_id)])[0]
         finally:
             model.zero_grad(set_to_none=True)  # no gradient memory left on the shared model
     grayscale = np.nan_to_num(grayscale.astype(np.float32))
     return np.clip(cv2.resize(grayscale, (model_input.width, model_input.height), interpolation=cv2.INTER_LINEAR),
                    0.0, 1.0)
+
+
+def _cam_method(method: str, adapter: DetectionCamModel, reshape_transform):
+    kind = CAM_METHODS.get(method) or FLOOR_METHODS[method]
+    if kind is AblationCAM:  # a fresh ablation layer: the library's default instance is shared by all calls
+        return AblationCAM(model=adapter, target_layers=[adapter.tap], reshape_transform=reshape_transform,
+                           ablation_layer=AblationLayer(), batch_size=PERTURBATION_BATCH)
+    cam = kind(model=adapter, target_layers=[adapter.tap], reshape_transform=reshape_transform)
+    if kind is ScoreCAM:
+        cam.batch_size = PERTURBATION_BATCH  # ScoreCAM reads this attribute (default 16)
+    return cam
+
+
+@contextlib.contextmanager
+def _numpy_seeded(seed: int | Sequence[int]) -> Iterator[None]:
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
 
 
 def randomize_heads(model: nn.Module, *, seed: int = 0) -> nn.Module:
@@ -183,11 +243,68 @@ class SanityCheck:
 
 def sanity_check(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
                  method: str = "GradCAM", layer: str = "c4", target: str = "score", seed: int = 0,
-                 original: np.ndarray | None = None) -> SanityCheck:
+                 original: np.ndarray | None = None, randomized: nn.Module | None = None,
+                 cam_seed: int | Sequence[int] = 0) -> SanityCheck:
+    """instance_cam of the model against the same CAM of randomize_heads(model, seed=seed).
+
+    original: that CAM of `model` when already computed; randomized: a randomize_heads copy to
+    reuse over many calls (a dataset); cam_seed: instance_cam's seed (RandomCAM), for both CAMs.
+    """
     if original is None:
-        original = instance_cam(model, model_input, box, class_id, method=method, layer=layer, target=target)
-    randomized = instance_cam(randomize_heads(model, seed=seed), model_input, box, class_id,
-                              method=method, layer=layer, target=target)
-    flat = original.std() == 0 or randomized.std() == 0
-    rho = float("nan") if flat else float(spearmanr(original.ravel(), randomized.ravel()).statistic)
-    return SanityCheck(correlation=rho, original=original, randomized=randomized)
+        original = instance_cam(model, model_input, box, class_id, method=method, layer=layer, target=target,
+                                seed=cam_seed)
+    randomized = randomize_heads(model, seed=seed) if randomized is None else randomized
+    second = instance_cam(randomized, model_input, box, class_id, method=method, layer=layer, target=target,
+                          seed=cam_seed)
+    flat = original.std() == 0 or second.std() == 0
+    rho = float("nan") if flat else float(spearmanr(original.ravel(), second.ravel()).statistic)
+    return SanityCheck(correlation=rho, original=original, randomized=second)
+
+
+class InstanceProbabilityTarget:
+    """The detection score of box `index` for `class_id`: the softmax over its K+1 class logits,
+    the score detectron2 reports. The faithfulness metrics compare it before and after."""
+
+    def __init__(self, index: int, class_id: int):
+        self.index, self.class_id = index, class_id
+
+    def __call__(self, output: dict) -> torch.Tensor:
+        return torch.softmax(output["class_logits"][self.index], dim=-1)[self.class_id]
+
+
+ROAD_PERCENTILES = (20, 40, 60, 80)  # fewer than the library's nine: each is two forward passes and imputations
+# The grad-cam library's faithfulness metrics, each `(input (B, 3, h, w), cams (B, h, w), targets,
+# model) -> (B,)`. Higher is more faithful for all but drop_in_confidence.
+FAITHFULNESS = {
+    # score(image x CAM) - score(image): keeping only what the CAM shows keeps the detection
+    "confidence_change": CamMultImageConfidenceChange,
+    "drop_in_confidence": DropInConfidence,  # max(0, -confidence change): lower is better
+    "increase_in_confidence": IncreaseInConfidence,  # 1 where the confidence rose
+    # ROAD (Rong et al., 2022): (score with the least relevant pixels imputed - with the most
+    # relevant imputed) / 2, averaged over ROAD_PERCENTILES; noisy linear imputation
+    "road": lambda: ROADCombined(percentiles=list(ROAD_PERCENTILES)),
+}
+
+
+def cam_faithfulness(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, cam: np.ndarray,
+                     *, metrics: Sequence[str] = tuple(FAITHFULNESS), seed: int = 0) -> dict[str, float]:
+    """The grad-cam library's faithfulness metrics of one instance's CAM, on its detection score.
+
+    cam: (H, W) in [0, 1] at the original image size (what instance_cam returns); it is resized
+    to the model input, which the metrics perturb (multiplied by the CAM, or ROAD's imputation).
+    The box is scored as in instance_cam (fixed box, InstanceProbabilityTarget). seed: ROAD's
+    imputation noise (torch's generator, restored afterwards). Returns {metric: value}.
+    """
+    unknown = [m for m in metrics if m not in FAITHFULNESS]
+    if unknown:
+        raise ValueError(f"unknown faithfulness metric {unknown[0]!r}; choose from {', '.join(FAITHFULNESS)}")
+    adapter = DetectionCamModel(model, model_input.to_input_coords(box), None)
+    h, w = model_input.input_size
+    cams = cv2.resize(np.asarray(cam, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)[None]
+    targets = [InstanceProbabilityTarget(0, class_id)]
+    values = {}
+    with _model_lock(model), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for name in metrics:
+            values[name] = float(FAITHFULNESS[name]()(model_input.image[None], cams, targets, adapter)[0])
+    return values

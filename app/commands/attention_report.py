@@ -23,6 +23,7 @@ Without --models, the shipped demo pair (demo-baseline first, then demo-bam); wi
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     from app.commands.evaluate import DEFAULT_MODELS
+    from viz.gradcam import CAM_METHODS, FAITHFULNESS
 
     parser = subparsers.add_parser(
         "attention-report", help="per-stage alignment of attention and feature maps with the cracks",
@@ -40,8 +41,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--tolerance", type=_non_negative_float, default=15.0, metavar="PX",
                         help="pointing game: a hit when the maximum is within PX pixels of a crack (default 15)")
     parser.add_argument("--cams", nargs="+", metavar="LAYER", default=[],
-                        help="also a Grad-CAM of every detection matched to an annotation, at these layers "
-                             "(e.g. c4 c5), measured against that annotation's mask (slow: a backward pass each)")
+                        help="also a CAM of every detection matched to an annotation, at these layers "
+                             "(e.g. c4 c5), measured against that annotation's mask, with the grad-cam library's "
+                             "faithfulness metrics and a sanity check; RandomCAM is added as the floor "
+                             "(slow: seconds per detection, mostly ROAD)")
+    parser.add_argument("--cam-methods", nargs="+", metavar="METHOD", default=["GradCAM"], choices=list(CAM_METHODS),
+                        help="the CAM methods for --cams (default GradCAM; ScoreCAM and AblationCAM make a "
+                             "forward pass per channel of the layer: minutes per image on a CPU)")
+    parser.add_argument("--faithfulness", nargs="*", metavar="METRIC", choices=list(FAITHFULNESS),
+                        help=f"the faithfulness metrics for --cams (default all: {', '.join(FAITHFULNESS)}; "
+                             "none when given without a name)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--threads", type=positive_int, metavar="N",
@@ -83,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
-                                   tolerance=args.tolerance, cam_layers=args.cams, seed=args.seed,
+                                   tolerance=args.tolerance, cam_layers=args.cams, cam_methods=args.cam_methods,
+                                   faithfulness=args.faithfulness, seed=args.seed,
                                    resamples=args.resamples)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was measured")

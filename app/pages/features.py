@@ -52,3 +52,26 @@ name = f"{stem(sel.image_name)}_{ROLES[index]}_{layer}"
 widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{name}_top{len(channels)}.png"),
                        widgets.png_item(f"Channel {channel} (PNG)", panel.image, f"{name}_channel{channel}.png")],
                       key="feat")
+
+# --- Concepts: deep feature factorization (grad-cam library) of this layer --------------------------
+st.subheader("Concepts (deep feature factorization)")
+from viz.factorization import concept_colors, factorization_picture, factorize
+
+dff_left, dff_right = st.columns([1, 1.6])
+with dff_left:
+    n_concepts = st.slider("Concepts", 2, 8, 4, key="feat_dff_k",
+                           help="Non-negative matrix factorization of the layer's activations (channels × "
+                                "positions) into this many concepts (Collins et al., 2018).")
+    factorization = factorize(features, n_concepts)
+    stride = analysis.capture.strides[layer]
+    concepts_picture = factorization_picture(sel.image, factorization,
+                                             lambda grid: analysis.capture.to_image(grid, stride))
+    shares = factorization.shares()
+    legend = []
+    for i, (color, top) in enumerate(zip(concept_colors(n_concepts), factorization.top_channels(3))):
+        hex_color = "#" + "".join(f"{round(255 * v):02x}" for v in color)
+        legend.append(f"<span style='color:{hex_color}'>■</span> concept {i + 1}: {100 * shares[i]:.0f}% of "
+                      f"{layer}, top channels {', '.join(f'#{c}' for c in top)}")
+    st.markdown("<br>".join(legend), unsafe_allow_html=True)
+    st.caption("Each pixel takes the colour of its strongest concept, brighter where it is stronger.")
+dff_right.image(concepts_picture, caption=f"{layer}: {n_concepts} concepts", width="stretch")

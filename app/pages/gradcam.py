@@ -11,7 +11,7 @@ from app.exports import stem
 from viz.analysis import summary
 from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
-from viz.gradcam import CAM_METHODS, TARGETS
+from viz.gradcam import CAM_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
 from viz.views.detections import instance_box, instance_label, match_for
 from viz.views.gradcam import cam_picture
 
@@ -36,6 +36,10 @@ layer = row[3].selectbox("Layer", layers, index=layers.index("c4") if "c4" in la
                          help="\n".join(f"- {n}: {catalogues[0][n].description}" for n in layers))
 st.caption(f"{layer}: {catalogues[0][layer].description}, {catalogues[0][layer].channels} channels, "
            f"stride {catalogues[0][layer].stride}.")
+if method in PERTURBATION_METHODS:  # the cost of the gradient-free perturbation methods, said before it is paid
+    st.info(f"{method} runs the network once per channel of {layer} ({catalogues[0][layer].channels} passes, "
+            f"{PERTURBATION_BATCH} at a time) for each model, and again for the sanity check: seconds on a GPU, "
+            "minutes on a CPU.", icon=":material/hourglass:")
 
 match = match_for(diff, index)
 choices = (["match"] if match else []) + ["box"] + list(without_att.detections)

@@ -82,7 +82,8 @@ def test_attention_page_per_stage_maps_and_controls(count_calls):
 def test_feature_maps_page_grid_layers_and_one_channel(count_calls):
     at = open_app("features")
     assert not errors(at)
-    assert main_images(at) == 2  # the grid and one channel large
+    assert main_images(at) == 3  # the grid, one channel large, the concepts
+    assert any("top channels #" in m.value for m in at.markdown)  # the concepts' legend
     analyze = count_calls(viz.analysis, "analyze")
     layers = {option.split(":")[0] for option in at.selectbox(key="feat_layer").options}
     assert {"c2", "c3_pre", "c5", "p2", "p6"} <= layers
@@ -93,8 +94,12 @@ def test_feature_maps_page_grid_layers_and_one_channel(count_calls):
     assert at.radio(key="feat_order").options == ["activation"]  # no attention weights at p3
     at.button_group(key="feat_model").set_value(1).run()  # the baseline
     assert_clean(at)
-    assert analyze.calls == 0 and main_images(at) == 2
+    at.slider(key="feat_dff_k").set_value(3).run()
+    assert_clean(at)
+    assert analyze.calls == 0 and main_images(at) == 3
     assert any("channel" in c.value for c in at.caption)
+    assert sum("concept " in m.value for m in at.markdown) == 1 and "concept 3:" in next(
+        m.value for m in at.markdown if "concept " in m.value)
 
 
 def test_gradcam_page_both_models_with_sanity_checks(count_calls):

@@ -25,7 +25,9 @@ def report(tmp_path_factory):
     (root / "three.json").write_text(json.dumps(coco))
     threads = torch.get_num_threads()
     status = main(["attention-report", "--json", str(root / "three.json"), "--images", str(SAMPLES_DIR),
-                   "--out", str(root / "out"), "--resamples", "200", "--threads", "1", "--cams", "c4"])
+                   "--out", str(root / "out"), "--resamples", "200", "--threads", "1", "--cams", "c4",
+                   # ROAD (seconds per CAM) is left to tests/viz/test_gradcam.py
+                   "--faithfulness", "confidence_change", "drop_in_confidence", "increase_in_confidence"])
     torch.set_num_threads(threads)
     return status, root / "out"
 
@@ -40,18 +42,26 @@ def test_report_files_and_counts(report):
     assert [s["file_name"] for s in results["skipped"]] == ["000013.png"]
     baseline, bam = results["models"]  # the demo pair, baseline first
     features = {"feature c2", "feature c3", "feature c4", "feature c5"}
-    assert set(results["summary"][bam]) == {"attention c2", "attention c3", "attention c4", "gradcam c4"} | features
-    assert set(results["summary"][baseline]) == {"gradcam c4"} | features
+    cams = {"gradcam c4", "randomcam c4"}
+    assert set(results["summary"][bam]) == {"attention c2", "attention c3", "attention c4"} | cams | features
+    assert set(results["summary"][baseline]) == cams | features
     assert set(results["differences"][f"{bam} - {baseline}"]) == set(results["summary"][baseline])
     with (out / "attention_report.csv").open() as f:
-        rows = [row for row in csv.DictReader(f) if not row["map"].startswith("gradcam")]
-    assert len(rows) == 2 * (7 + 4)  # per image with a crack: 7 maps of the BAM model, 4 of the baseline
+        rows = list(csv.DictReader(f))
+    maps = [row for row in rows if row["map"].split()[0] in ("attention", "feature")]
+    assert len(maps) == 2 * (7 + 4)  # per image with a crack: 7 maps of the BAM model, 4 of the baseline
+    assert all(row["sanity_pass"] == row["road"] == "" for row in maps)  # CAM measures: CAM rows only
+    cam_rows = [row for row in rows if row["map"] in cams]
+    assert cam_rows and all(row["sanity_pass"] != "" and row["confidence_change"] != "" and row["road"] == ""
+                            for row in cam_rows)
     for label in (baseline, bam):  # the shipped models find these two gallery cracks (3 annotations)
         m = results["models"][label]
         assert m["annotations"] == 3 and 1 <= m["matched_detections"] <= 3
         assert results["summary"][label]["gradcam c4"]["auroc"]["n"] >= 1
+        assert set(m["cam_seconds_per_image"]) == {"GradCAM", "RandomCAM"}
     md = (out / "attention_report.md").read_text()
     assert "## AUROC (crack pixels)" in md and "| attention c2 | — |" in md
+    assert "## CAMs: sanity check passed (share)" in md and "| randomcam c4 |" in md and "## CAMs: ROAD" not in md
 
 
 def test_report_values_are_sane(report):
@@ -61,13 +71,19 @@ def test_report_values_are_sane(report):
         for maps in image["models"].values():
             for name, values in maps.items():
                 assert 0 <= values["auroc"] <= 1 and 0 <= values["pointing"] <= 1
-                if not name.startswith("gradcam"):  # a CAM is measured against its own annotation's mask
+                if name.endswith("cam c4"):
+                    assert 0 <= values["sanity_pass"] <= 1 and -1 <= values["sanity_rho"] <= 1
+                    assert -1 <= values["confidence_change"] <= 1  # a change of a probability
+                    assert values["drop_in_confidence"] == pytest.approx(max(0.0, -values["confidence_change"]))
+                if name.split()[0] in ("attention", "feature"):  # a CAM is measured against its own annotation's mask
                     assert values["lift"] == pytest.approx(values["mass_share"] / image["area_share"])
     for label, maps in results["summary"].items():
         for name, stats in maps.items():
             for stat in stats.values():
-                if not name.startswith("gradcam"):  # CAMs: only images with a matched detection
+                if name.split()[0] in ("attention", "feature"):  # CAMs: only images with a matched detection
                     assert stat["n"] == 2 and stat["low"] <= stat["mean"] <= stat["high"]
+        # RandomCAM (the same draw for a model and its randomized heads) cannot depend on the heads
+        assert maps["randomcam c4"]["sanity_pass"]["mean"] == 0 and maps["randomcam c4"]["sanity_rho"]["mean"] > 0.99
         # the stride-4 features of both trained models light up on the dark crack lines: a mask
         # misplaced against the map (flipped, shifted, padded) would bring this to chance
         assert maps["feature c2"]["auroc"]["mean"] > 0.8, label
@@ -90,6 +106,9 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
     assert main(["attention-report", *samples, "--out", str(tmp_path / "out"), "--cams", "c9"]) == 2
     err = capsys.readouterr().err
     assert "unknown layer 'c9'" in err and "c4" in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["attention-report", *samples, "--out", str(tmp_path / "out"), "--cams", "c4", "--cam-methods", "Magic"])
+    assert "ScoreCAM" in capsys.readouterr().err  # argparse lists the choices
 
 
 def test_detections_are_matched_to_annotations_one_to_one():

@@ -4,9 +4,14 @@ import threading
 
 import numpy as np
 import pytest
+import torch
+from pytorch_grad_cam import GradCAM
 
+from models.inputs import prepare_input
 from viz.capture import capture
-from viz.gradcam import CAM_METHODS, instance_cam, randomize_heads, sanity_check
+from viz.catalogue import get_layer, layer_catalogue
+from viz.gradcam import (CAM_METHODS, PERTURBATION_METHODS, DetectionCamModel, InstanceScoreTarget,
+                         cam_faithfulness, instance_cam, randomize_heads, sanity_check)
 
 from tests.viz.conftest import hook_count
 
@@ -19,7 +24,7 @@ def model_input(r18_bam, image):
     return capture(model, cfg, image).model_input
 
 
-@pytest.mark.parametrize("method", sorted(CAM_METHODS))
+@pytest.mark.parametrize("method", sorted(set(CAM_METHODS) - set(PERTURBATION_METHODS)))
 def test_cams_are_image_sized_normalised_and_instance_specific(r18_bam, model_input, method):
     model, _ = r18_bam
     first = instance_cam(model, model_input, BOXES[0], 0, method=method, layer="c4")
@@ -102,4 +107,111 @@ def test_cams_and_captures_from_several_threads(r18_bam, image, model_input):
         np.testing.assert_allclose(cam, expected_cam, atol=1e-5)
     for c3 in c3s:
         np.testing.assert_array_equal(c3, expected_c3)
+    assert hook_count(model) == 0
+
+
+# --- batches, the perturbation methods, the floor and the faithfulness metrics -----------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_input(r18_bam, image):
+    """The test image at a 48-px input: ScoreCAM and AblationCAM make a forward pass per channel."""
+    _, cfg = r18_bam
+    small = cfg.clone()
+    small.defrost()
+    small.INPUT.MIN_SIZE_TEST, small.INPUT.MAX_SIZE_TEST = 48, 80
+    return prepare_input(image, small)
+
+
+def test_a_batch_of_identical_inputs_scores_as_one(r18_bam, model_input):
+    model, _ = r18_bam
+    info = get_layer(layer_catalogue(model), "c4")
+    adapter = DetectionCamModel(model, model_input.to_input_coords(BOXES), info)
+    x = model_input.image[None]
+    with torch.no_grad():
+        one, two = adapter(x), adapter(x.repeat(2, 1, 1, 1))
+    assert len(one) == 1 and len(two) == 2
+    for out in two:
+        assert out["class_logits"].shape == one[0]["class_logits"].shape == (2, 2)
+        for key in ("class_logits", "mask_logits"):
+            torch.testing.assert_close(out[key], one[0][key], atol=1e-4, rtol=1e-4)
+    # Through the library: a batch of two gives each image the CAM of the single image.
+    rows, cols = model_input.valid_size(info.stride)
+    with GradCAM(model=adapter, target_layers=[adapter.tap], reshape_transform=lambda t: t[..., :rows, :cols]) as cam:
+        single = cam(x, targets=[InstanceScoreTarget(0, 0)])
+        pair = cam(x.repeat(2, 1, 1, 1), targets=[InstanceScoreTarget(0, 0), InstanceScoreTarget(1, 0)])
+    np.testing.assert_allclose(pair[0], single[0], atol=1e-4)
+    assert np.abs(pair[1] - pair[0]).mean() > 0.01  # the second image's target is the other box
+    model.zero_grad(set_to_none=True)
+    assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("method", PERTURBATION_METHODS)
+def test_perturbation_methods_on_a_tiny_input(r18_bam, tiny_input, method):
+    model, _ = r18_bam
+    # c2 (64 channels: 64 forward passes); the mask target, whose sign AblationCAM's division by
+    # the unperturbed score keeps for both boxes of this untrained model
+    cams = [instance_cam(model, tiny_input, box, 0, method=method, layer="c2", target="mask") for box in BOXES]
+    for cam in cams:
+        assert cam.shape == (150, 230) and cam.dtype == np.float32 and np.isfinite(cam).all()
+        assert cam.max() > 0.5 and cam.std() > 0.01  # normalised, with structure
+    assert np.abs(cams[0] - cams[1]).mean() > 0.01  # each is about its own box
+    assert hook_count(model) == 0
+    assert [n for n, _ in model.named_children()] == ["backbone", "proposal_generator", "roi_heads"]
+
+
+def test_random_cam_is_the_floor(r18_bam, tiny_input):
+    model, _ = r18_bam
+    first = instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=3)
+    # Random channel weights: the same draw gives the same map whatever the target...
+    np.testing.assert_array_equal(instance_cam(model, tiny_input, BOXES[1], 0, method="RandomCAM", seed=3), first)
+    assert np.abs(instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=4) - first).mean() > 0.01
+    # ... and whatever the heads learned: it fails the sanity check.
+    check = sanity_check(model, tiny_input, BOXES[0], 0, method="RandomCAM", cam_seed=3, original=first)
+    assert check.correlation > 0.99 and not check.passed
+    state = np.random.get_state()[1].copy()
+    instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=5)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # the global generator is left as it was
+
+
+@pytest.fixture(scope="module")
+def demo_detection():
+    """The shipped BAM demo model, a gallery crack at a 96-px input and its best detection:
+    (model, model input, box, class)."""
+    from detectron2.data.detection_utils import read_image
+
+    import models
+    from demo.dataset import SAMPLES_DIR
+    from models.zoo import resolve
+
+    named = resolve("demo-bam")
+    model, cfg = models.load_model(named.config, named.weights)
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.INPUT.MIN_SIZE_TEST = cfg.INPUT.MAX_SIZE_TEST = 96
+    cap = capture(model, cfg, read_image(str(SAMPLES_DIR / "000001.png"), format="RGB"))
+    assert len(cap.instances), "the demo model finds the gallery crack"
+    return model, cap.model_input, cap.instances.pred_boxes.tensor[0].numpy(), int(cap.instances.pred_classes[0])
+
+
+def test_faithfulness_metrics_known_answers(r18_bam, tiny_input, demo_detection):
+    model, _ = r18_bam
+    keep_all = np.ones((150, 230), np.float32)  # the image times 1: nothing changes
+    assert cam_faithfulness(model, tiny_input, BOXES[0], 0, keep_all, metrics=[
+        "confidence_change", "drop_in_confidence", "increase_in_confidence"]) == {
+        "confidence_change": 0.0, "drop_in_confidence": 0.0, "increase_in_confidence": 0.0}
+    with pytest.raises(ValueError, match="road"):
+        cam_faithfulness(model, tiny_input, BOXES[0], 0, keep_all, metrics=["accuracy"])
+
+    model, model_input, box, class_id = demo_detection
+    cam = instance_cam(model, model_input, box, class_id)
+    found = cam_faithfulness(model, model_input, box, class_id, cam)
+    assert set(found) == {"confidence_change", "drop_in_confidence", "increase_in_confidence", "road"}
+    assert found["drop_in_confidence"] == max(0.0, -found["confidence_change"])
+    assert found["increase_in_confidence"] == float(found["confidence_change"] > 0)
+    # ROAD removes the most relevant pixels of a CAM where it removes the least relevant of its
+    # inverse: the two scores are opposite (up to the imputation's noise).
+    inverse = cam_faithfulness(model, model_input, box, class_id, 1 - cam, metrics=["road"])["road"]
+    assert abs(found["road"]) > 0.01 and inverse == pytest.approx(-found["road"], abs=1e-3)
+    assert cam_faithfulness(model, model_input, box, class_id, cam, metrics=["road"])["road"] == found["road"]  # seeded
     assert hook_count(model) == 0
