@@ -222,6 +222,9 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
         attention = attention_report(list(chosen), subset, image_dir, work / "attention", resamples=resamples,
                                      progress=False, on_progress=stage(0.4, 0.75, "Measuring the attention"))
     seconds["attention"] = time.perf_counter() - start
+    for key, results in (("evaluation", evaluation), ("attention", attention)):
+        if key not in reused and subset != Path(json_path):  # name the set, not its cut copy
+            results["dataset"]["json"] = str(json_path)
 
     start = time.perf_counter()
     if examples is None:
@@ -240,7 +243,7 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
     infos = [info for info, _, _ in loaded]
     report = Report(out_dir / REPORT_PDF, out_dir / REPORT_HTML, infos, evaluation, attention, shown,
                     seconds=seconds)
-    write_report(report, title=title, limit=limit)
+    write_report(report, title=title, limit=limit if "evaluation" not in reused else None)
     seconds["writing"] = time.perf_counter() - start
     say(1.0, "Done.")
     return report

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
         from demo.dataset import SAMPLES_DIR, demo_split
 
         args.json, args.images = demo_split("test")
-        examples_json = SAMPLES_DIR / "annotations.json"
+        if not args.examples:
+            examples_json = SAMPLES_DIR / "annotations.json"
 
     from tqdm import tqdm
 
