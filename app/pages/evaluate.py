@@ -9,6 +9,7 @@ import streamlit as st
 import models
 from app import assets, cache, context, evaluation, widgets
 from app.assets import ImageSource
+from app.report_block import report_block
 from training.data import DataProblemsError
 from training.significance import COUNT_KEYS, counts_summary, pairing_from_counts
 from viz.views.detections import at_threshold
@@ -81,6 +82,8 @@ with st.expander("Only the two tables? What counts alone can say"):
     else:
         st.table(pd.DataFrame(evaluation.counts_table(from_counts, (before, after))).set_index("pairing"))
         st.markdown(counts_summary(from_counts, (before, after)))
+
+report_block(pair, json_path, image_dir, threshold=sel.threshold, disabled=bool(missing))  # PDF / HTML handout
 
 done = st.session_state.get("evaluation")
 if done is None:

@@ -1,0 +1,110 @@
+"""`python -m app report --out DIR`: one PDF (and HTML) to hand out on a before / after pair."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands._common import EXIT_OK, add_device_argument, fail, fail_with_problems, positive_int
+
+DESCRIPTION = """\
+Write DIR/report.pdf and DIR/report.html (the same content, images embedded): the two models
+described (architecture, parameters, weights file, classes), the before / after table of
+`evaluate` with its paired statistics (McNemar's exact test, bootstrap intervals; a difference
+that is not significant is said to be), the per-stage attention figure of `attention-report`
+with the paired AUROC differences, and a few example images with each model's detections, maps
+at c2..c4 and Grad-CAM side by side. The runs behind it are kept in DIR/report_parts/.
+
+Without --models, the shipped demo pair (demo-baseline before, demo-bam after); without --json /
+--images, the demo's held-out test split, and the examples come from the demo gallery.
+A quick version: --limit 20 --example-count 2. Reuse earlier runs with --evaluation and
+--attention (their model labels must match).
+"""
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    from app.commands.evaluate import DEFAULT_MODELS, _unit_float
+
+    parser = subparsers.add_parser("report", help="one PDF and HTML to hand out: models, before/after, "
+                                                  "attention per stage, examples",
+                                   description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs=2, metavar=("BEFORE", "AFTER"),
+                        help="the two models, each CONFIG.yaml:WEIGHTS.pth or a named model "
+                             f"(default: {' '.join(DEFAULT_MODELS)})")
+    parser.add_argument("--labels", nargs=2, metavar=("BEFORE", "AFTER"), help="a name per model")
+    parser.add_argument("--json", metavar="JSON", help="COCO annotations (default: the demo test split)")
+    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for report.pdf and report.html")
+    parser.add_argument("--limit", type=positive_int, metavar="N",
+                        help="evaluate and measure only the first N images of the set (a quick version)")
+    parser.add_argument("--examples", nargs="+", metavar="IMAGE",
+                        help="the example images to show (default: images with cracks of the demo gallery, "
+                             "or of --json)")
+    parser.add_argument("--example-count", type=positive_int, default=3, metavar="N",
+                        help="how many example images to pick when --examples is not given (default 3)")
+    parser.add_argument("--evaluation", metavar="JSON", help="an evaluation.json written by `evaluate`, used as is")
+    parser.add_argument("--attention", metavar="JSON",
+                        help="an attention_report.json written by `attention-report`, used as is")
+    parser.add_argument("--threshold", type=_unit_float, default=0.5,
+                        help="detection score from which an image counts as 'crack' (default 0.5)")
+    parser.add_argument("--resamples", type=positive_int, default=1000,
+                        help="bootstrap resamples of the attention intervals (default 1000)")
+    add_device_argument(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.commands.evaluate import DEFAULT_MODELS, resolve_models
+    from models.zoo import NAMED
+
+    if (args.json is None) != (args.images is None):
+        return fail("give both --json and --images, or neither (the demo test split).")
+    for option, path in (("--evaluation", args.evaluation), ("--attention", args.attention),
+                         *(("--examples", p) for p in args.examples or ())):
+        if path and not Path(path).is_file():
+            return fail(f"{option}: file not found: {path}")
+    try:
+        chosen = resolve_models(args)
+    except ValueError as e:
+        return fail(str(e))
+    specs = args.models or list(DEFAULT_MODELS)
+    class_names = {label: NAMED[spec].class_names for spec, (label, _, _) in zip(specs, chosen) if spec in NAMED}
+    examples_json = None
+    if args.json is None:
+        from demo.dataset import SAMPLES_DIR, demo_split
+
+        args.json, args.images = demo_split("test")
+        if not args.examples:
+            examples_json = SAMPLES_DIR / "annotations.json"
+
+    from tqdm import tqdm
+
+    import models
+    from training.data import DataProblemsError
+    from training.presentation import build_report
+
+    bar = tqdm(total=100, unit="%", bar_format="{percentage:3.0f}% |{bar:30}| {desc} [{elapsed}]")
+
+    def progress(fraction: float, text: str) -> None:
+        bar.set_description_str(text, refresh=False)
+        bar.update(round(100 * fraction) - bar.n)
+
+    try:
+        report = build_report(chosen, args.json, args.images, args.out, limit=args.limit, examples=args.examples,
+                              example_count=args.example_count, examples_json=examples_json,
+                              evaluation_json=args.evaluation, attention_json=args.attention,
+                              class_names=class_names, threshold=args.threshold, resamples=args.resamples,
+                              device=args.device, on_progress=progress)
+    except DataProblemsError as e:
+        bar.close()
+        return fail_with_problems(e.problems, "no report was written")
+    except (models.ModelLoadError, ValueError, KeyError) as e:
+        bar.close()
+        return fail(str(e))
+    bar.close()
+    took = ", ".join(f"{name} {s:.1f} s" for name, s in report.seconds.items())
+    print(f"Report: {report.pdf} ({report.pages} pages), {report.html}. Took {sum(report.seconds.values()):.0f} s "
+          f"({took}).")
+    if report.evaluation.get("paired"):
+        print(report.evaluation["paired"]["summary"])
+    return EXIT_OK
