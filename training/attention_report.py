@@ -371,7 +371,7 @@ def map_order(results: dict) -> list[str]:
     names = {n for per_model in results["summary"].values() for n in per_model}
     captured = [map_name(source, stage) for source in ("attention", "feature") for stage in STAGES
                 if map_name(source, stage) in names]
-    methods = [m.lower() for m in results["settings"].get("cam_methods") or ["GradCAM"]]
+    methods = [m.lower() for m in results.get("settings", {}).get("cam_methods") or ["GradCAM"]]
     cams = sorted(names - set(captured), key=lambda n: (n.split(" ")[-1], methods.index(n.split(" ")[0])
                                                          if n.split(" ")[0] in methods else len(methods), n))
     return captured + cams
