@@ -136,8 +136,8 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
     diffs = feature_difference_panels(with_att, comparison.feature_diffs, image)
     matches = sorted(comparison.detections.kept, key=lambda m: -m.score_with)
     cam_rows = [(k, layer, d) for (k, layer), d in comparison.cam_diffs.items() if k < len(matches)]
-    heights = [width / 2 * aspect + 0.8] + ([width / max(len(diffs), 1) * aspect + 1.1] if diffs else []) \
-        + [width / 3 * aspect + 1.1] * len(cam_rows)
+    heights = [width / 2 * aspect + 0.5] + ([width / max(len(diffs), 1) * aspect + 0.9] if diffs else []) \
+        + [width / 3 * aspect + 0.9] * len(cam_rows)
     fig = Figure(figsize=(width, sum(heights) + 0.9), layout="constrained")
     rows = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
     for ax, panel in zip(rows[0].subplots(1, 2), detection_panels(with_att, without_att, comparison.detections, image)):
@@ -165,7 +165,7 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
         if any(ax.images for ax in axes[:2]):
             _scale_bar(row, list(axes[:2]), cam_scale())
         limit = difference_limit(cam_diff)
-        panel = difference_panel(f"with − without", image, cam_diff, difference_scale(limit, f"±{limit:.2f}"))
+        panel = difference_panel("with − without", image, cam_diff, difference_scale(limit, f"±{limit:.2f}"))
         _panel_axis(row, axes[2], panel)
         axes[2].add_patch(Rectangle(*_xywh(instance_box(with_att, match.index_with)[0]), fill=False,
                                     edgecolor="black", linewidth=1.2))

@@ -129,7 +129,7 @@ def instance_palette() -> np.ndarray:
 def label_font_size(height: int, width: int) -> float:
     """Label size in points for an (height, width) picture: about 1/45 of its geometric mean
     (twice detectron2's default), so labels stay readable when the picture is shrunk to a column."""
-    return max(10.0, float(np.sqrt(height * width)) / 45)
+    return max(7.0, float(np.sqrt(height * width)) / 45)
 
 
 Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
@@ -146,7 +146,7 @@ def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: in
     none is free (a very crowded picture), the spot overlapping least. Returns the rectangles."""
     placed: list[Rect] = []
     for (w, h), (bx0, by0, bx1, by1) in zip(sizes, boxes):
-        def clamp(x: float, y: float) -> Rect:
+        def clamp(x: float, y: float, w: float = w, h: float = h) -> Rect:
             x, y = min(max(x, 0.0), max(width - w, 0.0)), min(max(y, 0.0), max(height - h, 0.0))
             return (x, y, x + w, y + h)
 
