@@ -130,6 +130,15 @@ def detections_picture(model_key: str, image_key: str, threshold: float, _analys
     return draw_instances(_image, _analysis.capture.instances, list(_analysis.class_names), score_threshold=threshold)
 
 
+@st.cache_data(max_entries=24, show_spinner=False)
+def detection_panels(with_key: str, without_key: str, image_key: str, threshold: float, _with, _without, _diff,
+                     _image: np.ndarray):
+    """viz.views.detections.detection_panels of the pair: (without, with), one colour per instance."""
+    from viz.views.detections import detection_panels as panels
+
+    return panels(_with, _without, _diff, _image)
+
+
 def clear() -> None:
     """Forget every cached model and result (tests)."""
     st.cache_resource.clear()

@@ -13,7 +13,8 @@ from app import cache, server_paths
 from app.model_choice import ROLE_TITLES, LoadedModel
 from app.exports import png_bytes, stem
 from app.sidebar import Selection
-from viz.render import SEQUENTIAL_CMAPS
+from viz.render import SEQUENTIAL_CMAPS, colorbar
+from viz.views import STRETCHED, Panel, Scale
 
 
 @dataclass(frozen=True)
@@ -21,18 +22,42 @@ class Display:
     on_image: bool
     alpha: float
     cmap: str
+    stretch: bool = False
 
 
 def display_ui(key: str, *, cmap: str = "inferno", alpha: float = 0.5, on_image: bool = True,
-               can_hide_image: bool = True) -> Display:
-    """Overlay, opacity and colormap controls, in one row."""
-    cols = st.columns([1.2, 2, 1.4] if can_hide_image else [2, 1.4], vertical_alignment="bottom")
+               can_hide_image: bool = True, can_stretch: bool = True) -> Display:
+    """Overlay, stretch, opacity and colormap controls, in one row."""
+    widths = [1.2] * can_hide_image + [1.2] * can_stretch + [2, 1.4]
+    cols = st.columns(widths, vertical_alignment="bottom")
     shown = cols[0].toggle("On the image", value=on_image, key=f"{key}_on_image",
                            help="Overlay the maps on the image, or show them alone.") if can_hide_image else True
+    stretch = cols[int(can_hide_image)].toggle(
+        "Stretch", value=False, key=f"{key}_stretch",
+        help=f"Attention maps: {STRETCHED} instead of their absolute range [0, 1]. "
+             "A stretched map shows structure however small its range: read its colour bar.") if can_stretch else False
     opacity = cols[-2].slider("Opacity", 0.0, 1.0, alpha, 0.05, key=f"{key}_alpha", disabled=not shown)
     choices = list(dict.fromkeys([cmap, *SEQUENTIAL_CMAPS]))
     colormap = cols[-1].selectbox("Colormap", choices, key=f"{key}_cmap")
-    return Display(shown, opacity, colormap)
+    return Display(shown, opacity, colormap, stretch)
+
+
+COLORBAR_CAPTION = "colour scale: "
+
+
+def colorbar_ui(scale: Scale) -> None:
+    """The colour bar of a map's scale, under its picture, captioned with which range it is."""
+    st.image(colorbar(scale.vmin, scale.vmax, scale.cmap), width="stretch", output_format="PNG",
+             caption=COLORBAR_CAPTION + scale.label)
+
+
+def panel_ui(panel: Panel, *, title: bool = False) -> None:
+    """A view's panel: (its title,) its picture with the caption, and its colour bar."""
+    if title:
+        st.markdown(f"**{panel.title}**")
+    st.image(panel.image, caption=panel.caption or None, width="stretch")
+    if panel.scale is not None:
+        colorbar_ui(panel.scale)
 
 
 def model_picker_ui(pair: tuple[LoadedModel, LoadedModel], key: str, *, attention_only: bool = False,

@@ -9,6 +9,7 @@ import numpy as np
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from detectron2.data import Metadata
 from detectron2.structures import Instances
+from detectron2.utils.colormap import colormap
 from detectron2.utils.visualizer import ColorMode, Visualizer
 
 SEQUENTIAL_CMAPS = ("inferno", "viridis", "magma", "plasma", "jet", "gray")
@@ -28,6 +29,32 @@ def colorize(map01: np.ndarray, cmap: str = "inferno") -> np.ndarray:
     """A [0, 1] map through a matplotlib colormap."""
     rgba = matplotlib.colormaps[cmap](np.clip(map01, 0.0, 1.0))
     return (rgba[..., :3] * 255).round().astype(np.uint8)
+
+
+def colorbar(vmin: float, vmax: float, cmap: str, *, label: str = "", width: int = 480, ticks: int = 5) -> np.ndarray:
+    """A horizontal colour bar on white: `cmap` from `vmin` (left) to `vmax` (right), `ticks`
+    values under it, then `label`. (h, width, 3) uint8, h about width / 8."""
+    font, scale, thick = cv2.FONT_HERSHEY_SIMPLEX, width / 960, max(1, round(width / 480))
+    (_, text_h), base = cv2.getTextSize("0", font, scale, thick)
+    margin, bar_h, line = max(4, width // 60), max(8, width // 30), text_h + base + max(3, width // 120)
+    picture = np.full((bar_h + line * (1 + bool(label)) + 2 * margin, width, 3), 255, np.uint8)
+    inner = width - 2 * margin
+    picture[margin:margin + bar_h, margin:width - margin] = colorize(np.linspace(0, 1, inner)[None, :], cmap)
+    step = abs(vmax - vmin) / max(ticks - 1, 1)
+    digits = min(6, max(2, 1 - int(np.floor(np.log10(step))) if step > 0 else 2))  # ticks that differ
+    label = label.replace("–", "-").replace("±", "+/-").replace("−", "-")  # cv2's font is ASCII only
+    for i in range(ticks):
+        x = margin + round(i * (inner - 1) / max(ticks - 1, 1))
+        text = f"{vmin + (vmax - vmin) * i / max(ticks - 1, 1):.{digits}f}"
+        text_w = cv2.getTextSize(text, font, scale, thick)[0][0]
+        left = min(max(x - text_w // 2, 0), width - text_w)  # the end values stay inside
+        cv2.line(picture, (x, margin + bar_h), (x, margin + bar_h + 3), (0, 0, 0), 1)
+        cv2.putText(picture, text, (left, margin + bar_h + line - base), font, scale, (0, 0, 0), thick, cv2.LINE_AA)
+    if label:
+        text_w = cv2.getTextSize(label, font, scale, thick)[0][0]
+        cv2.putText(picture, label, (max(0, (width - text_w) // 2), margin + bar_h + 2 * line - base), font, scale,
+                    (60, 60, 60), thick, cv2.LINE_AA)
+    return picture
 
 
 def resize_to(array: np.ndarray, height: int, width: int, *, nearest: bool = False) -> np.ndarray:
@@ -94,9 +121,97 @@ def _label_tile(tile: np.ndarray, text: str) -> None:
     cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 
-def draw_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,
-                   score_threshold: float = 0.5) -> np.ndarray:
-    """Masks, boxes, classes and scores drawn by detectron2's Visualizer."""
-    keep = instances[instances.scores >= score_threshold] if len(instances) else instances
+def instance_palette() -> np.ndarray:
+    """detectron2's own distinct colours, (N, 3) RGB in [0, 1], in a fixed order."""
+    return colormap(rgb=True, maximum=1)
+
+
+def label_font_size(height: int, width: int) -> float:
+    """Label size in points for an (height, width) picture: about 1/45 of its geometric mean
+    (twice detectron2's default), so labels stay readable when the picture is shrunk to a column."""
+    return max(7.0, float(np.sqrt(height * width)) / 45)
+
+
+Rect = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+
+
+def _overlaps(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: int, height: int) -> list[Rect]:
+    """Where to put each label ((w, h) in pixels) of each box, in order (most important first):
+    above the box, inside its top, below it, inside its bottom, then further down or up along
+    its left edge; the first spot inside the image that overlaps no label placed before. Where
+    none is free (a very crowded picture), the spot overlapping least. Returns the rectangles."""
+    placed: list[Rect] = []
+    for (w, h), (bx0, by0, bx1, by1) in zip(sizes, boxes):
+        def clamp(x: float, y: float, w: float = w, h: float = h) -> Rect:
+            x, y = min(max(x, 0.0), max(width - w, 0.0)), min(max(y, 0.0), max(height - h, 0.0))
+            return (x, y, x + w, y + h)
+
+        candidates = [clamp(bx0, by0 - h), clamp(bx0, by0), clamp(bx0, by1), clamp(bx0, by1 - h),
+                      clamp(bx1 - w, by0 - h), clamp(bx1 - w, by1)]
+        steps = range(1, int(height / max(h, 1)) + 2)
+        candidates += [clamp(bx0, by0 + k * h) for k in steps] + [clamp(bx0, by0 - (k + 1) * h) for k in steps]
+        candidates += [clamp(x, y) for y in np.arange(0, height, h) for x in np.arange(0, width, max(w / 2, 1))]
+        free = next((c for c in candidates if not any(_overlaps(c, p) for p in placed)), None)
+        if free is None:
+            free = min(candidates[:6], key=lambda c: sum(_overlaps(c, p) for p in placed))
+        placed.append(free)
+    return placed
+
+
+def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,
+                            score_threshold: float = 0.5, colors: dict | None = None,
+                            line_styles: dict | None = None, notes: dict | None = None) -> tuple[np.ndarray, list]:
+    """The instances scoring at least `score_threshold` drawn by detectron2's Visualizer on the
+    (H, W, 3) image: masks, boxes and 'class score' labels sized to the image and placed apart.
+    Per instance index, optional: `colors` (RGB in [0, 1]; default detectron2's palette in
+    order), `line_styles` of the box (matplotlib: "-", "--", ":") and `notes` added to the label.
+    Returns the (H, W, 3) uint8 picture and the label rectangles (x0, y0, x1, y1) drawn."""
     visualizer = Visualizer(image, Metadata(thing_classes=list(class_names)), instance_mode=ColorMode.IMAGE)
-    return visualizer.draw_instance_predictions(keep).get_image()
+    scores = instances.scores.numpy() if len(instances) else np.zeros(0)
+    keep = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= score_threshold]
+    if not keep:
+        return visualizer.output.get_image(), []
+    palette = instance_palette()
+    colors = [tuple((colors or {}).get(i, palette[k % len(palette)])) for k, i in enumerate(keep)]
+    if instances.has("pred_masks"):
+        visualizer.overlay_instances(masks=instances.pred_masks[keep].numpy(), assigned_colors=colors, alpha=0.5)
+    boxes = [tuple(float(v) for v in instances.pred_boxes.tensor[i].tolist()) for i in keep]
+    for i, box, color in zip(keep, boxes, colors):
+        visualizer.draw_box(box, alpha=1.0, edge_color=color, line_style=(line_styles or {}).get(i, "-"))
+    font = label_font_size(*image.shape[:2])
+    texts = []
+    for i, color in zip(keep, colors):
+        name = class_names[int(instances.pred_classes[i])] if int(instances.pred_classes[i]) < len(class_names) \
+            else f"class {int(instances.pred_classes[i])}"
+        note = (notes or {}).get(i)
+        visualizer.draw_text(f"{name} {scores[i]:.0%}" + (f" · {note}" if note else ""), (0, 0), font_size=font,
+                             color=color, horizontal_alignment="left")
+        texts.append(visualizer.output.ax.texts[-1])
+    # Measure each label as drawn (text and its padded background) and move it to a free spot.
+    renderer = visualizer.output.fig.canvas.get_renderer()
+    sizes, offsets = [], []
+    for text in texts:
+        text.update_bbox_position_size(renderer)
+        patch = text.get_bbox_patch().get_window_extent(renderer)
+        anchor = text.get_window_extent(renderer)
+        sizes.append((patch.width, patch.height))
+        offsets.append((anchor.x0 - patch.x0, patch.y1 - anchor.y1))  # the padding left of / above the text
+    rects = layout_labels(sizes, boxes, image.shape[1], image.shape[0])
+    for text, rect, (dx, dy), box, color in zip(texts, rects, offsets, boxes, colors):
+        text.set_position((rect[0] + dx, rect[1] + dy))
+        near = (box[0] - 2, box[1] - (rect[3] - rect[1]) - 2, box[2] + 2, box[3] + (rect[3] - rect[1]) + 2)
+        if not _overlaps(rect, near):  # moved away from its box: a leader line back to it
+            ends = ((rect[0] + rect[2]) / 2, rect[1] if rect[1] > box[3] else rect[3]), \
+                   (min(max((rect[0] + rect[2]) / 2, box[0]), box[2]), box[3] if rect[1] > box[3] else box[1])
+            visualizer.draw_line([ends[0][0], ends[1][0]], [ends[0][1], ends[1][1]], color, linewidth=1.5)
+    return visualizer.output.get_image(), rects
+
+
+def draw_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,
+                   score_threshold: float = 0.5, **style) -> np.ndarray:
+    """The instances scoring at least `score_threshold`, drawn (see draw_labelled_instances): (H, W, 3) uint8."""
+    return draw_labelled_instances(image, instances, class_names, score_threshold=score_threshold, **style)[0]

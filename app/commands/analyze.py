@@ -76,13 +76,15 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
     if len(results) == 2:
         comparison = A.compare(results[0], results[1], (loaded[0][0], loaded[1][0]), cam_layers=tuple(args.cam_layers))
         results = [A.with_cams(result, cams) for result, cams in zip(results, comparison.cams)]
-        F.save_figure(F.comparison_figure(results[0], results[1], comparison, image), f"{stem}_comparison")
-    F.save_figure(F.detections_figure(results, image), f"{stem}_detections")
+        F.save_figure(F.comparison_figure(results[0], results[1], comparison, image, image_name=stem.name),
+                      f"{stem}_comparison")
+    F.save_figure(F.detections_figure(results[0], results[1] if len(results) == 2 else None, image,
+                                        image_name=stem.name), f"{stem}_detections")
     for tag, result in zip(("model", "compare"), results):
         if result.capture.attention:
-            F.save_figure(F.hierarchical_attention_figure(result, image, cmap=args.cmap), f"{stem}_{tag}_attention")
+            F.save_figure(F.hierarchical_attention_figure(result, image, cmap=args.cmap, image_name=stem.name), f"{stem}_{tag}_attention")
         if result.cams:
-            F.save_figure(F.cam_figure([result], image), f"{stem}_{tag}_cam")
+            F.save_figure(F.cam_figure([result], image, image_name=stem.name), f"{stem}_{tag}_cam")
         for stage in A.STAGES:
             features = result.capture.features[stage]
             weights = result.capture.attention[stage].channel if stage in result.capture.attention else None

@@ -10,6 +10,7 @@ from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.bam import FUSIONS
 from viz.figures import hierarchical_attention_figure
 from viz.views import attention as view
+from viz.views import with_colorbar
 
 TOP_K = 24  # channels in each bar chart
 
@@ -39,7 +40,7 @@ shown = controls[1].pills("Stages", stages, default=stages, selection_mode="mult
 name = stem(sel.image_name)
 for stage in shown:
     panels = view.stage_panels(analysis, sel.image, stage, on_image=display.on_image, alpha=display.alpha,
-                                cmap=display.cmap, fusion=summary.fusion)
+                                cmap=display.cmap, fusion=summary.fusion, stretch=display.stretch)
     with st.container(border=True):
         maps = analysis.capture.attention[stage]
         st.markdown(f"#### {stage} · {maps.channel.size} channels · stride {analysis.capture.strides[stage]}")
@@ -48,8 +49,8 @@ for stage in shown:
             panel = panels[panel_name]
             with col:
                 st.markdown(f"**{panel_name}**")
-                st.image(panel.image, caption=panel.caption, width="stretch")
-                st.download_button("PNG", lambda picture=panel.image: png_bytes(picture),
+                widgets.panel_ui(panel)
+                st.download_button("PNG", lambda panel=panel: png_bytes(with_colorbar(panel)),
                                    f"{name}_{stage}_{panel_name.replace(' ', '_')}.png", "image/png",
                                    key=f"att_{stage}_{panel_name}", icon=":material/download:", on_click="ignore")
         with cols[1]:
@@ -70,6 +71,7 @@ st.caption("channel_*: the channel attention weights; spatial_*: the spatial att
 
 widgets.downloads_row(widgets.figure_items(
     lambda: hierarchical_attention_figure(analysis, sel.image, cmap=display.cmap, on_image=display.on_image,
-                                          alpha=display.alpha), f"{name}_{('with', 'without')[index]}_attention",
+                                          alpha=display.alpha, stretch=display.stretch, image_name=sel.image_name),
+    f"{name}_{('with', 'without')[index]}_attention",
     what="Attention figure") + [("Statistics (CSV)", lambda: rows_csv(view.statistics_rows(analysis)),
                                  f"{name}_attention_statistics.csv", "text/csv")], key="att_fig")

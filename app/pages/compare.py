@@ -11,9 +11,11 @@ from app.exports import pdf_pages, rows_csv, stem, zip_files
 from viz.analysis import summary
 from viz.compare import cam_difference
 from viz.figures import comparison_figure, figure_bytes
-from viz.views.compare import difference_limit, difference_picture, feature_difference_panels
-from viz.views.detections import at_threshold, detection_rows, detection_summary, instance_box, instance_label
-from viz.views.gradcam import cam_picture
+from viz.views.compare import (CONTRASTS, difference_limit, difference_panel, difference_scale,
+                               feature_difference_panels)
+from viz.views.detections import (LEGEND, at_threshold, detection_rows, detection_summary, instance_box,
+                                  instance_label)
+from viz.views.gradcam import cam_panel
 
 sel, pair, found = context.page("With vs without BAM")
 with_att, without_att = found
@@ -31,10 +33,12 @@ c[3].metric("Gained / lost", f"{counts['gained']} / {counts['lost']}",
 c[4].metric("Mean score change (kept)",
             "–" if counts["mean score change"] is None else f"{counts['mean score change']:+.3f}")
 
-cols = st.columns(2)
-for col, loaded, analysis in ((cols[0], pair[1], without_att), (cols[1], pair[0], with_att)):
-    col.image(cache.detections_picture(loaded.key, sel.image_key, sel.threshold, analysis, sel.image),
-              caption=f"{analysis.label}: {len(analysis.detections)} detections", width="stretch")
+pictures = cache.detection_panels(pair[0].key, pair[1].key, sel.image_key, sel.threshold, with_att, without_att,
+                                  diff, sel.image)
+for col, panel in zip(st.columns(2), pictures):
+    with col:
+        widgets.panel_ui(panel, title=True)
+st.caption(LEGEND[0].upper() + LEGEND[1:] + ".")
 
 st.subheader("Feature difference per stage")
 st.caption("Mean |activation| of each stage, each model normalised to [0, 1], with − without: "
@@ -42,13 +46,14 @@ st.caption("Mean |activation| of each stage, each model normalised to [0, 1], wi
            "(The two models are trained apart, so their channels do not correspond; this compares where they respond.)")
 row = st.columns([1, 2, 3], vertical_alignment="bottom")
 on_image = row[0].toggle("On the image", value=False, key="cmp_on_image")
-contrast = row[1].radio("Colour scale", ("per stage", "fixed"), key="cmp_contrast", horizontal=True,
-                        help="per stage: each map scaled to its own largest difference; fixed: ±1 for all.")
+contrast = row[1].radio("Colour scale", CONTRASTS, key="cmp_contrast", horizontal=True,
+                        help="One scale for every stage: shared, ± the largest difference of any stage; "
+                             "or the full possible range ±1.")
 panels = feature_difference_panels(with_att, comparison.feature_diffs, sel.image, on_image=on_image,
                                          contrast=contrast)
 for col, panel in zip(st.columns(max(4, len(panels))), panels):
-    col.markdown(f"**{panel.title}**")
-    col.image(panel.image, caption=panel.caption, width="stretch")
+    with col:
+        widgets.panel_ui(panel, title=True)
 
 st.subheader("Grad-CAM difference")
 cam_diffs = {}
@@ -71,19 +76,21 @@ else:
             heat.append(context.cam(loaded, sel, analysis, box, class_id, "GradCAM", "score", layer))
         cam_diffs[(k, layer)] = cam_difference(heat[1], heat[0])
         cols = st.columns(3)
-        cols[0].image(cam_picture(sel.image, heat[0]), caption=f"{without_att.label}: GradCAM at {layer}",
-                      width="stretch")
-        cols[1].image(cam_picture(sel.image, heat[1]), caption=f"{with_att.label}: GradCAM at {layer}",
-                      width="stretch")
+        boxes = [instance_box(without_att, match.index_without)[0], instance_box(with_att, match.index_with)[0]]
         limit = difference_limit(cam_diffs[(k, layer)])
-        cols[2].image(difference_picture(sel.image, cam_diffs[(k, layer)], on_image=False, alpha=0.6,
-                                               limit=limit),
-                      caption=f"with − without, scale ±{limit:.2f} (red: more weight with attention)", width="stretch")
-full = replace(comparison, cam_diffs=cam_diffs)
+        cam_panels = [cam_panel(f"{a.label}: GradCAM at {layer}", sel.image, h, box=b)
+                      for a, h, b in ((without_att, heat[0], boxes[0]), (with_att, heat[1], boxes[1]))]
+        cam_panels.append(difference_panel("with − without", sel.image, cam_diffs[(k, layer)],
+                                           difference_scale(limit, f"±{limit:.2f} (red: more weight with attention)")))
+        for col, panel in zip(st.columns(3), cam_panels):
+            with col:
+                widgets.panel_ui(panel, title=True)
+        cams = ({(match.index_with, layer): heat[1]}, {(match.index_without, layer): heat[0]})
+full = replace(comparison, cam_diffs=cam_diffs, cams=cams if cam_diffs else comparison.cams)
 
 name = stem(sel.image_name)
 widgets.downloads_row(
-    widgets.figure_items(lambda: comparison_figure(with_att, without_att, full, sel.image), f"{name}_comparison",
+    widgets.figure_items(lambda: comparison_figure(with_att, without_att, full, sel.image, image_name=sel.image_name), f"{name}_comparison",
                          what="Comparison figure")
     + [("Changes (CSV)", lambda: rows_csv(detection_rows(with_att, without_att, diff)),
         f"{name}_detection_changes.csv", "text/csv"),
@@ -112,8 +119,9 @@ if row[2].button("Build presentation", type="primary", disabled=not chosen, key=
             best = max(result.detections.kept, key=lambda m: m.score_with)
             heat = [cache.cam(m.key, source.digest, *instance_box(x, i), "GradCAM", "score", "c4", m, x)
                     for m, x, i in ((pair[0], a, best.index_with), (pair[1], b, best.index_without))]
-            result = replace(result, cam_diffs={(0, "c4"): cam_difference(heat[0], heat[1])})
-        fig = comparison_figure(a, b, result, image)
+            result = replace(result, cam_diffs={(0, "c4"): cam_difference(heat[0], heat[1])},
+                             cams=({(best.index_with, "c4"): heat[0]}, {(best.index_without, "c4"): heat[1]}))
+        fig = comparison_figure(a, b, result, image, image_name=image_name)
         pages.append(fig)
         pngs[f"{stem(image_name)}_comparison.png"] = figure_bytes(fig, "png")
     progress.progress(1.0, text=f"{len(chosen)} images done")

@@ -25,19 +25,20 @@ if show_truth:
         st.markdown("**Ground truth**")
         st.image(view.ground_truth_picture(sel.image, truth.masks), width="stretch",
                  caption=view.ground_truth_caption(truth))
-for col, loaded, analysis, other in ((cols[-2], pair[1], without_att, with_att),
-                                     (cols[-1], pair[0], with_att, without_att)):
+pictures = cache.detection_panels(pair[0].key, pair[1].key, sel.image_key, sel.threshold, with_att, without_att,
+                                  diff, sel.image)
+for col, panel, analysis, other in ((cols[-2], pictures[0], without_att, with_att),
+                                    (cols[-1], pictures[1], with_att, without_att)):
     with col:
-        st.markdown(f"**{analysis.label}**")
-        picture = cache.detections_picture(loaded.key, sel.image_key, sel.threshold, analysis, sel.image)
-        st.image(picture, width="stretch",
-                 caption=f"{len(analysis.detections)} detections with score ≥ {sel.threshold:.2f}")
+        widgets.panel_ui(panel, title=True)
         scores = analysis.capture.instances.scores.numpy()[analysis.detections]
         m1, m2 = st.columns(2)
         m1.metric("Detections", len(analysis.detections),
                   delta=len(analysis.detections) - len(other.detections) if analysis is with_att else None,
                   delta_color="off", help="Compared with the model without attention." if analysis is with_att else None)
         m2.metric("Best score", f"{scores.max():.2f}" if len(scores) else "–")
+
+st.caption(view.LEGEND[0].upper() + view.LEGEND[1:] + ".")
 
 st.subheader("What changed with attention")
 counts = view.detection_summary(with_att, without_att, diff)
@@ -60,7 +61,8 @@ else:
 
 name = stem(sel.image_name)
 widgets.downloads_row(
-    widgets.figure_items(lambda: detections_figure([without_att, with_att], sel.image), f"{name}_detections",
+    widgets.figure_items(lambda: detections_figure(with_att, without_att, sel.image, image_name=sel.image_name),
+                         f"{name}_detections",
                          what="Detections figure")
     + [("Changes (CSV)", lambda: rows_csv(rows), f"{name}_detection_changes.csv", "text/csv"),
        ("Analysis (JSON)", lambda: json.dumps(summary([with_att, without_att], comparison), indent=2),

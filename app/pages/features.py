@@ -1,6 +1,8 @@
 """Feature maps: the strongest channels of any captured layer (c2..c5, before / after attention,
 FPN p2..p6) as a grid, and one channel large."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app import context, widgets
@@ -9,6 +11,7 @@ from app.model_choice import ROLES
 from viz.catalogue import layer_catalogue
 from viz.render import SEQUENTIAL_CMAPS
 from viz.views import features as view
+from viz.views import with_colorbar
 
 sel, pair, found = context.page("Feature maps")
 
@@ -46,11 +49,12 @@ with left:
     alpha = st.slider("Opacity", 0.0, 1.0, 0.6, 0.05, key="feat_alpha", disabled=not on_image)
     panel = view.channel_panel(analysis, sel.image, layer, channel, on_image=on_image, alpha=alpha, cmap=cmap)
     st.caption(panel.caption)
-right.image(panel.image, caption=panel.title, width="stretch")
+with right:
+    widgets.panel_ui(replace(panel, caption=panel.title))
 
 name = f"{stem(sel.image_name)}_{ROLES[index]}_{layer}"
 widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{name}_top{len(channels)}.png"),
-                       widgets.png_item(f"Channel {channel} (PNG)", panel.image, f"{name}_channel{channel}.png")],
+                       widgets.png_item(f"Channel {channel} (PNG)", with_colorbar(panel), f"{name}_channel{channel}.png")],
                       key="feat")
 
 # --- Concepts: deep feature factorization (grad-cam library) of this layer --------------------------

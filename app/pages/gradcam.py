@@ -13,7 +13,8 @@ from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
 from viz.gradcam import CAM_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
 from viz.views.detections import instance_box, instance_label, match_for
-from viz.views.gradcam import cam_picture
+from viz.views import Panel
+from viz.views.gradcam import cam_picture, cam_scale
 
 sel, pair, found = context.page("Grad-CAM")
 with_att, without_att = found
@@ -79,10 +80,11 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
         picture = cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=box)
         caption = f"{method} ({target}) at {layer}"
         st.image(picture, caption=caption, width="stretch")
+        widgets.colorbar_ui(cam_scale(cmap))
         if float(heat.max()) == 0.0:
             st.caption(f"The CAM is zero everywhere: at {layer}, nothing raises this {target} "
                        "(no positive gradient-weighted activation).")
-        figure_panels.append((picture, f"{loaded.label}\n{caption}"))
+        figure_panels.append(Panel(f"{loaded.label}\n{caption}", picture, values=heat, scale=cam_scale(cmap)))
         cams[loaded.key] = (box, heat)
         if check:
             with st.spinner("Sanity check: the same CAM with randomized heads…"):
@@ -113,6 +115,7 @@ def _summary_json() -> str:
 if figure_panels:
     name = f"{stem(sel.image_name)}_{method}_{target}_{layer}"
     widgets.downloads_row(
-        widgets.figure_items(lambda: panels_figure(figure_panels, title=f"{method} ({target}) at {layer}"), name,
+        widgets.figure_items(lambda: panels_figure(figure_panels, title=f"{sel.image_name} · {method} ({target}) at {layer} · "
+                                                            f"score ≥ {sel.threshold:.2f}"), name,
                              what="CAM figure")
         + [("Analysis (JSON)", _summary_json, f"{name}_analysis.json", "application/json")], key="cam")

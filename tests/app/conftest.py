@@ -48,7 +48,16 @@ def errors(at: AppTest) -> list[str]:
 
 
 def main_images(at: AppTest) -> int:
-    return len(at.main.image)
+    """The pictures in the main area, colour bars not counted."""
+    return len(at.main.image) - len(colorbars(at))
+
+
+def colorbars(at: AppTest) -> list[str]:
+    """The scale of each colour bar in the main area, in order ("absolute [0, 1]", ...)."""
+    from app.widgets import COLORBAR_CAPTION
+
+    return [c.removeprefix(COLORBAR_CAPTION) for image in at.main.image for c in image.captions
+            if c.startswith(COLORBAR_CAPTION)]
 
 
 class CallCounter:

@@ -8,7 +8,7 @@ import viz.gradcam
 from app import assets
 from models.zoo import NAMED
 
-from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import assert_clean, colorbars, errors, main_images, open_app
 
 
 def test_first_launch_shows_the_demo_pair_on_the_first_gallery_image():
@@ -67,6 +67,8 @@ def test_attention_page_per_stage_maps_and_controls(count_calls):
     for stage in ("c2", "c3", "c4"):
         assert f"#### {stage}" in text
     assert main_images(at) == 12  # 4 maps x 3 stages
+    scales = colorbars(at)  # a colour bar under each map; attention on its absolute range by default
+    assert len(scales) == 12 and scales.count("absolute [0, 1]") == 6
     assert len(at.main.get("vega_lite_chart")) == 3  # a channel-attention chart per stage
     stats = at.dataframe[0].value
     assert list(stats["stage"]) == ["c2", "c3", "c4"] and (stats["channel_max"] <= 1).all()
@@ -77,6 +79,8 @@ def test_attention_page_per_stage_maps_and_controls(count_calls):
     at.button_group(key="att_stages").set_value(["c3"]).run()
     assert_clean(at)
     assert analyze.calls == 0 and main_images(at) == 4
+    at.toggle(key="att_stretch").set_value(True).run()
+    assert colorbars(at).count("stretched to this map's min–max") == 2 and len(colorbars(at)) == 4
 
 
 def test_feature_maps_page_grid_layers_and_one_channel(count_calls):
@@ -128,10 +132,12 @@ def test_compare_page_differences_and_presentation_export(count_calls):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Detections without"].isdigit() and metrics["Detections with"].isdigit()
     assert main_images(at) >= 2 + 4  # detections, then c2..c5 differences
-    assert sum("with − without" in m.value for m in at.markdown) == 4
+    assert sum(": with − without" in m.value for m in at.markdown) == 4
+    shared = [s for s in colorbars(at) if s.startswith("shared by every stage")]
+    assert len(shared) == 4 and len(set(shared)) == 1  # one scale for every stage, stated
     analyze = count_calls(viz.analysis, "analyze")
     at.toggle(key="cmp_on_image").set_value(True).run()
-    at.radio(key="cmp_contrast").set_value("fixed").run()
+    at.radio(key="cmp_contrast").set_value("full ±1").run()
     assert analyze.calls == 0
     at.button(key="deck_build").click().run()
     assert_clean(at)

@@ -61,7 +61,7 @@ def test_figures_render_to_png_and_pdf(analyses, image, tmp_path):
     paths = save_figure(hierarchical_attention_figure(a, image), tmp_path / "attention")
     assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 10_000 for p in paths)
     assert figure_bytes(comparison_figure(a, b, comparison, image))[:4] == b"\x89PNG"
-    assert figure_bytes(detections_figure([a, b], image), "pdf")[:4] == b"%PDF"
+    assert figure_bytes(detections_figure(a, b, image), "pdf")[:4] == b"%PDF"
     with pytest.raises(ValueError, match="no attention"):
         hierarchical_attention_figure(b, image)
 

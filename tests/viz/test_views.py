@@ -73,10 +73,12 @@ def test_stage_panels_are_image_sized_pictures(found, image):
 def test_the_attention_figure_shows_the_views_panels(found, image):
     a, _ = found
     fig = hierarchical_attention_figure(a, image, cmap="viridis")
-    panels = attention_view.stage_panels(a, image, "c2", cmap="viridis")
+    panels = attention_view.stage_panels(a, image, "c2", cmap="viridis", on_image=False)
     shown = [ax for ax in fig.axes if ax.get_title() == "c2: spatial attention"]
     assert len(shown) == 1
-    np.testing.assert_array_equal(shown[0].images[0].get_array(), panels["spatial attention"].values)
+    np.testing.assert_array_equal(shown[0].images[0].get_array(), panels["spatial attention"].image)
+    bars = [ax for ax in fig.axes if ax.get_xlabel() == "absolute [0, 1]"]  # a colour bar per attention map
+    assert len(bars) == 2 * 3 and all(ax.get_xlim() == (0.0, 1.0) for ax in bars)
     bars = attention_view.channel_bars(a, "c3")
     assert [ax for ax in fig.axes if ax.get_title() == bars.title]
 

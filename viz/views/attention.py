@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from viz.analysis import STAGES, ModelAnalysis, attention_statistics
-from viz.render import activation_energy, normalize, top_channels
-from viz.views import Panel, map_picture, value_range
+from viz.render import activation_energy, top_channels
+from viz.views import Panel, absolute_scale, map_picture, stretched_scale, value_range
 
 MAP_PANELS = ("input feature", "spatial attention", "combined attention", "refined feature")
 SUMMARY_STATISTICS = ("channel_mean", "channel_std", "channel_max", "spatial_mean", "spatial_max",
@@ -22,27 +22,35 @@ def attention_stages(analysis: ModelAnalysis) -> list[str]:
 
 
 def stage_panels(analysis: ModelAnalysis, image: np.ndarray, stage: str, *, on_image: bool = True,
-                 alpha: float = 0.5, cmap: str = "inferno", fusion: str | None = "product") -> dict[str, Panel]:
+                 alpha: float = 0.5, cmap: str = "inferno", fusion: str | None = "product",
+                 stretch: bool = False) -> dict[str, Panel]:
     """The maps of one attention stage, as MAP_PANELS names them (channel attention is a bar
-    chart: see `channel_bars`). Each picture stretches its map to its own range; the caption
-    gives the true range, and `values` the map at image size ((H, W), for a colour bar)."""
+    chart: see `channel_bars`), each with `values` (the map at image size, (H, W), true values)
+    and its `scale`. The attention maps (sigmoid outputs) are drawn on their absolute range
+    [0, 1], or with `stretch` on their own min–max; the activations (unbounded) on their own
+    range, up to the 99.5th percentile."""
     cap = analysis.capture
     maps, stride = cap.attention[stage], cap.strides[stage]
     spec = maps.spec
     energy_in = activation_energy(cap.features[f"{stage}_pre"])
     energy_out = activation_energy(cap.features[stage])
-    grids = {"input feature": (normalize(energy_in, high_pct=99.5),
-                               f"mean |activation| entering {spec.title}: {value_range(energy_in)}"),
-             "spatial attention": (maps.spatial, f"{spec.spatial_label}: {value_range(maps.spatial)}"),
+    activation = "mean |activation|, stretched to this map's range"
+    grids = {"input feature": (energy_in, f"mean |activation| entering {spec.title}: {value_range(energy_in)}",
+                               activation),
+             "spatial attention": (maps.spatial, f"{spec.spatial_label}: {value_range(maps.spatial)}", None),
              "combined attention": (maps.combined_mean, f"{spec.combined_name(fusion)}, mean over channels: "
-                                                        f"{value_range(maps.combined_mean)}"),
-             "refined feature": (normalize(energy_out, high_pct=99.5),
-                                 f"mean |activation| after {spec.title}: {value_range(energy_out)}")}
+                                                        f"{value_range(maps.combined_mean)}", None),
+             "refined feature": (energy_out, f"mean |activation| after {spec.title}: {value_range(energy_out)}",
+                                 activation)}
     panels = {}
-    for name, (grid, caption) in grids.items():
+    for name, (grid, caption, activation_label) in grids.items():
         values = cap.to_image(grid, stride)
-        picture = map_picture(values, image, on_image=on_image, alpha=alpha, cmap=cmap)
-        panels[name] = Panel(f"{stage}: {name}", picture, caption, values)
+        if activation_label:
+            scale = stretched_scale(values, cmap, high_pct=99.5, label=activation_label)
+        else:
+            scale = stretched_scale(values, cmap) if stretch else absolute_scale(cmap)
+        picture = map_picture(values, image, scale, on_image=on_image, alpha=alpha)
+        panels[name] = Panel(f"{stage}: {name}", picture, caption, values, scale)
     return panels
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from viz.analysis import ModelAnalysis
 from viz.render import diverging, overlay
-from viz.views import Panel
+from viz.views import Panel, Scale
 
 
 def difference_limit(diff: np.ndarray) -> float:
@@ -30,19 +30,39 @@ def difference_picture(image: np.ndarray, diff: np.ndarray, *, on_image: bool, a
     return diverging(scaled, limit=1.0)
 
 
+CONTRASTS = ("shared", "full ±1")
+
+
+def difference_scale(limit: float, label: str) -> Scale:
+    """The diverging scale ±limit of a signed map (red: stronger with attention)."""
+    return Scale(-limit, limit, "RdBu_r", label)
+
+
+def difference_panel(title: str, image: np.ndarray, diff: np.ndarray, scale: Scale, caption: str = "", *,
+                     on_image: bool = False, alpha: float = 0.6) -> Panel:
+    """A signed (H, W) map as a panel on its diverging `scale`."""
+    picture = difference_picture(image, diff, on_image=on_image, alpha=alpha, limit=scale.vmax)
+    return Panel(title, picture, caption, diff, scale)
+
+
 def feature_difference_panels(with_att: ModelAnalysis, feature_diffs: Mapping[str, np.ndarray], image: np.ndarray,
                               *, on_image: bool = False, alpha: float = 0.6,
-                              contrast: str = "per stage") -> list[Panel]:
+                              contrast: str = "shared") -> list[Panel]:
     """One panel per stage of (normalised activation with − without), in the order of
-    `feature_diffs`. `contrast`: "per stage" (each scaled to its own largest difference) or
-    "fixed" (±1, the full possible range). `values`: the difference at image size."""
+    `feature_diffs`, all on one scale: "shared" (±the largest difference of any stage) or
+    "full ±1" (the full possible range). `values`: the difference at image size."""
+    if contrast not in CONTRASTS:
+        raise ValueError(f"unknown colour scale {contrast!r}; choose one of {', '.join(CONTRASTS)}")
     cap = with_att.capture
+    if contrast == "shared":
+        limit = max((difference_limit(d) for d in feature_diffs.values()), default=1.0)
+        scale = difference_scale(limit, f"shared by every stage: ±{limit:.2f}")
+    else:
+        scale = difference_scale(1.0, "full range ±1")
     panels = []
     for stage, diff in feature_diffs.items():
         full = cap.to_image(diff, cap.strides[stage])
-        limit = difference_limit(diff) if contrast == "per stage" else 1.0
-        panels.append(Panel(f"{stage}: with − without",
-                            difference_picture(image, full, on_image=on_image, alpha=alpha, limit=limit),
-                            f"scale ±{limit:.2f} · mean {float(diff.mean()):+.3f} · "
-                            f"mean |Δ| {float(np.abs(diff).mean()):.3f}", full))
+        panels.append(difference_panel(f"{stage}: with − without", image, full, scale,
+                                       f"mean {float(diff.mean()):+.3f} · mean |Δ| {float(np.abs(diff).mean()):.3f}",
+                                       on_image=on_image, alpha=alpha))
     return panels

@@ -9,6 +9,8 @@ import numpy as np
 
 from viz.analysis import ModelAnalysis
 from viz.compare import DetectionDiff, Match
+from viz.render import draw_instances, instance_palette
+from viz.views import Panel
 
 
 def at_threshold(analysis: ModelAnalysis, threshold: float) -> ModelAnalysis:
@@ -88,3 +90,44 @@ def ground_truth_caption(truth) -> str:
     if truth.details.get("distractors"):
         parts.append("distractors: " + ", ".join(truth.details["distractors"]))
     return " · ".join(parts)
+
+
+LINE_STYLES = {"kept": "-", "gained": "--", "lost": ":"}
+LEGEND = ("one colour per instance, the same in both pictures where the models agree; box outline: "
+          "solid = kept (found by both), dashed = gained (only with attention), dotted = lost (only without)")
+
+
+def instance_styles(with_att: ModelAnalysis, without_att: ModelAnalysis,
+                    diff: DetectionDiff) -> tuple[dict[int, tuple[tuple, str]], dict[int, tuple[tuple, str]]]:
+    """({index: (RGB in [0, 1], "kept" | "gained" | "lost")} of the "with" model, the same of the
+    "without" model). Matched instances share a colour; colours follow detectron2's palette in a
+    fixed order (kept by score, then gained, then lost), so the page and every export agree."""
+    palette = instance_palette()
+    with_styles, without_styles = {}, {}
+    kept = sorted(diff.kept, key=lambda m: (-m.score_with, m.index_with))
+    for k, m in enumerate(kept):
+        color = tuple(float(v) for v in palette[k % len(palette)])
+        with_styles[m.index_with] = without_styles[m.index_without] = (color, "kept")
+    for k, i in enumerate(diff.gained, len(kept)):
+        with_styles[i] = (tuple(float(v) for v in palette[k % len(palette)]), "gained")
+    for k, j in enumerate(diff.lost, len(kept) + len(diff.gained)):
+        without_styles[j] = (tuple(float(v) for v in palette[k % len(palette)]), "lost")
+    return with_styles, without_styles
+
+
+def detection_panels(with_att: ModelAnalysis, without_att: ModelAnalysis, diff: DetectionDiff,
+                     image: np.ndarray) -> tuple[Panel, Panel]:
+    """Both models' detections on the (H, W, 3) image, (without, with), as titled panels: one
+    colour per instance shared by matched instances, kept / gained / lost in the box outline
+    (LINE_STYLES) and in the label."""
+    panels = []
+    for analysis, styles in zip((without_att, with_att), instance_styles(with_att, without_att, diff)[::-1]):
+        picture = draw_instances(image, analysis.capture.instances, list(analysis.class_names),
+                                 score_threshold=analysis.score_threshold,
+                                 colors={i: c for i, (c, _) in styles.items()},
+                                 line_styles={i: LINE_STYLES[s] for i, (_, s) in styles.items()},
+                                 notes={i: s for i, (_, s) in styles.items() if s != "kept"})
+        n = len(analysis.detections)
+        panels.append(Panel(analysis.label, picture,
+                            f"{n} detection{'s' if n != 1 else ''} with score ≥ {analysis.score_threshold:.2f}"))
+    return panels[0], panels[1]

@@ -6,7 +6,7 @@ import numpy as np
 
 from viz.analysis import ModelAnalysis
 from viz.render import channel_grid, top_channels
-from viz.views import Panel, map_picture, value_range
+from viz.views import Panel, map_picture, stretched_scale, value_range
 
 FEATURE_ORDERS = ("activation", "attention weight")
 
@@ -40,12 +40,13 @@ def feature_grid(analysis: ModelAnalysis, layer: str, channels: np.ndarray, *, c
 
 def channel_panel(analysis: ModelAnalysis, image: np.ndarray, layer: str, channel: int, *, on_image: bool,
                   alpha: float, cmap: str) -> Panel:
-    """One channel, large, at the image's size."""
+    """One channel, large, at the image's size, on its own range (activations are unbounded)."""
     cap = analysis.capture
     values = cap.features[layer][channel]
     full = cap.to_image(values, cap.strides[layer])
     stage = attention_stage_of(analysis, layer)
     weight = f", channel attention {float(cap.attention[stage].channel[channel]):.3f}" if stage else ""
+    scale = stretched_scale(full, cmap, label="activation, stretched to this channel's min–max")
     return Panel(f"{analysis.label}: {layer} channel {channel}",
-                 map_picture(full, image, on_image=on_image, alpha=alpha, cmap=cmap),
-                 f"activation {value_range(values)}, mean {float(values.mean()):.3f}{weight}", full)
+                 map_picture(full, image, scale, on_image=on_image, alpha=alpha),
+                 f"activation {value_range(values)}, mean {float(values.mean()):.3f}{weight}", full, scale)

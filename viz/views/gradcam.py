@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from viz.render import overlay
+from viz.views import Panel, Scale, absolute_scale
 
 
 def cam_picture(image: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, cmap: str = "jet",
@@ -19,3 +20,14 @@ def cam_picture(image: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, cmap:
         cv2.rectangle(picture, (x0, y0), (x1, y1), (0, 0, 0), thickness + 2)
         cv2.rectangle(picture, (x0, y0), (x1, y1), (255, 255, 255), thickness)
     return picture
+
+
+def cam_scale(cmap: str = "jet") -> Scale:
+    """grad-cam scales each CAM to [0, 1]: the one range every CAM is drawn on."""
+    return absolute_scale(cmap, label="absolute [0, 1] (each CAM scaled to [0, 1] by grad-cam)")
+
+
+def cam_panel(title: str, image: np.ndarray, cam: np.ndarray, caption: str = "", *, alpha: float = 0.5,
+              cmap: str = "jet", box=None) -> Panel:
+    """A CAM (H, W, in [0, 1]) over the image with its box, as a panel with its scale."""
+    return Panel(title, cam_picture(image, cam, alpha=alpha, cmap=cmap, box=box), caption, cam, cam_scale(cmap))

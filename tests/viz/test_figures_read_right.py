@@ -1,0 +1,129 @@
+"""Figures that read right (issue 13): colour bars with the true scale, one colour per instance
+shared by matched instances, labels that do not collide, exports without empty halves."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+from detectron2.structures import Boxes, Instances
+
+from viz.analysis import analyze, compare
+from viz.compare import match_instances
+from viz.figures import comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure
+from viz.render import _overlaps, colorbar, draw_labelled_instances
+from viz.views import absolute_scale, stretched_scale, with_colorbar
+from viz.views import attention as attention_view
+from viz.views.detections import detection_panels
+
+
+def instances(h: int, w: int, boxes: list, scores: list) -> Instances:
+    """Real detectron2 Instances with filled box-shaped masks (shrunk by 4 px), class 0."""
+    inst = Instances((h, w))
+    inst.pred_boxes = Boxes(torch.tensor(boxes, dtype=torch.float32))
+    masks = torch.zeros((len(boxes), h, w), dtype=torch.bool)
+    for k, (x0, y0, x1, y1) in enumerate(boxes):
+        masks[k, y0 + 4:y1 - 4, x0 + 4:x1 - 4] = True
+    inst.pred_masks = masks
+    inst.scores = torch.tensor(scores, dtype=torch.float32)
+    inst.pred_classes = torch.zeros(len(boxes), dtype=torch.int64)
+    return inst
+
+
+def test_a_colorbar_states_its_range_and_runs_through_the_colormap():
+    bar = colorbar(0.0, 1.0, "gray", label="absolute [0, 1]", width=300)
+    assert bar.shape[1] == 300 and bar.dtype == np.uint8
+    row = bar[bar.shape[0] // 8 + 4, 10:-10, 0].astype(int)  # through the gradient
+    assert row[0] < 30 and row[-1] > 225 and (np.diff(row) >= 0).all()
+
+
+def test_attention_maps_default_to_their_absolute_range(found, image):
+    a, _ = found
+    panels = attention_view.stage_panels(a, image, "c3", on_image=False)
+    spatial = panels["spatial attention"]
+    assert (spatial.scale.vmin, spatial.scale.vmax, spatial.scale.label) == (0.0, 1.0, "absolute [0, 1]")
+    stretched = attention_view.stage_panels(a, image, "c3", on_image=False, stretch=True)["spatial attention"]
+    assert stretched.scale == stretched_scale(spatial.values, "inferno")
+    # A map spanning a narrow range looks flat on the absolute scale, not on the stretched one.
+    assert np.ptp(spatial.image.astype(int)) < np.ptp(stretched.image.astype(int))
+    exported = with_colorbar(spatial)
+    assert exported.shape[0] > image.shape[0] and exported.shape[1] == image.shape[1]
+
+
+def test_matched_instances_share_a_colour_in_both_pictures():
+    h, w = 120, 200
+    image = np.full((h, w, 3), 128, np.uint8)
+    # with: 0 = the shared crack, 1 = gained; without: 0 = lost, 1 = the shared crack (other index).
+    with_inst = instances(h, w, [[20, 60, 80, 110], [120, 20, 190, 60]], [0.9, 0.8])
+    without_inst = instances(h, w, [[120, 70, 190, 115], [20, 60, 80, 110]], [0.85, 0.7])
+    diff = match_instances(with_inst, without_inst)
+    assert [(m.index_with, m.index_without) for m in diff.kept] == [(0, 1)]
+
+    class Seen:  # the little of an analysis that detection_panels reads
+        def __init__(self, inst, label):
+            self.capture, self.label, self.class_names, self.score_threshold = type("C", (), {"instances": inst}), \
+                label, ("crack",), 0.5
+            self.detections = list(range(len(inst)))
+
+    without_panel, with_panel = detection_panels(Seen(with_inst, "BAM"), Seen(without_inst, "base"), diff, image)
+    inside = (95, 50)  # (y, x) inside the shared mask, away from its label
+    assert np.array_equal(with_panel.image[inside], without_panel.image[inside])
+    assert not np.array_equal(with_panel.image[inside], image[inside])  # the mask is drawn
+    gained, lost = with_panel.image[40, 155], without_panel.image[95, 155]
+    assert not np.array_equal(gained, with_panel.image[inside]) and not np.array_equal(lost, gained)
+    assert with_panel.title == "BAM" and "2 detections" in with_panel.caption
+
+
+def test_labels_on_a_crowded_image_do_not_overlap_and_scale_with_it():
+    rng = np.random.default_rng(0)
+    h, w, n = 400, 700, 14
+    boxes = []
+    for _ in range(n):
+        x0, y0 = 250 + int(rng.integers(0, 100)), 120 + int(rng.integers(0, 80))
+        boxes.append([x0, y0, x0 + int(rng.integers(30, 160)), y0 + int(rng.integers(20, 100))])
+    crowd = instances(h, w, boxes, list(np.linspace(0.95, 0.3, n)))
+    picture, rects = draw_labelled_instances(np.full((h, w, 3), 150, np.uint8), crowd, ["crack"], score_threshold=0.0)
+    assert picture.shape == (h, w, 3) and len(rects) == n
+    assert not [(a, b) for i, a in enumerate(rects) for b in rects[i + 1:] if _overlaps(a, b)]
+    assert all(0 <= r[0] and r[2] <= w and 0 <= r[1] and r[3] <= h for r in rects)
+    heights = [r[3] - r[1] for r in rects]
+    _, big = draw_labelled_instances(np.full((2 * h, 2 * w, 3), 150, np.uint8),
+                                     instances(2 * h, 2 * w, [[2 * v for v in b] for b in boxes[:1]], [0.9]),
+                                     ["crack"], score_threshold=0.0)
+    assert big[0][3] - big[0][1] > 1.5 * np.mean(heights)  # labels grow with the image
+
+
+def content_fraction(png: bytes) -> tuple[tuple[int, int], float, float]:
+    """(size, share of rows, share of columns) that hold something other than near-white."""
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    ink = pixels < 235
+    return pixels.shape, float(ink.any(axis=1).mean()), float(ink.any(axis=0).mean())
+
+
+@pytest.fixture(scope="module")
+def found(pair, image):
+    (m1, c1), (m0, c0) = pair
+    a = analyze(m1, c1, image, label="BAM", class_names=("crack",), score_threshold=0.05, cam_layers=(), fpn=False)
+    b = analyze(m0, c0, image, label="base", class_names=("crack",), score_threshold=0.05, cam_layers=(), fpn=False)
+    return a, b
+
+
+def test_exported_figures_are_full_and_name_what_they_show(found, image):
+    a, b = found
+    comparison = compare(a, b)
+    figures = {"comparison": comparison_figure(a, b, comparison, image, image_name="wall.png"),
+               "detections": detections_figure(a, b, image, image_name="wall.png"),
+               "attention": hierarchical_attention_figure(a, image, image_name="wall.png")}
+    for name, fig in figures.items():
+        title = fig._suptitle.get_text()
+        assert "wall.png" in title and "BAM" in title, (name, title)
+        if name != "attention":
+            assert "base" in title and "score ≥ 0.05" in title
+        (height, width), rows, cols = content_fraction(figure_bytes(fig, "png", dpi=60))
+        assert height > 100 and width > 100
+        assert rows > 0.85 and cols > 0.85, (name, rows, cols)  # no empty halves
+    labels = [ax.get_xlabel() for ax in figures["comparison"].axes]
+    assert any(label.startswith("shared by every stage: ±") for label in labels)  # the scale, stated
