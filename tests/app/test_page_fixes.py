@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
+
 from tests.app.conftest import assert_clean, main_images, open_app
 
 
@@ -97,3 +99,46 @@ def test_detection_changes_table_shows_a_dash_where_a_model_has_no_detection():
     one_sided = shown[shown["change"] != "kept"]
     assert len(one_sided) and "None" not in shown.to_string() and "nan" not in shown.to_string().lower()
     assert (one_sided["mask IoU"] == "–").all()
+
+
+def _evaluate_on(at, folder):
+    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
+    at.text_input(key="eval_json").set_value(str(folder / "test" / "annotations.json"))
+    at.text_input(key="eval_images").set_value(str(folder / "test" / "images")).run()
+    return at
+
+
+def test_evaluate_results_are_kept_for_a_new_session_and_browsable(tmp_path, server_folder, evaluation_cache,
+                                                                   count_calls):
+    import training.evaluate
+    from demo.generator import generate_dataset
+
+    generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(160, 160))
+    at = _evaluate_on(open_app("evaluate"), tmp_path)
+    at.button(key="eval_run").click().run()
+    assert_clean(at)
+    # every file the Markdown report names is offered
+    offered = {b.label for b in at.get("download_button")}
+    assert "Disagreements (JSON)" in offered
+    assert "disagreements.json" in at.session_state["evaluation"].report("evaluation.md").decode()
+
+    runs = count_calls(training.evaluate, "evaluate")
+    again = _evaluate_on(open_app("evaluate"), tmp_path)  # a new session: nothing in its state
+    assert_clean(again)
+    assert runs.calls == 0 and any("without recomputing" in c.value for c in again.caption)
+    assert again.dataframe[0].value.equals(at.dataframe[0].value)
+
+    # browsing: the model's own verdicts, by score; the precision-recall curves of both models
+    images = again.session_state["evaluation"].images
+    assert len(images) == 4 and all(len(im["max_scores"]) == 2 for im in images)
+    charts = [json.loads(c.proto.spec) for c in again.main.get("vega_lite_chart")]
+    (curve,) = [c for c in charts if "layer" in c]
+    assert {row["model"] for row in curve["layer"][0]["data"]["values"]} == set(
+        again.session_state["evaluation"].results["models"])
+    (browse,) = [d.value for d in again.dataframe if "file_name" in d.value.columns]
+    assert len(browse) == 4
+    again.button_group(key="eval_outcomes").set_value(["TN"]).run()
+    assert_clean(again)
+    (browse,) = [d.value for d in again.dataframe if "file_name" in d.value.columns] or [pd.DataFrame()]
+    label = again.selectbox(key="eval_model").value
+    assert (browse.get(label, pd.Series(dtype=str)) == "TN").all()
