@@ -104,23 +104,24 @@ def comparison(with_key: str, without_key: str, image_key: str, threshold: float
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cam(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str, layer: str,
-        _loaded: LoadedModel, _analysis) -> np.ndarray:
+        _loaded: LoadedModel, _analysis, aug_smooth: bool = False, eigen_smooth: bool = False) -> np.ndarray:
     """A CAM, (H, W) in [0, 1], for one box of the image (an instance of this model, or another
-    model's box scored by this one)."""
+    model's box scored by this one); the smoothing options are part of the key."""
     from viz.gradcam import instance_cam
 
     return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                        method=method, layer=layer, target=target)
+                        method=method, layer=layer, target=target, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sanity(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str,
-           layer: str, _loaded: LoadedModel, _analysis, _original: np.ndarray):
-    """viz.gradcam.sanity_check of that CAM (the model with randomized heads)."""
+           layer: str, aug_smooth: bool, eigen_smooth: bool, _loaded: LoadedModel, _analysis, _original: np.ndarray):
+    """viz.gradcam.sanity_check of that CAM (the model with randomized heads, the same options)."""
     from viz.gradcam import sanity_check
 
     return sanity_check(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                        method=method, layer=layer, target=target, original=_original)
+                        method=method, layer=layer, target=target, original=_original,
+                        aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
 
 
 @st.cache_data(max_entries=48, show_spinner=False)

@@ -68,7 +68,8 @@ def comparison(sel: Selection, pair: tuple[LoadedModel, LoadedModel], found):
     return cache.comparison(pair[0].key, pair[1].key, sel.image_key, sel.threshold, found[0], found[1])
 
 
-def cam(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str):
+def cam(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
+        *, aug_smooth: bool = False, eigen_smooth: bool = False):
     with st.spinner(f"{method} at {layer} for {loaded.label}…"):
         return cache.cam(loaded.key, sel.image_key, tuple(float(v) for v in box), int(class_id), method, target, layer,
-                         loaded, analysis)
+                         loaded, analysis, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)

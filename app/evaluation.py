@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,7 +10,10 @@ from pathlib import Path
 
 from app.model_choice import LoadedModel
 
-REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json"}
+REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json",
+           "disagreements.json": "application/json"}  # every file the Markdown report names
+CACHE_ROOT = Path(__file__).resolve().parent.parent / "output" / "evaluations"  # git-ignored
+OUTCOMES = ("TP", "FP", "FN", "TN")
 
 
 @dataclass
@@ -30,6 +34,13 @@ class EvaluationRun:
         path = self.out_dir / "disagreements.json"
         return json.loads(path.read_text())["images"] if path.is_file() else []
 
+    @property
+    def images(self) -> list[dict]:
+        """Every image with its ground truth and each model's max score (training.evaluate's
+        images.json), [] for runs written before it existed."""
+        path = self.out_dir / "images.json"
+        return json.loads(path.read_text())["images"] if path.is_file() else []
+
     def image_path(self, entry: dict) -> Path:
         """Where the image of a disagreement entry is (the JSON's file_name under the image folder)."""
         data = json.loads(self.json_path.read_text(encoding="utf-8"))
@@ -37,18 +48,131 @@ class EvaluationRun:
         return self.image_dir / by_id.get(entry["image_id"], entry["file_name"])
 
 
-def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, out_dir: Path, *,
-                  threshold: float, on_progress: Callable[[int, int], None] | None = None) -> EvaluationRun:
-    """Both models over a labelled COCO set (baseline first, as training.evaluate's reports put it).
-    Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
+def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, work_dir: Path, *,
+                  threshold: float, on_progress: Callable[[int, int], None] | None = None,
+                  cache_root: Path | None = None) -> EvaluationRun:
+    """Both models over a labelled COCO set (baseline first, as training.evaluate's reports put it),
+    kept on disk under `cache_root` (see `saved_run`); `work_dir`: this session's folder (random
+    weights written to a file). Raises training.data.DataProblemsError, models.ModelLoadError or
+    ValueError with a message."""
+    import shutil
+    import tempfile
+
     from training.evaluate import evaluate
 
-    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
+    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(work_dir)))
               for m in (pair[1], pair[0])]
-    results = evaluate(chosen, json_path, image_dir, out_dir, threshold=threshold, progress=False,
-                       on_progress=on_progress)
-    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, Path(out_dir), Path(json_path),
+    final = cache_folder(pair, json_path, image_dir, threshold, cache_root)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))  # never a half-written result
+    try:
+        results = evaluate(chosen, json_path, image_dir, partial, threshold=threshold, progress=False,
+                           on_progress=on_progress)
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, final, Path(json_path),
                          Path(image_dir))
+
+
+def cache_folder(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,
+                 cache_root: Path | None = None) -> Path:
+    """Where the results of this dataset, these models and this threshold are kept: named by a
+    hash of the annotation file's content, the image folder, each model's config and weights
+    files' content (a model with random weights: its key) and the threshold."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for part in (_file_digest(Path(json_path)), str(Path(image_dir).resolve()), f"{float(threshold):.6f}"):
+        digest.update(part.encode() + b"\0")
+    for m in pair:
+        digest.update(_file_digest(Path(m.choice.config)).encode() + b"\0")
+        digest.update((_file_digest(Path(m.choice.weights)) if m.choice.weights else m.key).encode() + b"\0")
+    return Path(cache_root or CACHE_ROOT) / digest.hexdigest()[:24]
+
+
+@functools.lru_cache(maxsize=64)
+def _content_digest(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    """The sha256 of a file's content (remembered while its size and modification time stay),
+    or "missing: <path>"."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"missing: {path}"
+    return _content_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def saved_run(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,
+              cache_root: Path | None = None) -> EvaluationRun | None:
+    """The kept results of an earlier evaluation of the same dataset, models and threshold (in
+    any session, before a restart too), or None."""
+    folder = cache_folder(pair, json_path, image_dir, threshold, cache_root)
+    try:
+        results = json.loads((folder / "evaluation.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, folder, Path(json_path),
+                         Path(image_dir))
+
+
+def outcome(truth: bool, score: float, threshold: float) -> str:
+    """The image-level verdict of one model on one image: "TP", "FP", "FN" or "TN"."""
+    said = score >= threshold
+    return ("TP" if said else "FN") if truth else ("FP" if said else "TN")
+
+
+def browse_rows(images: list[dict], threshold: float) -> list[dict]:
+    """One row per image: {"file_name", "truth", then per model "<label>" (its outcome) and
+    "<label> score" (its max score)}, from `EvaluationRun.images`."""
+    rows = []
+    for image in images:
+        row = {"file_name": image["file_name"], "truth": "crack" if image["crack"] else "no crack"}
+        for label, score in image["max_scores"].items():
+            row[label] = outcome(image["crack"], score, threshold)
+            row[f"{label} score"] = score
+        rows.append(row)
+    return rows
+
+
+def filter_images(images: list[dict], label: str, outcomes: set[str], low: float, high: float,
+                  threshold: float) -> list[dict]:
+    """The images on which model `label`'s verdict is one of `outcomes` and its max score lies in [low, high]."""
+    return [im for im in images if outcome(im["crack"], im["max_scores"][label], threshold) in outcomes
+            and low <= im["max_scores"][label] <= high]
+
+
+def image_pr_curves(images: list[dict]) -> tuple[list[dict], dict[str, float | None]]:
+    """Image-level precision-recall curves of every model (sklearn, from the per-image max
+    scores: the crack / no-crack rule at every threshold). Returns (rows {"model", "recall",
+    "precision", "threshold", "step"} for a line chart, {label: average precision}); no curve
+    (and None) where the set has no crack or no image without one."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    truth = [im["crack"] for im in images]
+    rows, ap = [], {}
+    labels = list(images[0]["max_scores"]) if images else []
+    for label in labels:
+        if len(set(truth)) < 2:
+            ap[label] = None
+            continue
+        scores = [im["max_scores"][label] for im in images]
+        precision, recall, thresholds = precision_recall_curve(truth, scores)
+        ap[label] = float(average_precision_score(truth, scores))
+        for step, (p, r) in enumerate(zip(precision, recall)):
+            rows.append({"model": label, "recall": float(r), "precision": float(p), "step": step,
+                         "threshold": float(thresholds[step]) if step < len(thresholds) else None})
+    return rows, ap
 
 
 def random_weights_file(loaded: LoadedModel, folder: Path) -> Path:

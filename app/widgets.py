@@ -72,6 +72,16 @@ def model_picker_ui(pair: tuple[LoadedModel, LoadedModel], key: str, *, attentio
     return index, pair[index]
 
 
+def table_ui(rows: list[dict], formats: dict[str, str] | None = None, **dataframe_args) -> None:
+    """Rows as a table in which a missing value reads "–" (never "None"). `formats`: per column,
+    a format spec ("{:.3f}"); whole numbers show as such. The values stay numbers (sorting works)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows).convert_dtypes()  # ints with gaps stay ints (nullable), not 3.0
+    shown = frame.style.format(formats or {}, na_rep="–")
+    st.dataframe(shown, **({"hide_index": True, "width": "stretch"} | dataframe_args))
+
+
 def downloads_row(items: list[tuple[str, Callable[[], bytes | str], str, str]], key: str) -> None:
     """Download buttons in one row: (label, data producer, file name, mime). The data is produced
     when the button is clicked, not on every rerun."""

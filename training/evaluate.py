@@ -230,6 +230,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
         results["paired"] = paired_statistics(labels, gt_positive, scores, threshold,
                                               [d["image_id"] for d in dataset], evaluators)
     write_reports(results, disagreements, out_dir)
+    write_image_scores(images, gt_positive, scores, out_dir)
     return results
 
 
@@ -328,6 +329,18 @@ def markdown_table(results: dict) -> str:
     if results.get("paired"):
         lines += ["", significance.paired_markdown(results["paired"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
+
+
+def write_image_scores(images: Sequence[dict], gt_positive: Sequence[bool], scores: dict[str, Sequence[float]],
+                       out_dir: str | Path) -> Path:
+    """images.json: per image its fields, "crack" (ground truth) and each model's max score
+    ({"images": [{"image_id", "file_name", "crack", "max_scores": {label: score}}]}): what any
+    threshold's verdicts and the image-level precision-recall curve are computed from."""
+    path = Path(out_dir) / "images.json"
+    rows = [{**image, "crack": bool(truth), "max_scores": {label: round(float(s[i]), 6) for label, s in scores.items()}}
+            for i, (image, truth) in enumerate(zip(images, gt_positive))]
+    path.write_text(json.dumps({"models": list(scores), "images": rows}, allow_nan=False) + "\n")
+    return path
 
 
 def write_reports(results: dict, disagreements: list[dict], out_dir: str | Path) -> list[Path]:

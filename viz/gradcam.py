@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import torch
+import ttach as tta
 from torch import nn
 from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
                               HiResCAM, LayerCAM, RandomCAM, ScoreCAM, XGradCAM)
@@ -73,6 +74,12 @@ PERTURBATION_METHODS = ("ScoreCAM", "AblationCAM")  # slow: a forward pass per c
 FLOOR_METHODS = {"RandomCAM": RandomCAM}
 PERTURBATION_BATCH = 32  # inputs per forward pass for ScoreCAM and AblationCAM
 TARGETS = ("score", "mask")
+# eigen_smooth (the first principal component of the weighted activations) where it changes
+# something: the Eigen methods are that projection already.
+EIGEN_SMOOTH_METHODS = frozenset(CAM_METHODS) - {"EigenCAM", "EigenGradCAM"}
+# aug_smooth's test-time augmentation: brightness only. grad-cam's default also flips the image,
+# which would move the explained box away from the fixed one the target scores.
+AUG_SMOOTH_TRANSFORMS = tta.Compose([tta.Multiply(factors=[0.9, 1, 1.1])])
 DEFAULT_LAYERS = ("c4", "c5")  # the last attention module's output, and res5
 
 _locks: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
@@ -156,12 +163,14 @@ class DetectionCamModel(nn.Module):
 
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
                  method: str = "GradCAM", layer: str = "c4", target: str = "score",
-                 seed: int | Sequence[int] = 0) -> np.ndarray:
+                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False) -> np.ndarray:
     """A CAM for one instance, (H, W) float32 in [0, 1] at the original image size.
 
     box: XYXY in original-image pixels (as predictions come back); class_id: its class index.
     method: a key of CAM_METHODS or FLOOR_METHODS. seed: RandomCAM's draw of channel weights
     (numpy's global generator, restored afterwards), so the floor is reproducible.
+    aug_smooth / eigen_smooth: grad-cam's smoothing options (see AUG_SMOOTH_TRANSFORMS and
+    EIGEN_SMOOTH_METHODS; eigen_smooth is ignored by the methods that are a projection already).
     """
     if method not in CAM_METHODS and method not in FLOOR_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
@@ -176,8 +185,10 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     with _model_lock(model), torch.enable_grad():
         try:
             cam = _cam_method(method, adapter, reshape_transform=lambda t: t[..., :rows, :cols])
+            cam.tta_transforms = AUG_SMOOTH_TRANSFORMS
             with cam, _numpy_seeded(seed):
-                grayscale = cam(model_input.image[None], targets=[make_target(0, class_id)])[0]
+                grayscale = cam(model_input.image[None], targets=[make_target(0, class_id)], aug_smooth=aug_smooth,
+                                eigen_smooth=eigen_smooth and method in EIGEN_SMOOTH_METHODS)[0]
         finally:
             model.zero_grad(set_to_none=True)  # no gradient memory left on the shared model
     grayscale = np.nan_to_num(grayscale.astype(np.float32))
@@ -231,12 +242,21 @@ class SanityCheck:
     randomized: np.ndarray
 
     @property
+    def flat(self) -> bool:
+        """The model's own map is flat: it explains nothing, so there is nothing to test."""
+        return float(np.ptp(self.original)) == 0.0
+
+    @property
     def passed(self) -> bool:
-        return not self.correlation >= 0.5  # NaN (a flat map) passes: the explanation vanished
+        # not flat; NaN (the randomized map is flat) passes: the explanation vanished with the heads
+        return not self.flat and not self.correlation >= 0.5
 
     def __str__(self) -> str:
+        if self.flat:
+            return ("The CAM of the model itself is flat (the same value everywhere): it explains nothing, "
+                    "so the check against randomized heads cannot pass")
         if np.isnan(self.correlation):
-            return "Spearman ρ undefined against randomized heads: one map is flat (passes)"
+            return "Spearman ρ undefined against randomized heads: their map is flat, the explanation vanished (passes)"
         verdict = "changes with the heads: passes" if self.passed else "barely changes: fails"
         return f"Spearman ρ = {self.correlation:.2f} against randomized heads ({verdict})"
 
@@ -244,18 +264,20 @@ class SanityCheck:
 def sanity_check(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
                  method: str = "GradCAM", layer: str = "c4", target: str = "score", seed: int = 0,
                  original: np.ndarray | None = None, randomized: nn.Module | None = None,
-                 cam_seed: int | Sequence[int] = 0) -> SanityCheck:
+                 cam_seed: int | Sequence[int] = 0, aug_smooth: bool = False,
+                 eigen_smooth: bool = False) -> SanityCheck:
     """instance_cam of the model against the same CAM of randomize_heads(model, seed=seed).
 
     original: that CAM of `model` when already computed; randomized: a randomize_heads copy to
-    reuse over many calls (a dataset); cam_seed: instance_cam's seed (RandomCAM), for both CAMs.
+    reuse over many calls (a dataset); cam_seed: instance_cam's seed (RandomCAM), for both CAMs;
+    aug_smooth / eigen_smooth: as instance_cam's, for both CAMs.
     """
+    options = dict(method=method, layer=layer, target=target, seed=cam_seed, aug_smooth=aug_smooth,
+                   eigen_smooth=eigen_smooth)
     if original is None:
-        original = instance_cam(model, model_input, box, class_id, method=method, layer=layer, target=target,
-                                seed=cam_seed)
+        original = instance_cam(model, model_input, box, class_id, **options)
     randomized = randomize_heads(model, seed=seed) if randomized is None else randomized
-    second = instance_cam(randomized, model_input, box, class_id, method=method, layer=layer, target=target,
-                          seed=cam_seed)
+    second = instance_cam(randomized, model_input, box, class_id, **options)
     flat = original.std() == 0 or second.std() == 0
     rho = float("nan") if flat else float(spearmanr(original.ravel(), second.ravel()).statistic)
     return SanityCheck(correlation=rho, original=original, randomized=second)

@@ -112,12 +112,13 @@ def channel_grid(features: np.ndarray, channels: np.ndarray, *, cols: int = 4, c
 
 
 def _label_tile(tile: np.ndarray, text: str) -> None:
-    """Write `text` into the tile's top-left corner, white on a dark outline, in place."""
+    """Write `text` into the tile's top-left corner, white on a dark box (readable on any
+    colour of the tile), in place."""
     scale = max(0.3, min(tile.shape[:2]) / 260)
     thickness = max(1, round(scale * 1.5))
-    (_, text_h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     origin = (3, 3 + text_h)
-    cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+    cv2.rectangle(tile, (0, 0), (text_w + 5, text_h + baseline + 5), (0, 0, 0), cv2.FILLED)
     cv2.putText(tile, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
 
 

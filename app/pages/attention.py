@@ -35,7 +35,22 @@ stages = view.attention_stages(analysis)
 controls = st.columns([2, 1], vertical_alignment="bottom")
 with controls[0]:
     display = widgets.display_ui("att")
-shown = controls[1].pills("Stages", stages, default=stages, selection_mode="multi", key="att_stages") or stages
+shown = controls[1].pills("Stages", stages, default=stages, selection_mode="multi", key="att_stages")
+if not shown:
+    st.info("No stage chosen: pick one or more stages above.", icon=":material/info:")
+
+
+
+def channel_chart(weight_label: str) -> dict:
+    """A Vega-Lite bar chart of rows {"channel", "weight"}: the bars ordered by weight, highest
+    first, in the spec itself (a chart re-used for another stage's data must not keep the old
+    order of its categories)."""
+    return {"mark": {"type": "bar"},
+            "encoding": {"x": {"field": "channel", "type": "nominal", "title": None,
+                               "sort": {"field": "weight", "order": "descending"}},
+                         "y": {"field": "weight", "type": "quantitative", "title": weight_label},
+                         "tooltip": [{"field": "channel"}, {"field": "weight", "format": ".3f"}]}}
+
 
 name = stem(sel.image_name)
 for stage in shown:
@@ -56,8 +71,7 @@ for stage in shown:
         with cols[1]:
             st.markdown("**channel attention**")
             bars = view.channel_bars(analysis, stage, TOP_K).rows()
-            st.bar_chart(pd.DataFrame(bars), x="channel", y="weight", sort=False, height=230, x_label="",
-                         y_label=maps.spec.channel_label)
+            st.vega_lite_chart(pd.DataFrame(bars), channel_chart(maps.spec.channel_label), height=230)
             st.caption(f"top {len(bars)} of {maps.channel.size}; highest: "
                        + ", ".join(f"{b['channel']} ({b['weight']:.2f})" for b in bars[:5]))
             every = view.channel_bars(analysis, stage, None)
@@ -65,9 +79,9 @@ for stage in shown:
                                "text/csv", key=f"att_{stage}_channels", icon=":material/download:", on_click="ignore")
 
 st.subheader("Per-stage statistics")
-st.dataframe(view.statistics_rows(analysis), hide_index=True, width="stretch")
-st.caption("channel_*: the channel attention weights; spatial_*: the spatial attention map; "
-           "spatial_area_above_half: the share of positions it weighs above 0.5; the peak is in image pixels.")
+st.dataframe(view.statistics_by_stage(analysis), hide_index=True, width="stretch")
+st.caption("`channel_*`: the channel attention weights; `spatial_*`: the spatial attention map; "
+           "`spatial_area_above_half`: the share of positions it weighs above 0.5; the peak is in image pixels.")
 
 widgets.downloads_row(widgets.figure_items(
     lambda: hierarchical_attention_figure(analysis, sel.image, cmap=display.cmap, on_image=display.on_image,

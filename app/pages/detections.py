@@ -50,12 +50,8 @@ c[3].metric("Mean score change (kept)",
             "–" if counts["mean score change"] is None else f"{counts['mean score change']:+.3f}")
 rows = view.detection_rows(with_att, without_att, diff)
 if rows:
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
-        "score with": st.column_config.NumberColumn(format="%.3f"),
-        "score without": st.column_config.NumberColumn(format="%.3f"),
-        "score change": st.column_config.NumberColumn(format="%+.3f"),
-        "mask IoU": st.column_config.NumberColumn(format="%.2f"),
-    })
+    widgets.table_ui(rows, {"score with": "{:.3f}", "score without": "{:.3f}", "score change": "{:+.3f}",
+                            "mask IoU": "{:.2f}"})
 else:
     st.info(f"Neither model detects anything with score ≥ {sel.threshold:.2f}. Lower the threshold in the sidebar.")
 

@@ -26,8 +26,9 @@ source = st.radio("Dataset", widgets.dataset_sources(SOURCES), key="eval_source"
 if source == SOURCES[0]:
     json_path, image_dir = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES
     missing = None
+    note = st.empty()  # emptied when the run starts: the run generates the split
     if not assets.demo_split_ready():
-        st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} synthetic crack images, held out from the demo "
+        note.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} synthetic crack images, held out from the demo "
                 "models' training) is not on this server yet: the first run generates it, in a few seconds, "
                 f"into `{json_path.parent.relative_to(assets.ROOT)}`.", icon=":material/info:")
 else:
@@ -38,12 +39,13 @@ run_key = evaluation.run_key(pair, json_path, image_dir, sel.threshold)
 start = st.button("Run evaluation", type="primary", disabled=bool(missing), key="eval_run",
                   help=f"{size} images × 2 models" if size else None)
 if start:
+    if source == SOURCES[0]:
+        note.empty()
     bar = st.progress(0.0, text="Starting…")
 
     def report(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"{done} of {total} images")
 
-    out_dir = cache.session_folder() / "evaluation"
     if source == SOURCES[0] and not assets.demo_split_ready():
         making = st.progress(0.0, text="Generating the demo test split…")
         assets.make_demo_split(progress=lambda done, total: making.progress(
@@ -53,7 +55,7 @@ if start:
     try:
         with st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True):
             st.session_state["evaluation"] = evaluation.evaluate_pair(
-                pair, json_path, image_dir, out_dir, threshold=sel.threshold, on_progress=report)
+                pair, json_path, image_dir, cache.session_folder(), threshold=sel.threshold, on_progress=report)
     except DataProblemsError as e:
         shown = e.problems[:20]
         more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
@@ -86,6 +88,12 @@ with st.expander("Only the two tables? What counts alone can say"):
 report_block(pair, json_path, image_dir, threshold=sel.threshold, disabled=bool(missing))  # PDF / HTML handout
 
 done = st.session_state.get("evaluation")
+if (done is None or done.key != run_key) and not missing:
+    saved = evaluation.saved_run(pair, json_path, image_dir, sel.threshold)  # any session's, kept on disk
+    if saved is not None:
+        done = st.session_state["evaluation"] = saved
+        st.caption(f"Kept from an earlier run of these models on this dataset at {sel.threshold:.2f}: "
+                   "shown without recomputing (**Run evaluation** runs it again).")
 if done is None:
     st.stop()
 if done.key != run_key:
@@ -99,7 +107,8 @@ table = evaluation.evaluation_table(results)
 st.dataframe(table, hide_index=True, width="stretch", height=(len(table) + 1) * 35 + 3)  # every row, no scrolling
 for label, m in results["models"].items():
     st.caption(f"**{label}**: {m['model']}")
-widgets.downloads_row([(f"Table ({name.split('.')[-1].upper()})", (lambda n=name: done.report(n)), name, mime)
+widgets.downloads_row([(f"{'Disagreements' if name.startswith('disagreements') else 'Table'} "
+                        f"({name.split('.')[-1].upper()})", (lambda n=name: done.report(n)), name, mime)
                        for name, mime in evaluation.REPORTS.items()], key="eval")
 
 paired = results.get("paired")  # two models on the same images
@@ -114,19 +123,64 @@ if paired:
                f"AP points. Intervals: {boot['resamples']} bootstrap resamples of the images (seed {boot['seed']}), "
                "the same images for both models; AP re-counted from pycocotools' per-image matches.")
 
-count = results["disagreements"]
-st.subheader(f"Where they disagree: {count} image{'s' if count != 1 else ''}")
-entries = done.disagreements
-if not entries:
-    st.info("The two models give the same verdict on every image.", icon=":material/info:")
-    st.stop()
+run_threshold = results["threshold"]
+images = done.images
 labels = list(results["models"])
-k = st.select_slider("Image", range(len(entries)), key="eval_browse",
-                     format_func=lambda k: entries[k]["file_name"]) if len(entries) > 1 else 0
-entry = entries[k]
+if images:
+    st.subheader("Precision and recall, image level")
+    curves, ap = evaluation.image_pr_curves(images)
+    if curves:
+        points = [{"model": label, "recall": m["image_level"]["recall"], "precision": m["image_level"]["precision"]}
+                  for label, m in results["models"].items() if m["image_level"]["precision"] is not None]
+        st.vega_lite_chart({"layer": [
+            {"data": {"values": curves}, "mark": {"type": "line", "interpolate": "step-before"},
+             "encoding": {"x": {"field": "recall", "type": "quantitative", "scale": {"domain": [0, 1]}},
+                          "y": {"field": "precision", "type": "quantitative", "scale": {"domain": [0, 1.02]}},
+                          "color": {"field": "model", "type": "nominal", "legend": {"orient": "bottom"}},
+                          "order": {"field": "step"},
+                          "tooltip": [{"field": "model"}, {"field": "threshold", "format": ".3f"},
+                                      {"field": "precision", "format": ".3f"}, {"field": "recall", "format": ".3f"}]}},
+            {"data": {"values": points}, "mark": {"type": "point", "filled": True, "size": 90},
+             "encoding": {"x": {"field": "recall", "type": "quantitative"},
+                          "y": {"field": "precision", "type": "quantitative"},
+                          "color": {"field": "model", "type": "nominal"}}}]}, height=320)
+        st.caption("An image is *crack* when its highest detection score reaches the threshold; each line sweeps "
+                   f"that threshold, the dots are the run's threshold {run_threshold:.2f}. Average precision: "
+                   + " · ".join(f"{label} {v:.3f}" for label, v in ap.items() if v is not None) + ".")
+    else:
+        st.info("No curve: the set needs images with and without cracks.", icon=":material/info:")
+
+count = results["disagreements"]
+st.subheader("Browse the images")
+if not images:
+    st.info("This run kept no per-image scores: run the evaluation again to browse its images.",
+            icon=":material/info:")
+    st.stop()
+row = st.columns([1.4, 1.8, 2, 1.4], vertical_alignment="bottom")
+label = row[0].selectbox("Model", labels, index=len(labels) - 1, key="eval_model")
+outcomes = row[1].pills("Its verdicts", evaluation.OUTCOMES, default=evaluation.OUTCOMES, selection_mode="multi",
+                        key="eval_outcomes", help="TP: a crack found; FP: a crack said where there is none; "
+                                                  "FN: a crack missed; TN: rightly none.")
+low, high = row[2].slider("Its max score", 0.0, 1.0, (0.0, 1.0), 0.01, key="eval_scores")
+only_disagree = row[3].toggle(f"Only where they disagree ({count})", value=False, key="eval_disagree")
+shown = evaluation.filter_images(images, label, set(outcomes or ()), low, high, run_threshold)
+if only_disagree:
+    shown = [im for im in shown if len({s >= run_threshold for s in im["max_scores"].values()}) > 1]
+tally = {o: sum(evaluation.outcome(im["crack"], im["max_scores"][label], run_threshold) == o for im in images)
+         for o in evaluation.OUTCOMES}
+st.caption(f"{len(shown)} of {len(images)} images · {label} at {run_threshold:.2f}: "
+           + " · ".join(f"{o} {n}" for o, n in tally.items()))
+if not shown:
+    st.info("No image matches these filters.", icon=":material/info:")
+    st.stop()
+st.dataframe(evaluation.browse_rows(shown, run_threshold), hide_index=True, width="stretch", height=240,
+             column_config={f"{m} score": st.column_config.NumberColumn(format="%.3f") for m in labels})
+k = st.selectbox("Image", range(len(shown)), key="eval_browse", format_func=lambda k: shown[k]["file_name"])
+entry = shown[min(k or 0, len(shown) - 1)]
 truth = "crack" if entry["crack"] else "no crack"
 st.markdown(f"**{entry['file_name']}** · truth: **{truth}** · "
-            + " · ".join(f"{label}: {evaluation.verdict(entry, label)}" for label in labels))
+            + " · ".join(f"{m}: {evaluation.outcome(entry['crack'], s, run_threshold)} (max score {s:.2f})"
+                         for m, s in entry["max_scores"].items()))
 path = done.image_path(entry)
 try:
     data = path.read_bytes()
@@ -138,6 +192,6 @@ except (OSError, ValueError) as e:
 cols = st.columns(2)
 for col, loaded in zip(cols, (pair[1], pair[0])):
     with st.spinner(f"Analysing {path.name}…"):
-        found = at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), sel.threshold)
-    col.image(cache.detections_picture(loaded.key, image_source.digest, sel.threshold, found, image),
-              caption=f"{loaded.label}: {len(found.detections)} detections ≥ {sel.threshold:.2f}", width="stretch")
+        found = at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), run_threshold)
+    col.image(cache.detections_picture(loaded.key, image_source.digest, run_threshold, found, image),
+              caption=f"{loaded.label}: {len(found.detections)} detections ≥ {run_threshold:.2f}", width="stretch")

@@ -11,7 +11,7 @@ from app.exports import stem
 from viz.analysis import summary
 from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
-from viz.gradcam import CAM_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
+from viz.gradcam import CAM_METHODS, EIGEN_SMOOTH_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
 from viz.views.detections import instance_box, instance_label, match_for
 from viz.views import Panel
 from viz.views.gradcam import cam_picture, cam_scale
@@ -32,7 +32,9 @@ method = row[1].selectbox("Method", list(CAM_METHODS), key="cam_method")
 target = row[2].radio("Target", TARGETS, key="cam_target", horizontal=True,
                       help="score: the class score of the box; mask: its mask logits.")
 catalogues = [layer_catalogue(m.model) for m in pair]
-layers = [name for name, info in catalogues[0].items() if info.cam_ok]
+# layers both models have (a model without attention has no c*_pre: nothing "before attention")
+layers = [name for name, info in catalogues[0].items() if info.cam_ok and name in catalogues[1]
+          and catalogues[1][name].cam_ok]
 layer = row[3].selectbox("Layer", layers, index=layers.index("c4") if "c4" in layers else 0, key="cam_layer",
                          help="\n".join(f"- {n}: {catalogues[0][n].description}" for n in layers))
 st.caption(f"{layer}: {catalogues[0][layer].description}, {catalogues[0][layer].channels} channels, "
@@ -47,7 +49,7 @@ choices = (["match"] if match else []) + ["box"] + list(without_att.detections)
 labels = {"match": f"its match {instance_label(without_att, match.index_without)}, mask IoU {match.iou:.2f}"
           if match else "", "box": "the same box, scored by this model"}
 row2 = st.columns([1.6, 1.2, 1, 1], vertical_alignment="bottom")
-other = row2[0].selectbox("Instance (model without attention)", choices, key="cam_other",
+other = row2[0].selectbox("Instance (model without attention)", choices, key=f"cam_other_{index}",  # per instance: its match first
                           format_func=lambda c: labels.get(c) or instance_label(without_att, c),
                           help="By default the instance matched to the chosen one (same class, mask IoU ≥ 0.5); "
                                "where there is none, the same box scored by the other model.")
@@ -57,6 +59,15 @@ check = row2[3].toggle("Sanity check", value=True, key="cam_sanity",
                        help="Recompute the CAM with the box and mask heads randomized (Adebayo et al., 2018). "
                             "A faithful explanation changes.")
 
+smoothing = st.columns([1.6, 1.2, 2], vertical_alignment="bottom")
+aug_smooth = smoothing[0].toggle("Smooth: brightness augmentation", value=False, key="cam_aug_smooth",
+                                 help="aug_smooth: the mean CAM over the image at 0.9, 1 and 1.1 brightness "
+                                      "(no flips: they would move the box). Three times the work.")
+eigen_ok = method in EIGEN_SMOOTH_METHODS
+eigen_smooth = smoothing[1].toggle("Smooth: eigen", value=False, key="cam_eigen_smooth", disabled=not eigen_ok,
+                                   help="eigen_smooth: the first principal component of the weighted activations "
+                                        "(less noise)." if eigen_ok else f"{method} is already an eigen projection.")
+eigen_smooth = eigen_smooth and eigen_ok
 box_with, class_with = instance_box(with_att, index)
 if other == "match":
     box_without, class_without = instance_box(without_att, match.index_without)
@@ -76,9 +87,11 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
             st.info(f"{loaded.label} has no layer {layer} (it has {', '.join(n for n in catalogue if n[0] == 'c')}).",
                     icon=":material/info:")
             continue
-        heat = context.cam(loaded, sel, analysis, box, class_id, method, target, layer)
+        heat = context.cam(loaded, sel, analysis, box, class_id, method, target, layer,
+                           aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
         picture = cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=box)
-        caption = f"{method} ({target}) at {layer}"
+        smoothed = " + ".join(n for n, on in (("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth)) if on)
+        caption = f"{method} ({target}) at {layer}" + (f", {smoothed}" if smoothed else "")
         st.image(picture, caption=caption, width="stretch")
         widgets.colorbar_ui(cam_scale(cmap))
         if float(heat.max()) == 0.0:
@@ -89,7 +102,7 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
         if check:
             with st.spinner("Sanity check: the same CAM with randomized heads…"):
                 result = cache.sanity(loaded.key, sel.image_key, tuple(box), class_id, method, target, layer,
-                                      loaded, analysis, heat)
+                                      aug_smooth, eigen_smooth, loaded, analysis, heat)
             (st.success if result.passed else st.warning)(str(result),
                                                          icon=":material/check_circle:" if result.passed
                                                          else ":material/warning:")

@@ -88,3 +88,13 @@ def server_folder(tmp_path, monkeypatch):
 def count_calls(monkeypatch):
     """count_calls(module, "function") -> a CallCounter whose .calls grows with each call."""
     return lambda owner, name: CallCounter(monkeypatch, owner, name)
+
+
+@pytest.fixture(autouse=True)
+def evaluation_cache(tmp_path_factory, monkeypatch):
+    """Evaluations kept on disk go to a fresh folder per test (app.evaluation.CACHE_ROOT), not output/."""
+    from app import evaluation
+
+    folder = tmp_path_factory.mktemp("evaluations")
+    monkeypatch.setattr(evaluation, "CACHE_ROOT", folder)
+    return folder

@@ -71,7 +71,8 @@ def test_attention_page_per_stage_maps_and_controls(count_calls):
     assert len(scales) == 12 and scales.count("absolute [0, 1]") == 6
     assert len(at.main.get("vega_lite_chart")) == 3  # a channel-attention chart per stage
     stats = at.dataframe[0].value
-    assert list(stats["stage"]) == ["c2", "c3", "c4"] and (stats["channel_max"] <= 1).all()
+    assert list(stats.columns) == ["statistic", "c2", "c3", "c4"]
+    assert (stats[stats["statistic"] == "channel_max"].iloc[0, 1:].astype(float) <= 1).all()
     analyze = count_calls(viz.analysis, "analyze")
     at.selectbox(key="att_cmap").set_value("viridis").run()
     at.slider(key="att_alpha").set_value(0.8).run()

@@ -89,3 +89,11 @@ def statistics_rows(analysis: ModelAnalysis) -> list[dict]:
         row["spatial peak (x, y)"] = ", ".join(f"{v:.0f}" for v in stats["spatial_peak_xy"])
         rows.append(row)
     return rows
+
+
+def statistics_by_stage(analysis: ModelAnalysis) -> list[dict]:
+    """`statistics_rows` turned on its side for a narrow table: one row per statistic
+    ({"statistic": name, <stage>: value, ...}), one column per stage."""
+    rows = statistics_rows(analysis)
+    names = [k for k in (rows[0] if rows else {}) if k != "stage"]
+    return [{"statistic": name, **{row["stage"]: str(row[name]) for row in rows}} for name in names]

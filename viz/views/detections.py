@@ -38,7 +38,8 @@ def match_for(diff: DetectionDiff, index_with: int) -> Match | None:
 
 def detection_rows(with_att: ModelAnalysis, without_att: ModelAnalysis, diff: DetectionDiff) -> list[dict]:
     """One row per detection of either model: kept (found by both, matched by mask IoU), gained
-    (only with attention) or lost (only without), with the score change. Kept first, by score."""
+    (only with attention) or lost (only without), with the score change and each model's box
+    ("x0, y0, x1, y1"). Kept first, by score. None where a model has no such detection."""
     def box(a: ModelAnalysis, i: int) -> str:
         return ", ".join(f"{v:.0f}" for v in a.capture.instances.pred_boxes.tensor[i].tolist())
 
@@ -47,16 +48,17 @@ def detection_rows(with_att: ModelAnalysis, without_att: ModelAnalysis, diff: De
 
     rows = [{"change": "kept", "class": cls(with_att, m.index_with), "with #": m.index_with,
              "without #": m.index_without, "score with": m.score_with, "score without": m.score_without,
-             "score change": m.score_change, "mask IoU": m.iou, "box (with)": box(with_att, m.index_with)}
+             "score change": m.score_change, "mask IoU": m.iou, "box (with)": box(with_att, m.index_with),
+             "box (without)": box(without_att, m.index_without)}
             for m in sorted(diff.kept, key=lambda m: -m.score_with)]
     scores_with = with_att.capture.instances.scores
     scores_without = without_att.capture.instances.scores
     rows += [{"change": "gained", "class": cls(with_att, i), "with #": i, "without #": None,
               "score with": float(scores_with[i]), "score without": None, "score change": None,
-              "mask IoU": None, "box (with)": box(with_att, i)} for i in diff.gained]
+              "mask IoU": None, "box (with)": box(with_att, i), "box (without)": None} for i in diff.gained]
     rows += [{"change": "lost", "class": cls(without_att, j), "with #": None, "without #": j,
               "score with": None, "score without": float(scores_without[j]), "score change": None,
-              "mask IoU": None, "box (with)": box(without_att, j)} for j in diff.lost]
+              "mask IoU": None, "box (with)": None, "box (without)": box(without_att, j)} for j in diff.lost]
     return rows
 
 
