@@ -22,6 +22,7 @@ import contextlib
 import multiprocessing
 import os
 import sys
+import time
 from datetime import timedelta
 from typing import Callable
 
@@ -35,6 +36,10 @@ from detectron2.utils import comm
 
 from models.device import choose_device, cuda_count
 from models.errors import ModelLoadError
+
+
+INTERRUPTED = 130  # the exit status of a run stopped with Ctrl-C
+STOP_SECONDS = 10  # after Ctrl-C, how long the processes have to stop on their own
 
 
 class LaunchError(ValueError):
@@ -69,12 +74,26 @@ def launch(main_func: Callable[..., int], num_processes: int = 1, *, num_machine
             raise LaunchError("with several machines, give --dist-url tcp://HOST:PORT, an address of "
                               "machine 0 that the others can reach.")
         dist_url = f"tcp://127.0.0.1:{_find_free_port()}"
-    try:
-        mp.spawn(_worker, nprocs=num_processes, daemon=False,
-                 args=(main_func, world_size, num_processes, machine_rank, dist_url, backend, args, timeout))
-    except mp.ProcessExitedException as e:  # a process returned a failing status (or was killed)
-        return e.exit_code if e.exit_code > 0 else 1
-    return 0
+    processes = mp.start_processes(
+        _worker, nprocs=num_processes, join=False, daemon=False, start_method="spawn",
+        args=(main_func, world_size, num_processes, machine_rank, dist_url, backend, args, timeout))
+    stop_by = None  # after Ctrl-C: the time by which the processes must have stopped
+    while True:
+        try:
+            if processes.join(timeout=None if stop_by is None else 1.0):  # True once all ended well
+                return 0
+        except mp.ProcessExitedException as e:  # a process returned a failing status (or was killed)
+            return INTERRUPTED if stop_by is not None else (e.exit_code if e.exit_code > 0 else 1)
+        except KeyboardInterrupt:  # Ctrl-C reached the processes too; a second one ends them now
+            if stop_by is not None:
+                break
+            stop_by = time.monotonic() + STOP_SECONDS
+        if stop_by is not None and time.monotonic() > stop_by:
+            break  # e.g. one process is waiting, in a collective, for another that has stopped
+    for process in processes.processes:
+        if process.is_alive():
+            process.terminate()
+    return INTERRUPTED
 
 
 def process_backend(num_processes: int, device: str = "auto") -> str:

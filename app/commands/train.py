@@ -57,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         return fail("give both --val-json and --val-images, or neither.")
     if len(args.opts) % 2:
         return fail(f"--opts takes KEY VALUE pairs; got an odd number of items: {' '.join(args.opts)}")
-    return launch_command(train_in_process, args)
+    status = launch_command(train_in_process, args)
+    if status == EXIT_INTERRUPTED:
+        print(f"\nInterrupted. To continue from the last checkpoint, run the same command with --resume "
+              f"(checkpoints are in {args.out}).")
+    return status
 
 
 def train_in_process(args: argparse.Namespace) -> int:
@@ -82,9 +86,7 @@ def train_in_process(args: argparse.Namespace) -> int:
     except (models.ModelLoadError, RunExistsError) as e:
         return fail(str(e))
     except KeyboardInterrupt:
-        print(f"\nInterrupted. To continue from the last checkpoint, run the same command with --resume "
-              f"(checkpoints are in {args.out}).")
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED  # run() says how to continue
     if not comm.is_main_process():  # the main process shows the results
         return EXIT_OK
     print(f"\nWeights: {final}\nConfig:  {Path(final).parent / 'config.yaml'}")
