@@ -35,7 +35,6 @@ from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
 from detectron2.data import DatasetCatalog
-from detectron2.data.samplers import InferenceSampler
 from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
@@ -192,8 +191,10 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     # per dataset index: {label: (max score, seconds)}, for this process's share of the images
     per_image: dict[int, dict[str, tuple[float, float]]] = {}
 
-    share = list(InferenceSampler(len(dataset)))  # all of them in a single process
-    bar = tqdm(share, desc="Evaluating", unit="image", disable=not (progress and comm.is_main_process()))
+    share = range(comm.get_rank(), len(dataset), comm.get_world_size())  # all of them in one process
+    processes = comm.get_world_size()
+    bar = tqdm(share, desc="Evaluating" + (f" (the share of 1 of {processes} processes)" if processes > 1 else ""),
+               unit="image", disable=not (progress and comm.is_main_process()))
     for done, index in enumerate(bar, start=1):
         record = dataset[index]
         inputs = [{"image_id": record["image_id"], "file_name": record["file_name"],
@@ -202,7 +203,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
         for label, _, _, _, predict in loaded:
             start = time.perf_counter()
             output = predict(record["file_name"])
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - start  # in each process (those sharing a CPU are each slower)
             instances = output["instances"].to("cpu")
             per_image[index][label] = (max_score(instances), elapsed)
             evaluators[label].process(inputs, [{"instances": instances}])

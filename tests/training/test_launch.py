@@ -95,3 +95,14 @@ def test_launch_settings_that_cannot_work():
         with pytest.raises(LaunchError, match="no CUDA GPU"):
             launch(print, 2, device="cuda")
     assert launch(lambda x: x + 1, args=(2,)) == 3  # one process: runs here, returns its status
+
+
+def test_the_launcher_options_are_detectron2s():
+    from app.cli import build_parser
+
+    args = build_parser().parse_args(["evaluate", "--out", "o", "--num-gpus", "8", "--num-machines", "2",
+                                      "--machine-rank", "1", "--dist-url", "tcp://10.0.0.1:29500"])
+    assert (args.num_processes, args.num_machines, args.machine_rank, args.dist_url) == (8, 2, 1, "tcp://10.0.0.1:29500")
+    args = build_parser().parse_args(["train", "--config", "c", "--train-json", "t", "--train-images", "i",
+                                      "--out", "o", "--num-processes", "2"])  # the same option, named for CPUs
+    assert (args.num_processes, args.num_machines, args.machine_rank, args.dist_url) == (2, 1, 0, "auto")
