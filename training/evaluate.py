@@ -37,6 +37,7 @@ import models as bam_models  # makes detectron2 importable: must precede it
 from detectron2.data import DatasetCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator
+from detectron2.utils import comm
 from models.inputs import prepare_input
 
 from training import significance
@@ -153,6 +154,9 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     each image (the app's progress bar). device: models.device.choose_device's rule.
 
     models: (label, config_file, weights_file) per model; labels must differ.
+    Under training.launch (several processes), every process calls this: each runs the models on
+    its share of the images, the main process gathers every per-image result and the COCO
+    predictions and writes the same reports as one process would; the others return {}.
     Returns the content of evaluation.json. Raises training.data.DataProblemsError for problems
     in the data and models.ModelLoadError for a config or weights file that does not load.
     """
@@ -180,24 +184,42 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     gt_positive = [len(d.get("annotations", [])) > 0 for d in dataset]
     evaluators = {}
     for label, *_ in loaded:
-        evaluators[label] = _KeepingCOCOEvaluator(name, tasks=("bbox", "segm"), distributed=False,
+        # distributed: its evaluate() gathers every process's predictions (a no-op in one process)
+        evaluators[label] = _KeepingCOCOEvaluator(name, tasks=("bbox", "segm"), distributed=True,
                                                   output_dir=None, use_fast_impl=False)
         evaluators[label].reset()
-    scores: dict[str, list[float]] = {label: [] for label in labels}
-    seconds: dict[str, list[float]] = {label: [] for label in labels}
+    # per dataset index: {label: (max score, seconds)}, for this process's share of the images
+    per_image: dict[int, dict[str, tuple[float, float]]] = {}
 
-    for done, record in enumerate(tqdm(dataset, desc="Evaluating", unit="image", disable=not progress), start=1):
+    share = range(comm.get_rank(), len(dataset), comm.get_world_size())  # all of them in one process
+    processes = comm.get_world_size()
+    bar = tqdm(share, desc="Evaluating" + (f" (the share of 1 of {processes} processes)" if processes > 1 else ""),
+               unit="image", disable=not (progress and comm.is_main_process()))
+    for done, index in enumerate(bar, start=1):
+        record = dataset[index]
         inputs = [{"image_id": record["image_id"], "file_name": record["file_name"],
                    "height": record["height"], "width": record["width"]}]
+        per_image[index] = {}
         for label, _, _, _, predict in loaded:
             start = time.perf_counter()
             output = predict(record["file_name"])
-            seconds[label].append(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start  # in each process (those sharing a CPU are each slower)
             instances = output["instances"].to("cpu")
-            scores[label].append(max_score(instances))
+            per_image[index][label] = (max_score(instances), elapsed)
             evaluators[label].process(inputs, [{"instances": instances}])
         if on_progress is not None:
-            on_progress(done, len(dataset))
+            on_progress(done, len(share))
+
+    coco = {}
+    for label in labels:  # every process takes part in each gather, in the same order
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own tables
+            coco[label] = evaluators[label].evaluate() or {}
+    gathered = comm.gather(per_image, dst=0)
+    if not comm.is_main_process():
+        return {}
+    per_image = {index: result for part in gathered for index, result in part.items()}
+    scores = {label: [per_image[i][label][0] for i in range(len(dataset))] for label in labels}
+    seconds = {label: [per_image[i][label][1] for i in range(len(dataset))] for label in labels}
 
     results = {
         "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(dataset),
@@ -208,13 +230,11 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
         "models": {},
     }
     for label, config_file, weights_file, cfg, _ in loaded:
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own tables
-            coco = evaluators[label].evaluate() or {}
         results["models"][label] = {
             "config": str(config_file), "weights": str(weights_file),
             "model": str(bam_models.describe(cfg)),
             "image_level": image_level_counts(gt_positive, scores[label], threshold),
-            "coco": {task: {m: _finite(coco.get(task, {}).get(m)) for m in COCO_METRICS}
+            "coco": {task: {m: _finite(coco[label].get(task, {}).get(m)) for m in COCO_METRICS}
                      for task, _ in _COCO_TASKS},
             # the median: robust to the first call's one-off costs
             "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,

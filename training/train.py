@@ -15,7 +15,11 @@ trains with a `DefaultTrainer` adapted to this project:
   before them.)
 - negative images (no annotations) are kept (DATALOADER.FILTER_EMPTY_ANNOTATIONS False): they are
   the "no crack" examples;
-- nothing is downloaded: training starts from scratch unless `init_weights` names a weights file.
+- nothing is downloaded: training starts from scratch unless `init_weights` names a weights file;
+- in several processes (`training.launch`, every process calling `train()`), as detectron2 trains:
+  the model in DistributedDataParallel, SOLVER.IMS_PER_BATCH the batch of all processes together,
+  each process reading its share of the same data stream (StreamPositions); the main process
+  writes the files and the log.
 
 `out_dir` receives: `config.yaml` (the resolved config; load it with `models.load_model`),
 `model_XXXXXXX.pth` checkpoints, `last_checkpoint`, `model_final.pth`, `model_final_fp16.pth` (the
@@ -38,7 +42,8 @@ import torch
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
 from detectron2.config import CfgNode
 from detectron2.data import build_detection_train_loader, get_detection_dataset_dicts
-from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine import DefaultTrainer, defaults, hooks
+from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter
 
@@ -104,8 +109,9 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     cfg = training_config(config_file, train_json, train_images, out_dir, num_classes=len(categories),
                           iters=iters, seed=seed, opts=opts, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / CONFIG_NAME).write_text(cfg.dump())
-    write_metadata(out_dir, [c["name"] for c in categories])  # class names beside the weights
+    if comm.is_main_process():  # under training.launch, every process runs this function
+        (out_dir / CONFIG_NAME).write_text(cfg.dump())
+        write_metadata(out_dir, [c["name"] for c in categories])  # class names beside the weights
     start_iter = checkpoint_start_iter(out_dir) if resume else 0
 
     with _training_logs(out_dir / "log.txt"):
@@ -118,14 +124,17 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
         if resume and start_iter == 0:
             logger.info("No checkpoint in %s: training from the start.", out_dir)
         if init_weights and start_iter == 0:
-            _load_initial_weights(trainer.model, init_weights, cfg)
+            _load_initial_weights(_unwrapped(trainer.model), init_weights, cfg)
         elif init_weights:
             logger.info("Resuming: --init-weights %s is not used.", Path(init_weights).name)
         if start_iter >= trainer.max_iter:
             logger.info("Already trained for %d iterations; nothing to do.", trainer.max_iter)
         trainer.train()
-        final = models.save_weights(trainer.model, out_dir / FINAL_WEIGHTS)
-        logger.info("Final weights (float16): %s", final)
+        final = out_dir / FINAL_WEIGHTS
+        if comm.is_main_process():
+            models.save_weights(_unwrapped(trainer.model), final)
+            logger.info("Final weights (float16): %s", final)
+        comm.synchronize()  # the weights are written before any process evaluates them
 
         if val_json is not None:
             from training.evaluate import evaluate
@@ -185,6 +194,9 @@ def training_config(config_file: str | Path, train_json: str | Path, train_image
             # LR drops at the same fractions of the run; each strictly inside it (fvcore's rule)
             cfg.SOLVER.STEPS = tuple(sorted({round(s * factor) for s in cfg.SOLVER.STEPS} & set(range(1, iters))))
         cfg.SOLVER.MAX_ITER = iters
+    if cfg.SOLVER.IMS_PER_BATCH % comm.get_world_size():
+        raise models.ConfigError(f"SOLVER.IMS_PER_BATCH {cfg.SOLVER.IMS_PER_BATCH} (the batch of all processes "
+                                 f"together) does not split evenly between {comm.get_world_size()} processes.")
     cfg.SEED = seed
     cfg.OUTPUT_DIR = str(Path(out_dir).resolve())
     cfg.freeze()
@@ -238,13 +250,16 @@ class TrainingStream(torch.utils.data.Dataset):
 
 
 class StreamPositions(torch.utils.data.Sampler):
-    """Positions start, start + 1, ... of a TrainingStream (endless)."""
+    """Positions start, start + 1, ... of a TrainingStream (endless), or, in process `rank` of
+    `world_size` (training.launch), every world_size-th of them from start + rank: together the
+    processes read the positions one process would, so a global batch (SOLVER.IMS_PER_BATCH, split
+    between the processes) holds the same samples whatever the number of processes."""
 
-    def __init__(self, start: int = 0):
-        self.start = start
+    def __init__(self, start: int = 0, *, rank: int = 0, world_size: int = 1):
+        self.start, self.rank, self.world_size = start, rank, world_size
 
     def __iter__(self):
-        return itertools.count(self.start)
+        return itertools.count(self.start + self.rank, self.world_size)
 
 
 class Trainer(DefaultTrainer):
@@ -254,7 +269,8 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0, augment: str = "standard"):
         self._data_start_iter = data_start_iter  # read by build_train_loader, inside __init__
         self._augment = augment
-        super().__init__(cfg)
+        with _ddp_on_any_device():
+            super().__init__(cfg)
 
     @classmethod
     def build_model(cls, cfg: CfgNode):
@@ -268,7 +284,8 @@ class Trainer(DefaultTrainer):
                     len(records), positives, len(records) - positives)
         stream = TrainingStream(records, train_mapper(cfg, self._augment), seed=cfg.SEED)
         return build_detection_train_loader(
-            stream, mapper=None, sampler=StreamPositions(self._data_start_iter * cfg.SOLVER.IMS_PER_BATCH),
+            stream, mapper=None, sampler=StreamPositions(self._data_start_iter * cfg.SOLVER.IMS_PER_BATCH,
+                                                         rank=comm.get_rank(), world_size=comm.get_world_size()),
             total_batch_size=cfg.SOLVER.IMS_PER_BATCH,
             aspect_ratio_grouping=cfg.DATALOADER.ASPECT_RATIO_GROUPING,
             num_workers=cfg.DATALOADER.NUM_WORKERS)
@@ -279,6 +296,30 @@ class Trainer(DefaultTrainer):
     def build_writers(self):
         return [CommonMetricPrinter(self.max_iter),
                 JSONWriter(str(Path(self.cfg.OUTPUT_DIR) / "metrics.json"))]
+
+
+def _unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside DistributedDataParallel (what DefaultTrainer holds with several processes)."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+@contextlib.contextmanager
+def _ddp_on_any_device():
+    """DefaultTrainer wraps the model in DistributedDataParallel with device_ids=[local rank], which
+    only a model on a GPU accepts (detectron2 v0.6 assumes one GPU per process). A model on the CPU
+    (gloo processes, training.launch) needs device_ids=None; on a GPU nothing changes."""
+    create = defaults.create_ddp_model
+
+    def create_for_device(model, **kwargs):
+        if next(model.parameters()).device.type == "cpu":
+            kwargs.setdefault("device_ids", None)
+        return create(model, **kwargs)
+
+    defaults.create_ddp_model = create_for_device
+    try:
+        yield
+    finally:
+        defaults.create_ddp_model = create
 
 
 def _require_same_categories(train_json, categories: list[dict], val_json) -> None:
@@ -298,7 +339,9 @@ def _training_logs(log_file: Path):
     for the duration of a run. Handlers are removed afterwards, so repeated runs in one process
     (tests, the app) neither duplicate lines nor write to streams that are gone."""
     formatter = logging.Formatter("[%(asctime)s %(name)s]: %(message)s", datefmt="%m/%d %H:%M:%S")
-    handlers = [logging.StreamHandler(sys.stdout), logging.FileHandler(log_file)]
+    handlers = [logging.StreamHandler(sys.stdout)]
+    if comm.is_main_process():  # one log.txt, from the main process (training.launch)
+        handlers.append(logging.FileHandler(log_file))
     for handler in handlers:
         handler.setFormatter(formatter)
     saved = []

@@ -13,6 +13,38 @@ def add_device_argument(parser) -> None:
                         help="auto (default: CUDA when this machine has it, else the CPU), cpu, cuda or cuda:N")
 
 
+def add_launch_arguments(parser) -> None:
+    """detectron2's launcher options (tools/train_net.py), run by training.launch."""
+    group = parser.add_argument_group(
+        "several processes (GPUs or machines)",
+        "As detectron2's tools/train_net.py. One machine with 8 GPUs: --num-gpus 8. Two machines: on "
+        "each, --num-machines 2 --machine-rank 0 (resp. 1) --dist-url tcp://IP-OF-MACHINE-0:PORT.")
+    group.add_argument("--num-gpus", "--num-processes", dest="num_processes", type=positive_int, default=1,
+                       metavar="N",
+                       help="processes on this machine (default 1): one per GPU where the model runs on CUDA; "
+                            "on a CPU (no GPU, or --device cpu), N CPU processes sharing the cores")
+    group.add_argument("--num-machines", type=positive_int, default=1, metavar="M",
+                       help="machines taking part (default 1)")
+    group.add_argument("--machine-rank", type=non_negative_int, default=0, metavar="R",
+                       help="this machine's rank, 0 to M-1 (default 0)")
+    group.add_argument("--dist-url", default="auto", metavar="URL",
+                       help="where the processes meet: tcp://HOST:PORT of machine 0 (needed with several "
+                            "machines); default auto, a free port on this machine")
+
+
+def launch_command(main_func, args, *func_args) -> int:
+    """`main_func(args, *func_args) -> exit status` in the processes asked for by args (see
+    add_launch_arguments), through training.launch; a LaunchError becomes a one-line error."""
+    from training.launch import LaunchError, launch
+
+    try:
+        return launch(main_func, args.num_processes, num_machines=args.num_machines,
+                      machine_rank=args.machine_rank, dist_url=args.dist_url, device=args.device,
+                      args=(args, *func_args))
+    except LaunchError as e:
+        return fail(str(e))
+
+
 def note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr)
 

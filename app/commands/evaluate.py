@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import EXIT_OK, add_device_argument, fail, fail_with_problems
+from app.commands._common import (EXIT_OK, add_device_argument, add_launch_arguments, fail, fail_with_problems,
+                                  launch_command)
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
 DEFAULT_MODELS = ("demo-baseline", "demo-bam")
@@ -19,6 +20,8 @@ Without --models, the shipped demo pair (demo-baseline and demo-bam) is compared
 --json / --images, on the demo's held-out synthetic test split. With two models, the reports
 end with paired statistics: the images each model alone gets right, McNemar's exact test and
 bootstrap intervals of the accuracy and AP differences (second model minus first).
+With --num-gpus N (processes), the images are shared between the processes; the reports are
+the same as from one process.
 
 With only the two tables at hand, --from-counts says what they allow, without running a model:
   python -m app evaluate --from-counts 38,81,0,11 41,81,0,8 --labels "Mask R-CNN" "with BAM"
@@ -46,6 +49,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "TP,TN,FP,FN (e.g. 38,81,0,11 41,81,0,8); prints which McNemar p-values "
                              "these counts allow (best and worst pairing of the images)")
     add_device_argument(parser)
+    add_launch_arguments(parser)
     return parser
 
 
@@ -155,8 +159,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json is None:
         from demo.dataset import demo_split
 
-        args.json, args.images = demo_split("test")
+        args.json, args.images = demo_split("test")  # here, before the processes start
+    return launch_command(evaluate_in_process, args, chosen)
 
+
+def evaluate_in_process(args: argparse.Namespace, chosen: list[tuple[str, Path, Path]]) -> int:
+    """The evaluation, in each process of training.launch (the only one by default)."""
     import models
     from training.data import DataProblemsError
     from training.evaluate import evaluate
@@ -167,6 +175,8 @@ def run(args: argparse.Namespace) -> int:
         return fail_with_problems(e.problems, "nothing was evaluated")
     except models.ModelLoadError as e:
         return fail(str(e))
+    if not results:  # a process other than the main one, which writes and shows the reports
+        return EXIT_OK
     out = Path(args.out)
     print((out / "evaluation.md").read_text())
     print(f"Reports: {out / 'evaluation.md'}, evaluation.csv, evaluation.json, disagreements.json "

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, add_device_argument, fail, fail_with_problems,
-                                  non_negative_int, positive_int)
+from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, add_device_argument, add_launch_arguments, fail,
+                                  fail_with_problems, launch_command, non_negative_int, positive_int)
 
 DESCRIPTION = """\
 Train a Mask R-CNN config on a COCO instance-segmentation dataset (images with no annotations
@@ -14,7 +14,8 @@ are kept as negatives). The data is checked first; every problem found is listed
 trained. OUT receives checkpoints, metrics.json, log.txt, config.yaml and model_final_fp16.pth
 (the weights to load in the app or to evaluate). Train each variant (e.g. configs/
 mask_rcnn_R_18_FPN.yaml and configs/mask_rcnn_R_18_FPN_bam.yaml) with the same --seed and
---iters for a fair comparison.
+--iters for a fair comparison. With several processes (--num-gpus), SOLVER.IMS_PER_BATCH is
+the batch of all processes together, as in detectron2: each process takes its share.
 """
 
 
@@ -49,6 +50,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--opts", nargs="+", default=[], metavar="KEY VALUE",
                         help="detectron2 config overrides, e.g. --opts SOLVER.IMS_PER_BATCH 2 SOLVER.BASE_LR 0.005")
     add_device_argument(parser)
+    add_launch_arguments(parser)
     return parser
 
 
@@ -57,10 +59,19 @@ def run(args: argparse.Namespace) -> int:
         return fail("give both --val-json and --val-images, or neither.")
     if len(args.opts) % 2:
         return fail(f"--opts takes KEY VALUE pairs; got an odd number of items: {' '.join(args.opts)}")
+    status = launch_command(train_in_process, args)
+    if status == EXIT_INTERRUPTED:
+        print(f"\nInterrupted. To continue from the last checkpoint, run the same command with --resume "
+              f"(checkpoints are in {args.out}).")
+    return status
 
+
+def train_in_process(args: argparse.Namespace) -> int:
+    """The training, in each process of training.launch (the only one by default)."""
     import torch
 
     import models
+    from detectron2.utils import comm
     from training.data import DataProblemsError
     from training.train import RunExistsError, train
 
@@ -77,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     except (models.ModelLoadError, RunExistsError) as e:
         return fail(str(e))
     except KeyboardInterrupt:
-        print(f"\nInterrupted. To continue from the last checkpoint, run the same command with --resume "
-              f"(checkpoints are in {args.out}).")
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED  # run() says how to continue
+    if not comm.is_main_process():  # the main process shows the results
+        return EXIT_OK
     print(f"\nWeights: {final}\nConfig:  {Path(final).parent / 'config.yaml'}")
     if args.val_json:
         report = Path(args.out) / "validation" / "evaluation.md"

@@ -89,7 +89,8 @@ def trained_run(tmp_path_factory, shared_coco):
     args = argparse.Namespace(config=str(BAM_CONFIG), train_json=str(json_path), train_images=str(image_dir),
                               val_json=str(json_path), val_images=str(image_dir), out=str(out), iters=6,
                               resume=True, init_weights=None, seed=0, threads=None, opts=SMALL, device="auto",
-                              augment="standard")
+                              augment="standard",
+                              num_processes=1, num_machines=1, machine_rank=0, dist_url="auto")  # one process
     status = train_command.run(args)
     yield {"out": out, "phase1": phase1, "resume_status": status,
            "metrics": _read_lines(out / "metrics.json")}
