@@ -56,7 +56,7 @@ def test_two_processes_train_and_write_once(tmp_path):
     assert status == 0
     assert {p.name for p in out.iterdir()} == {"config.yaml", "log.txt", "metrics.json", "last_checkpoint",
                                                "model_0000001.pth", "model_final.pth", "model_final_fp16.pth",
-                                               "validation"}
+                                               "metadata.json", "validation"}
     log = (out / "log.txt").read_text()
     assert log.count("Starting training from iteration 0") == 1  # one process writes the log
     metrics = [json.loads(line) for line in (out / "metrics.json").read_text().splitlines()]

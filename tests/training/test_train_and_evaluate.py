@@ -79,7 +79,7 @@ def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_c
     assert seen == [(i, 6) for i in range(1, 7)]
 
     written = {p.name for p in (tmp_path / "eval").iterdir()}
-    assert written == {"evaluation.json", "evaluation.csv", "evaluation.md", "disagreements.json"}
+    assert written == {"evaluation.json", "evaluation.csv", "evaluation.md", "disagreements.json", "images.json"}
     assert _no_nan((tmp_path / "eval" / "evaluation.json").read_text()) == results
     assert results["dataset"]["num_images"] == 6 and results["dataset"]["with_instances"] == 4
     assert list(results["models"]) == ["Mask R-CNN", "Mask R-CNN + BAM"]
