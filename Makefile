@@ -5,15 +5,19 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test lint bench clean
 
 run: $(STAMP)
 	$(PY) -m streamlit run streamlit_app.py
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # Interleaved timings with their spread, written to benchmarks/RESULTS.md with the date and machine.
+lint: $(STAMP)
+	$(PY) -m ruff check .
+
 bench: $(STAMP)
 	$(PY) -m benchmarks --output benchmarks/RESULTS.md
 

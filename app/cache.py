@@ -3,10 +3,11 @@
 - Models: built once per (config, weights) and shared by all sessions (cache_resource).
 - Analyses: one per (model, image), shared, never copied (cache_resource: a Capture holds
   detectron2 Instances and many arrays), and so frozen: read-only arrays and mappings
-  (viz/frozen.py); a page that wants another threshold or more CAMs gets a new object. Keys are plain strings: the model's key and the image's
-  content hash; the objects themselves go in as `_`-prefixed arguments, which Streamlit does not
-  hash. Display controls (score threshold, colormap, opacity, stage, channel, instance) are not
-  part of any analysis key: changing them never re-runs the network.
+  (viz/frozen.py); a page that wants another threshold or more CAMs gets a new object. Keys are
+  plain strings: the model's key and the image's content hash; the objects themselves go in as
+  `_`-prefixed arguments, which Streamlit does not hash. Display controls (score threshold,
+  colormap, opacity, stage, channel, instance) are not part of any analysis key: changing them
+  never re-runs the network.
 - CAMs and sanity checks: one per (model, image, box, method, target, layer), computed on demand.
 - Per-session temp folder for uploaded model files, removed when the session ends.
 

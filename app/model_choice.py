@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 import models
+from app.assets import RANDOM_WEIGHTS_SEED
 from models import metadata, zoo
 from models.zoo import ModelSpec
-
-from app.assets import RANDOM_WEIGHTS_SEED
 
 logger = logging.getLogger(__name__)
 

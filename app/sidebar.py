@@ -15,8 +15,16 @@ import models
 from app import assets, cache
 from app.assets import ImageSource
 from app.exports import unique_names
-from app.model_choice import ROLE_TITLES, ROLES, LoadedModel, ModelChoice, demo_choice, parse_class_names, \
-    path_choice, save_upload
+from app.model_choice import (
+    ROLE_TITLES,
+    ROLES,
+    LoadedModel,
+    ModelChoice,
+    demo_choice,
+    parse_class_names,
+    path_choice,
+    save_upload,
+)
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from app.server_paths import folders as server_folders
 from models.device import cuda_count

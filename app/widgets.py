@@ -10,8 +10,8 @@ import streamlit as st
 from matplotlib.figure import Figure
 
 from app import cache, server_paths
-from app.model_choice import ROLE_TITLES, LoadedModel
 from app.exports import png_bytes, stem
+from app.model_choice import ROLE_TITLES, LoadedModel
 from app.sidebar import Selection
 from viz.render import SEQUENTIAL_CMAPS, colorbar
 from viz.views import STRETCHED, Panel, Scale

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 import models
+
 from detectron2.engine import DefaultPredictor
 
 

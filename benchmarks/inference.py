@@ -8,6 +8,7 @@ Random weights with a fixed workload (see benchmarks.common.build).
 from __future__ import annotations
 
 import argparse
+
 from benchmarks.common import build, interleaved, machine, plain_predictor, ratio_columns, test_image
 
 CONFIGS = ("mask_rcnn_R_18_FPN", "mask_rcnn_R_18_FPN_bam", "mask_rcnn_R_18_FPN_cbam",

@@ -5,10 +5,20 @@ registers the attention backbones with detectron2.
 """
 
 from models import detectron2_compat  # noqa: F401  (must precede every detectron2 import)
-from models.bam import BAM, FUSIONS
 from models.attention import ATTENTION_REGISTRY, AttentionType
-from models.build import (CONFIG_DIR, ModelSummary, OpenedModel, build_model, default_config, describe, get_config,
-                          load_model, open_model, read_config)
+from models.bam import BAM, FUSIONS
+from models.build import (
+                          CONFIG_DIR,
+                          ModelSummary,
+                          OpenedModel,
+                          build_model,
+                          default_config,
+                          describe,
+                          get_config,
+                          load_model,
+                          open_model,
+                          read_config,
+)
 from models.cbam import CBAM
 from models.checkpoint import Checkpoint, Fit, load_weights, read_checkpoint, read_state_dict, save_weights
 from models.config import add_attention_config

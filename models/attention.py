@@ -25,6 +25,7 @@ from fvcore.common.registry import Registry
 from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+
 from detectron2.config import CfgNode
 
 NO_ATTENTION = "none"

@@ -27,18 +27,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+import models.bam  # noqa: F401  (registers "bam")
+import models.cbam  # noqa: F401  (registers "cbam")
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+from models.attention import ATTENTION_REGISTRY, NO_ATTENTION, AttentionType
+from models.config import PLACEMENTS
+
 from detectron2.config import CfgNode
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone import FPN, ResNet
 from detectron2.modeling.backbone.fpn import build_resnet_fpn_backbone
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
-
-import models.bam  # noqa: F401  (registers "bam")
-import models.cbam  # noqa: F401  (registers "cbam")
-from models.attention import ATTENTION_REGISTRY, NO_ATTENTION, AttentionType
-from models.config import PLACEMENTS
 
 ATTENTION_MODULE_NAME = "attention"  # the child of a stage ("stage" placement)
 BLOCK_ATTENTION_NAME = "activation"  # the child of a block's last conv ("block" placement)

@@ -6,12 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
-from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.config import CfgNode, get_cfg
-from detectron2.modeling import build_model as d2_build_model
 from torch import nn
 
+from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.backbone import WITH_ATTENTION  # importing it registers our backbones with detectron2
 from models.bam import FUSIONS
@@ -20,6 +17,9 @@ from models.config import PLACEMENTS, add_attention_config
 from models.device import choose_device
 from models.errors import CheckpointError, ConfigError
 from models.safe_load import check_config_file, weights_budget
+
+from detectron2.config import CfgNode, get_cfg
+from detectron2.modeling import build_model as d2_build_model
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 

@@ -28,12 +28,12 @@ import torch
 from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
-from detectron2.layers import FrozenBatchNorm2d
-
 from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.errors import CheckpointError
 from models.safe_load import read_weights_file, weights_budget
+
+from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
+from detectron2.layers import FrozenBatchNorm2d
 
 ATTENTION_PREFIX = "backbone.bottom_up.{stage}.attention."
 # Our own layouts: after a stage ("stage" placement) or in a block's last conv ("block").

@@ -15,7 +15,8 @@ editing detectron2 and without downgrading Pillow (the app opens untrusted image
   Standard Mask R-CNN uses torchvision's nms / roi_align and never reaches it.
 
 - torch's warnings about `torch.jit.script` (used by detectron2 on import) and `torch.meshgrid`
-  without `indexing` (used in its anchor generator) are silenced: they are about detectron2's code, and it would flood every log and the app's console.
+  without `indexing` (used in its anchor generator) are silenced: they are about detectron2's
+  code, and they would flood every log and the app's console.
 
 Every fix applies only when the thing it replaces is missing, so an official build and current
 libraries are left exactly as they are.

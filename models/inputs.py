@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+
 from detectron2.config import CfgNode
 from detectron2.data import transforms as T
 

@@ -39,17 +39,17 @@ from typing import Callable
 
 import numpy as np
 import torch
+from pycocotools.coco import COCO
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
-from detectron2.data.detection_utils import read_image
-from pycocotools.coco import COCO
-
 from training.data import require_valid
 from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
 from viz.capture import Capture, capture
 from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
+
+from detectron2.data.detection_utils import read_image
 
 STAGES = ("c2", "c3", "c4", "c5")
 MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",

@@ -34,14 +34,14 @@ import torch
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
+from models.inputs import prepare_input
+from training import significance
+from training.data import read_categories, register_coco_dataset, require_valid
+
 from detectron2.data import DatasetCatalog
 from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
-from models.inputs import prepare_input
-
-from training import significance
-from training.data import read_categories, register_coco_dataset, require_valid
 
 COCO_METRICS = ("AP", "AP50", "AP75")
 _COCO_TASKS = (("bbox", "box"), ("segm", "mask"))

@@ -31,12 +31,11 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
-from detectron2.engine.launch import DEFAULT_TIMEOUT, _find_free_port
-from detectron2.utils import comm
-
 from models.device import choose_device, cuda_count
 from models.errors import ModelLoadError
 
+from detectron2.engine.launch import DEFAULT_TIMEOUT, _find_free_port
+from detectron2.utils import comm
 
 INTERRUPTED = 130  # the exit status of a run stopped with Ctrl-C
 STOP_SECONDS = 10  # after Ctrl-C, how long the processes have to stop on their own

@@ -40,17 +40,24 @@ import numpy as np
 import torch
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
+from models.metadata import write_metadata
+from models.safe_load import read_weights_file
+from training.data import (
+    AUGMENTATIONS,
+    DataProblemsError,
+    read_categories,
+    register_coco_dataset,
+    require_valid,
+    train_mapper,
+    uses_rle,
+)
+
 from detectron2.config import CfgNode
 from detectron2.data import build_detection_train_loader, get_detection_dataset_dicts
 from detectron2.engine import DefaultTrainer, defaults, hooks
 from detectron2.utils import comm
 from detectron2.utils.env import seed_all_rng
 from detectron2.utils.events import CommonMetricPrinter, JSONWriter
-
-from models.metadata import write_metadata
-from models.safe_load import read_weights_file
-from training.data import (AUGMENTATIONS, DataProblemsError, read_categories, register_coco_dataset,
-                           require_valid, train_mapper, uses_rle)
 
 logger = logging.getLogger("detectron2.training")  # shown with detectron2's own log lines
 
@@ -161,7 +168,8 @@ def _load_initial_weights(model, init_weights: str | Path, cfg: CfgNode) -> None
     logger.info("Initial weights from %s: %d model keys not in the file (trained from scratch), "
                 "%d file keys not in the model (ignored).", name, len(fit.missing), len(fit.unexpected))
     if fit.unexpected:
-        logger.info("Ignored keys of %s: %s", name, ", ".join(fit.unexpected[:8]) + (" …" if len(fit.unexpected) > 8 else ""))
+        more = " …" if len(fit.unexpected) > 8 else ""
+        logger.info("Ignored keys of %s: %s", name, ", ".join(fit.unexpected[:8]) + more)
     if fit.skipped:
         logger.warning("Initial weights from %s: %d tensors skipped, their shapes differ from this model's "
                        "(trained from scratch): %s", name, len(fit.skipped), "; ".join(fit.skipped))
@@ -220,7 +228,8 @@ class TrainingStream(torch.utils.data.Dataset):
     """The training data as an endless stream, each sample a pure function of (seed, position).
 
     Position p of the stream is image `order(p // n)[p % n]` (a fresh shuffle per pass over the
-    n images, drawn from `seed`), augmented (detectron2's mapper: resize, flip, or the set chosen by `augment`) with NumPy's
+    n images, drawn from `seed`), augmented (detectron2's mapper: resize, flip, or the set chosen
+    by `augment`) with NumPy's
     random state set from (seed, p). So the same seed gives every variant (plain, BAM, CBAM) the
     same images in the same order with the same augmentations, whatever else consumed random
     numbers (model initialisation differs between variants) and however many loader workers

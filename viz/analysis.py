@@ -10,13 +10,13 @@ import numpy as np
 from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.config import CfgNode
-
 from viz.capture import Capture, capture
 from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
 from viz.frozen import frozen_mapping
 from viz.gradcam import DEFAULT_LAYERS, instance_cam
 from viz.render import top_channels
+
+from detectron2.config import CfgNode
 
 STAGES = ("c2", "c3", "c4", "c5")
 
@@ -80,7 +80,7 @@ def analyze(model: nn.Module, cfg: CfgNode, image: np.ndarray, *, label: str, cl
 
 def attention_statistics(cap: Capture) -> dict[str, dict]:
     """Per attention stage: how peaked the channel attention is and where the spatial one looks."""
-    stats = {}
+    stats, width, height = {}, cap.model_input.width, cap.model_input.height
     for stage, maps in cap.attention.items():
         spatial = maps.spatial
         peak_row, peak_col = np.unravel_index(int(np.argmax(spatial)), spatial.shape)
@@ -94,8 +94,8 @@ def attention_statistics(cap: Capture) -> dict[str, dict]:
             "spatial_mean": float(spatial.mean()), "spatial_std": float(spatial.std()),
             "spatial_max": float(spatial.max()),
             "spatial_area_above_half": float((spatial > 0.5).mean()),
-            "spatial_peak_xy": [float((peak_col + 0.5) * stride * cap.model_input.width / cap.model_input.input_size[1]),
-                                float((peak_row + 0.5) * stride * cap.model_input.height / cap.model_input.input_size[0])],
+            "spatial_peak_xy": [float((peak_col + 0.5) * stride * width / cap.model_input.input_size[1]),
+                                float((peak_row + 0.5) * stride * height / cap.model_input.input_size[0])],
             "combined_mean": float(maps.combined.mean()),
         }
     return stats

@@ -16,14 +16,14 @@ import torch
 from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.config import CfgNode
-from detectron2.structures import Instances
-
 from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.inputs import ModelInput, prepare_input
 from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
 from viz.frozen import frozen_mapping, read_only
 from viz.hooks import scoped_forward_hooks
+
+from detectron2.config import CfgNode
+from detectron2.structures import Instances
 
 
 @dataclass(frozen=True)

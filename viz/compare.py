@@ -12,9 +12,9 @@ import numpy as np
 import pycocotools.mask as mask_util
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.structures import Instances
-
 from viz.render import activation_energy, normalize, resize_to
+
+from detectron2.structures import Instances
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,9 @@ import io
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
-
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from viz.analysis import Comparison, ModelAnalysis
@@ -203,7 +202,8 @@ def panels_figure(panels: list[Panel | tuple[np.ndarray, str]], *, title: str | 
     return fig
 
 
-def save_figure(fig: Figure, stem: str | Path, *, formats: tuple[str, ...] = ("png", "pdf"), dpi: int = 150) -> list[Path]:
+def save_figure(fig: Figure, stem: str | Path, *, formats: tuple[str, ...] = ("png", "pdf"),
+                dpi: int = 150) -> list[Path]:
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []

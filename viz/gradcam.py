@@ -28,29 +28,39 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
-from collections.abc import Iterator, Sequence
 import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import torch
 import ttach as tta
-from torch import nn
-from pytorch_grad_cam import (AblationCAM, EigenCAM, EigenGradCAM, GradCAM, GradCAMElementWise, GradCAMPlusPlus,
-                              HiResCAM, LayerCAM, RandomCAM, ScoreCAM, XGradCAM)
+from pytorch_grad_cam import (
+    AblationCAM,
+    EigenCAM,
+    EigenGradCAM,
+    GradCAM,
+    GradCAMElementWise,
+    GradCAMPlusPlus,
+    HiResCAM,
+    LayerCAM,
+    RandomCAM,
+    ScoreCAM,
+    XGradCAM,
+)
 from pytorch_grad_cam.ablation_layer import AblationLayer
-from pytorch_grad_cam.metrics.cam_mult_image import (CamMultImageConfidenceChange, DropInConfidence,
-                                                     IncreaseInConfidence)
+from pytorch_grad_cam.metrics.cam_mult_image import CamMultImageConfidenceChange, DropInConfidence, IncreaseInConfidence
 from pytorch_grad_cam.metrics.road import ROADCombined
 from scipy.stats import spearmanr
+from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.structures import Boxes
-
 from models.inputs import ModelInput
 from viz.catalogue import LayerInfo, get_layer, layer_catalogue
 from viz.hooks import scoped_forward_hooks
+
+from detectron2.structures import Boxes
 
 CAM_METHODS = {
     "GradCAM": GradCAM,

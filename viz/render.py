@@ -7,6 +7,7 @@ import matplotlib
 import numpy as np
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
+
 from detectron2.data import Metadata
 from detectron2.structures import Instances
 from detectron2.utils.colormap import colormap

@@ -82,7 +82,8 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
                                         image_name=stem.name), f"{stem}_detections")
     for tag, result in zip(("model", "compare"), results):
         if result.capture.attention:
-            F.save_figure(F.hierarchical_attention_figure(result, image, cmap=args.cmap, image_name=stem.name), f"{stem}_{tag}_attention")
+            figure = F.hierarchical_attention_figure(result, image, cmap=args.cmap, image_name=stem.name)
+            F.save_figure(figure, f"{stem}_{tag}_attention")
         if result.cams:
             F.save_figure(F.cam_figure([result], image, image_name=stem.name), f"{stem}_{tag}_cam")
         for stage in A.STAGES:
@@ -94,11 +95,10 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from app.model_choice import parse_class_names
     from models import ModelLoadError
     from viz.catalogue import UnknownLayerError
     from viz.images import ImageError, load_for_analysis
-
-    from app.model_choice import parse_class_names
 
     specs = [args.model] + ([] if args.compare.lower() == "none" else [args.compare])
     given = parse_class_names(args.class_names)

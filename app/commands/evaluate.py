@@ -5,8 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import (EXIT_OK, add_device_argument, add_launch_arguments, fail, fail_with_problems,
-                                  launch_command)
+from app.commands._common import (
+    EXIT_OK,
+    add_device_argument,
+    add_launch_arguments,
+    fail,
+    fail_with_problems,
+    launch_command,
+)
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
 DEFAULT_MODELS = ("demo-baseline", "demo-bam")

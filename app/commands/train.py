@@ -5,8 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import (EXIT_INTERRUPTED, EXIT_OK, add_device_argument, add_launch_arguments, fail,
-                                  fail_with_problems, launch_command, non_negative_int, positive_int)
+from app.commands._common import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    add_device_argument,
+    add_launch_arguments,
+    fail,
+    fail_with_problems,
+    launch_command,
+    non_negative_int,
+    positive_int,
+)
 
 DESCRIPTION = """\
 Train a Mask R-CNN config on a COCO instance-segmentation dataset (images with no annotations
@@ -27,7 +36,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="detectron2 config, e.g. configs/mask_rcnn_R_18_FPN_bam.yaml")
     parser.add_argument("--train-json", required=True, metavar="JSON", help="COCO annotations of the training set")
     parser.add_argument("--train-images", required=True, metavar="DIR", help="folder of the training images")
-    parser.add_argument("--val-json", metavar="JSON", help="COCO annotations of a validation set (evaluated at the end)")
+    parser.add_argument("--val-json", metavar="JSON",
+                        help="COCO annotations of a validation set (evaluated at the end)")
     parser.add_argument("--val-images", metavar="DIR", help="folder of the validation images")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
     parser.add_argument("--iters", type=positive_int, metavar="N",
@@ -71,9 +81,10 @@ def train_in_process(args: argparse.Namespace) -> int:
     import torch
 
     import models
-    from detectron2.utils import comm
     from training.data import DataProblemsError
     from training.train import RunExistsError, train
+
+    from detectron2.utils import comm
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -11,10 +11,8 @@ from app.exports import pdf_pages, rows_csv, stem, zip_files
 from viz.analysis import summary
 from viz.compare import cam_difference
 from viz.figures import comparison_figure, figure_bytes
-from viz.views.compare import (CONTRASTS, difference_limit, difference_panel, difference_scale,
-                               feature_difference_panels)
-from viz.views.detections import (LEGEND, at_threshold, detection_rows, detection_summary, instance_box,
-                                  instance_label)
+from viz.views.compare import CONTRASTS, difference_limit, difference_panel, difference_scale, feature_difference_panels
+from viz.views.detections import LEGEND, at_threshold, detection_rows, detection_summary, instance_box, instance_label
 from viz.views.gradcam import cam_panel
 
 sel, pair, found = context.page("With vs without BAM")
@@ -90,7 +88,8 @@ full = replace(comparison, cam_diffs=cam_diffs, cams=cams if cam_diffs else comp
 
 name = stem(sel.image_name)
 widgets.downloads_row(
-    widgets.figure_items(lambda: comparison_figure(with_att, without_att, full, sel.image, image_name=sel.image_name), f"{name}_comparison",
+    widgets.figure_items(lambda: comparison_figure(with_att, without_att, full, sel.image, image_name=sel.image_name),
+                         f"{name}_comparison",
                          what="Comparison figure")
     + [("Changes (CSV)", lambda: rows_csv(detection_rows(with_att, without_att, diff)),
         f"{name}_detection_changes.csv", "text/csv"),

@@ -35,7 +35,8 @@ for col, panel, analysis, other in ((cols[-2], pictures[0], without_att, with_at
         m1, m2 = st.columns(2)
         m1.metric("Detections", len(analysis.detections),
                   delta=len(analysis.detections) - len(other.detections) if analysis is with_att else None,
-                  delta_color="off", help="Compared with the model without attention." if analysis is with_att else None)
+                  delta_color="off",
+                  help="Compared with the model without attention." if analysis is with_att else None)
         m2.metric("Best score", f"{scores.max():.2f}" if len(scores) else "–")
 
 st.caption(view.LEGEND[0].upper() + view.LEGEND[1:] + ".")

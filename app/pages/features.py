@@ -9,6 +9,7 @@ from app import context, widgets
 from app.exports import stem
 from app.model_choice import ROLES
 from viz.catalogue import layer_catalogue
+from viz.factorization import concept_colors, factorization_picture, factorize
 from viz.render import SEQUENTIAL_CMAPS
 from viz.views import features as view
 from viz.views import with_colorbar
@@ -54,12 +55,12 @@ with right:
 
 name = f"{stem(sel.image_name)}_{ROLES[index]}_{layer}"
 widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{name}_top{len(channels)}.png"),
-                       widgets.png_item(f"Channel {channel} (PNG)", with_colorbar(panel), f"{name}_channel{channel}.png")],
+                       widgets.png_item(f"Channel {channel} (PNG)", with_colorbar(panel),
+                                        f"{name}_channel{channel}.png")],
                       key="feat")
 
 # --- Concepts: deep feature factorization (grad-cam library) of this layer --------------------------
 st.subheader("Concepts (deep feature factorization)")
-from viz.factorization import concept_colors, factorization_picture, factorize
 
 dff_left, dff_right = st.columns([1, 1.6])
 with dff_left:

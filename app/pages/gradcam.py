@@ -12,8 +12,8 @@ from viz.analysis import summary
 from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
 from viz.gradcam import CAM_METHODS, EIGEN_SMOOTH_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
-from viz.views.detections import instance_box, instance_label, match_for
 from viz.views import Panel
+from viz.views.detections import instance_box, instance_label, match_for
 from viz.views.gradcam import cam_picture, cam_scale
 
 sel, pair, found = context.page("Grad-CAM")
@@ -49,7 +49,8 @@ choices = (["match"] if match else []) + ["box"] + list(without_att.detections)
 labels = {"match": f"its match {instance_label(without_att, match.index_without)}, mask IoU {match.iou:.2f}"
           if match else "", "box": "the same box, scored by this model"}
 row2 = st.columns([1.6, 1.2, 1, 1], vertical_alignment="bottom")
-other = row2[0].selectbox("Instance (model without attention)", choices, key=f"cam_other_{index}",  # per instance: its match first
+# keyed per instance, so each instance opens on its match
+other = row2[0].selectbox("Instance (model without attention)", choices, key=f"cam_other_{index}",
                           format_func=lambda c: labels.get(c) or instance_label(without_att, c),
                           help="By default the instance matched to the chosen one (same class, mask IoU ≥ 0.5); "
                                "where there is none, the same box scored by the other model.")
@@ -128,7 +129,8 @@ def _summary_json() -> str:
 if figure_panels:
     name = f"{stem(sel.image_name)}_{method}_{target}_{layer}"
     widgets.downloads_row(
-        widgets.figure_items(lambda: panels_figure(figure_panels, title=f"{sel.image_name} · {method} ({target}) at {layer} · "
-                                                            f"score ≥ {sel.threshold:.2f}"), name,
+        widgets.figure_items(lambda: panels_figure(figure_panels,
+                                                   title=f"{sel.image_name} · {method} ({target}) at {layer} · "
+                                                         f"score ≥ {sel.threshold:.2f}"), name,
                              what="CAM figure")
         + [("Analysis (JSON)", _summary_json, f"{name}_analysis.json", "application/json")], key="cam")

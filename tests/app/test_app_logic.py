@@ -14,8 +14,6 @@ from app.model_choice import ModelChoice, demo_choice, load, parse_class_names, 
 from viz.figures import panels_figure
 from viz.views.detections import ground_truth_caption
 
-
-
 # ------------------------------------------------------------------------------------------------
 # Demo assets and model choices
 

@@ -2,7 +2,6 @@
 labelled set, show the figure, the table, the downloads and the best and worst images."""
 
 from demo.generator import generate_dataset
-
 from tests.app.conftest import assert_clean, errors, main_images, open_app
 
 

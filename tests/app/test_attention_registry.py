@@ -8,13 +8,12 @@ from torch import nn
 
 import models
 from models import ATTENTION_REGISTRY, AttentionType
+from tests.conftest import config
+from tests.viz.conftest import hook_count
 from viz.analysis import ModelAnalysis
 from viz.capture import capture
 from viz.catalogue import attention_modules, layer_catalogue
 from viz.views.attention import stage_panels, statistics_rows
-
-from tests.conftest import config
-from tests.viz.conftest import hook_count
 
 SIZE = ("INPUT.MIN_SIZE_TEST", "96", "INPUT.MAX_SIZE_TEST", "160")
 
@@ -79,7 +78,8 @@ def test_a_third_type_reaches_capture_catalogue_and_views(pixel_gate, tmp_path):
     plain = tmp_path / "plain.yaml"
     plain.write_text(f'_BASE_: "{models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml"}"\n')
     loaded = models.load_model(plain, weights)
-    assert loaded.notes == ("PixelGate found in the weights after res2, res3, res4; the config names none: built with it",)
+    assert loaded.notes == ("PixelGate found in the weights after res2, res3, res4; "
+                            "the config names none: built with it",)
     assert torch.equal(loaded.model.backbone.bottom_up.res4.attention.channel_logits,
                        model.backbone.bottom_up.res4.attention.channel_logits)
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import models
-
 from app.server_paths import ENV as SERVER_PATHS_ENV
-from tests.app.conftest import assert_clean, errors, main_images, open_app, upload_model as _use_uploaded_model
+from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import upload_model as _use_uploaded_model
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -44,8 +44,8 @@ def test_a_bad_image_upload_is_reported_and_the_page_keeps_working(name, data, e
 
 
 def test_a_good_upload_among_bad_ones_becomes_the_analysed_image():
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     buffer = io.BytesIO()
     Image.fromarray(np.random.default_rng(1).integers(0, 255, (90, 120), dtype=np.uint8)).save(buffer, "PNG")

@@ -11,7 +11,8 @@ IMAGES = [{"file_name": f"{i}.png", "crack": truth, "max_scores": {"base": a, "b
 
 def test_each_models_own_verdicts_filtered_by_score():
     assert [evaluation.outcome(im["crack"], im["max_scores"]["base"], 0.5) for im in IMAGES] == ["TP", "FN", "FP", "TN"]
-    assert [im["file_name"] for im in evaluation.filter_images(IMAGES, "bam", {"TP"}, 0.0, 1.0, 0.5)] == ["0.png", "1.png"]
+    found = evaluation.filter_images(IMAGES, "bam", {"TP"}, 0.0, 1.0, 0.5)
+    assert [im["file_name"] for im in found] == ["0.png", "1.png"]
     assert [im["file_name"] for im in evaluation.filter_images(IMAGES, "bam", {"TP"}, 0.8, 1.0, 0.5)] == ["0.png"]
     rows = evaluation.browse_rows(IMAGES, 0.5)
     assert rows[2] == {"file_name": "2.png", "truth": "no crack", "base": "FP", "base score": 0.6, "bam": "TN",

@@ -14,7 +14,8 @@ from app.cli import main
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from models.device import cuda_count
 from tests import hostile
-from tests.app.conftest import assert_clean, errors, main_images, open_app, upload_model as _upload_model
+from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import upload_model as _upload_model
 
 BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
 NOT_LOADED = "The model with attention is not loaded"

@@ -7,7 +7,6 @@ import viz.analysis
 import viz.gradcam
 from app import assets
 from models.zoo import NAMED
-
 from tests.app.conftest import assert_clean, colorbars, errors, main_images, open_app
 
 

@@ -2,7 +2,6 @@
 click writes the PDF and HTML of a tiny labelled set and offers both as downloads."""
 
 from demo.generator import generate_dataset
-
 from tests.app.conftest import assert_clean, errors, open_app
 
 

@@ -19,7 +19,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def loaded():
-    return {name: models.load_model(resolve(name).config, resolve(name).weights) for name in ("demo-bam", "demo-baseline")}
+    return {name: models.load_model(resolve(name).config, resolve(name).weights)
+            for name in ("demo-bam", "demo-baseline")}
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,12 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+
 from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
-PlaywrightTimeout = pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed").TimeoutError
+PlaywrightTimeout = pytest.importorskip("playwright.sync_api",
+                                        reason="playwright (Python) is not installed").TimeoutError
 
 # (navigation label, page title, at least this many pictures in the main area, screenshot name)
 VIEWS = [

@@ -4,13 +4,13 @@ import pytest
 import torch
 
 import models
+from tests.conftest import config
+
 from detectron2.layers import ShapeSpec
 from detectron2.modeling import build_backbone
 from detectron2.modeling.backbone.fpn import build_resnet_fpn_backbone
 from detectron2.structures import BitMasks, Boxes, Instances
 from detectron2.utils.events import EventStorage
-
-from tests.conftest import config
 
 CONFIGS = sorted(p.stem for p in models.CONFIG_DIR.glob("mask_rcnn_*.yaml"))
 
@@ -52,7 +52,11 @@ def test_refined_map_feeds_the_next_stage_and_the_fpn():
     fpn = build_backbone(cfg).eval()
     bottom_up = fpn.bottom_up
     seen = {}
-    hooks = [bottom_up.res2.attention.register_forward_hook(lambda m, i, o: seen.__setitem__("bam_in", i[0]) or seen.__setitem__("bam_out", o)),
+
+    def around_bam(module, inputs, output):
+        seen["bam_in"], seen["bam_out"] = inputs[0], output
+
+    hooks = [bottom_up.res2.attention.register_forward_hook(around_bam),
              bottom_up.res3[0].register_forward_hook(lambda m, i, o: seen.__setitem__("res3_in", i[0]))]
     x = torch.randn(1, 3, 128, 96)
     with torch.no_grad():

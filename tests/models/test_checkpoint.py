@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import models
-from detectron2.checkpoint import DetectionCheckpointer
 from models import CheckpointError, load_weights, save_weights
-
 from tests.conftest import config
+
+from detectron2.checkpoint import DetectionCheckpointer
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ import torch
 
 import models
 from models import CheckpointError, load_weights, save_weights
-from viz.capture import capture
-
 from tests.conftest import config
+from viz.capture import capture
 
 R18 = models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml"
 NOTE = "BAM found in the weights after res2, res3, res4; the config names none: built with it"

@@ -17,6 +17,7 @@ def test_attention_node_has_documented_defaults():
 
 def test_every_attention_key_is_commented():
     import inspect
+
     from models import config as config_module
 
     lines = inspect.getsource(config_module.add_attention_config).splitlines()

@@ -3,12 +3,12 @@ memory stays flat (models.safe_load)."""
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
-import pickle
 import pytest
 import torch
 
@@ -53,7 +53,8 @@ def test_yaml_aliases_are_refused_when_they_would_expand_absurdly(tmp_path):
     with pytest.raises(ConfigError, match="expands to more than 100000 values"):
         models.get_config(hostile.yaml_billion_laughs(tmp_path))
     dumped = tmp_path / "dumped.yaml"  # detectron2's own cfg.dump() writes aliases for shared values
-    dumped.write_text('_BASE_: "{}"\nINPUT:\n  MIN_SIZE_TRAIN: &sizes [224, 256]\nTEST:\n  AUG:\n    MIN_SIZES: *sizes\n'
+    dumped.write_text('_BASE_: "{}"\nINPUT:\n  MIN_SIZE_TRAIN: &sizes [224, 256]\n'
+                      'TEST:\n  AUG:\n    MIN_SIZES: *sizes\n'
                       .format(R18_BAM))
     assert models.get_config(dumped).TEST.AUG.MIN_SIZES == (224, 256)
 

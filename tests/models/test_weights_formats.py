@@ -8,13 +8,13 @@ import re
 import numpy as np
 import pytest
 import torch
-from detectron2.checkpoint import DetectionCheckpointer
-from detectron2.solver import build_lr_scheduler, build_optimizer
 
 import models
 from models import CheckpointError, load_weights
-
 from tests.conftest import config
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.solver import build_lr_scheduler, build_optimizer
 
 BASELINE = models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml"
 FROZEN_BN = ["MODEL.RESNETS.NORM", "FrozenBN"]  # as the Caffe2-era models: affine norms, no statistics
@@ -145,8 +145,9 @@ def test_a_caffe2_detectron_pkl_goes_through_detectron2s_name_conversion(tmp_pat
     cfg = config("mask_rcnn_R_18_FPN", *FROZEN_BN)
     source = _randomized(cfg, seed=3)
     blobs = caffe2_names(source.state_dict())
-    assert {"conv1_w", "res_conv1_bn_s", "res2_0_branch2a_w", "res3_0_branch1_bn_b", "fpn_inner_res5_1_sum_lateral_w",
-            "conv_rpn_fpn2_w", "fc6_w", "cls_score_w", "_[mask]_fcn1_w", "conv5_mask_w", "mask_fcn_logits_w"} <= set(blobs)
+    assert {"conv1_w", "res_conv1_bn_s", "res2_0_branch2a_w", "res3_0_branch1_bn_b",
+            "fpn_inner_res5_1_sum_lateral_w", "conv_rpn_fpn2_w", "fc6_w", "cls_score_w", "_[mask]_fcn1_w",
+            "conv5_mask_w", "mask_fcn_logits_w"} <= set(blobs)
     blobs["res2_0_branch2a_w_momentum"] = np.zeros(1, np.float32)  # training state: dropped, as detectron2 does
     path = tmp_path / "model_final.pkl"
     with path.open("wb") as f:

@@ -112,9 +112,9 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
 
 
 def test_detections_are_matched_to_annotations_one_to_one():
-    from detectron2.structures import Boxes, Instances
-
     from training.attention_report import match_detections
+
+    from detectron2.structures import Boxes, Instances
 
     masks = [np.zeros((100, 100), bool) for _ in range(2)]
     masks[0][10:20, 10:60] = True  # box (10, 10, 60, 20)

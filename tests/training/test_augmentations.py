@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import models  # noqa: F401  (before detectron2)
-from detectron2.data import DatasetCatalog, DatasetMapper
-
 from tests.training.conftest import BAM_CONFIG, SMALL, make_coco_dataset
 from training.data import register_coco_dataset, train_mapper
 from training.train import training_config
+
+from detectron2.data import DatasetCatalog, DatasetMapper
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,8 @@ def test_photo_set_varies_the_image_and_keeps_masks_on_the_cracks(records_and_cf
             # The drawn lines are dark on a grey surface: masked pixels stay far darker.
             assert image[mask].mean() < image[~mask].mean() - 40
             ys, xs = torch.nonzero(mask, as_tuple=True)
-            assert box.tolist() == pytest.approx([int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1], abs=1.01)
+            tight = [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+            assert box.tolist() == pytest.approx(tight, abs=1.01)
     assert masks_seen >= 10
     assert np.ptp(brightness) > 10  # photometric changes happened
     negatives = [r for r in records if not r["annotations"]]

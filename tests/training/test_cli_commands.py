@@ -1,6 +1,5 @@
 """The `train` and `evaluate` subcommands: arguments, exit statuses, messages without tracebacks."""
 
-import argparse
 
 import pytest
 
@@ -19,8 +18,10 @@ def _parse(*argv):
 
 def test_arguments_parse():
     args = _parse("train", "--config", "c.yaml", "--train-json", "t.json", "--train-images", "imgs",
-                  "--out", "run", "--iters", "10", "--resume", "--seed", "3", "--threads", "1", "--opts", "SOLVER.IMS_PER_BATCH", "2")
-    assert (args.iters, args.resume, args.seed, args.opts, args.init_weights) == (10, True, 3, ["SOLVER.IMS_PER_BATCH", "2"], None)
+                  "--out", "run", "--iters", "10", "--resume", "--seed", "3", "--threads", "1",
+                  "--opts", "SOLVER.IMS_PER_BATCH", "2")
+    assert (args.iters, args.resume, args.seed, args.opts, args.init_weights) == \
+        (10, True, 3, ["SOLVER.IMS_PER_BATCH", "2"], None)
     assert args.threads == 1 and args.run is train_command.run
     args = _parse("evaluate", "--models", "a.yaml:a.pth", "b.yml:b.pth", "--labels", "A", "B",
                   "--json", "t.json", "--images", "imgs", "--out", "ev", "--threshold", "0.3")
@@ -39,8 +40,8 @@ def test_model_specs_and_labels():
         evaluate_command.parse_model_spec("weights.pth")
     P = evaluate_command.Path
     assert evaluate_command.default_labels([P("a/bam.pth"), P("b/base.pth")]) == ["bam", "base"]
-    assert evaluate_command.default_labels([P("runs/bam/model_final_fp16.pth"), P("runs/baseline/model_final_fp16.pth")]) == [
-        "bam/model_final_fp16", "baseline/model_final_fp16"]
+    runs = [P("runs/bam/model_final_fp16.pth"), P("runs/baseline/model_final_fp16.pth")]
+    assert evaluate_command.default_labels(runs) == ["bam/model_final_fp16", "baseline/model_final_fp16"]
 
 
 def test_evaluate_without_the_demo_models_exits_2(monkeypatch, tmp_path, capsys):

@@ -6,7 +6,6 @@ import torch
 
 import models
 from models.metadata import read_class_names
-
 from tests.training.conftest import BAM_CONFIG, SMALL
 
 HEADS = ["roi_heads.box_predictor.bbox_pred.bias", "roi_heads.box_predictor.bbox_pred.weight",

@@ -9,10 +9,9 @@ import torch
 import models
 from app.cli import main
 from models.zoo import NAMED
+from tests.training.conftest import BAM_CONFIG, SMALL, make_coco_dataset
 from training.launch import LaunchError, launch
 from training.train import StreamPositions
-
-from tests.training.conftest import BAM_CONFIG, SMALL, make_coco_dataset
 
 # The demo pair on the tiny set: at 0.93 their image-level verdicts differ on some images (max
 # scores near 0.92-0.98), so the per-image results must be put back in order to match.
@@ -63,7 +62,8 @@ def test_two_processes_train_and_write_once(tmp_path):
     assert [m["iteration"] for m in metrics] == [1] and torch.isfinite(torch.tensor(metrics[0]["total_loss"]))
     models.load_model(out / "config.yaml", out / "model_final_fp16.pth")  # strict: no DDP "module." prefix
     validation = json.loads((out / "validation" / "evaluation.json").read_text())
-    assert validation["dataset"]["num_images"] == validation["models"]["mask_rcnn_R_18_FPN_bam"]["image_level"]["images"] == 6
+    image_level = validation["models"]["mask_rcnn_R_18_FPN_bam"]["image_level"]
+    assert validation["dataset"]["num_images"] == image_level["images"] == 6
 
 
 def test_a_user_error_in_the_processes_is_one_line(tiny_coco, tmp_path, capfd):

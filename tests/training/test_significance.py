@@ -10,8 +10,16 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from app.cli import main as cli
-from training.significance import (APResampler, counts_markdown, mcnemar_exact, paired_bootstrap,
-                                   paired_markdown, paired_outcomes, paired_statistics, pairing_from_counts)
+from training.significance import (
+    APResampler,
+    counts_markdown,
+    mcnemar_exact,
+    paired_bootstrap,
+    paired_markdown,
+    paired_outcomes,
+    paired_statistics,
+    pairing_from_counts,
+)
 
 # The BAM crack experiment: 130 test images, 49 with cracks and 81 without.
 BEFORE = {"tp": 38, "tn": 81, "fp": 0, "fn": 11}  # Mask R-CNN: 91.54 %

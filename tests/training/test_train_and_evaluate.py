@@ -72,7 +72,8 @@ def _no_nan(text):
 def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_coco, tmp_path):
     json_path, image_dir = shared_coco
     out = trained_run["out"]
-    models_ = [("Mask R-CNN", *random_baseline), ("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
+    models_ = [("Mask R-CNN", *random_baseline),
+               ("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
     seen = []
     results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
                        on_progress=lambda done, total: seen.append((done, total)))
@@ -142,10 +143,10 @@ def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coc
 
 
 def _stream(json_path, image_dir, seed):
-    from detectron2.data import DatasetCatalog, DatasetMapper
-
     from training.data import register_coco_dataset
     from training.train import TrainingStream, training_config
+
+    from detectron2.data import DatasetCatalog, DatasetMapper
 
     cfg = training_config(BAM_CONFIG, json_path, image_dir, "unused", num_classes=1, seed=seed,
                           opts=["INPUT.MIN_SIZE_TRAIN", "(96, 128)", "INPUT.MAX_SIZE_TRAIN", "128"])

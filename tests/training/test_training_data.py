@@ -8,10 +8,16 @@ import pytest
 from pycocotools import mask as mask_util
 
 import models  # noqa: F401  (before detectron2)
-from detectron2.data import DatasetCatalog, MetadataCatalog
+from training.data import (
+    DataProblemsError,
+    check_coco_dataset,
+    dataset_name,
+    decode_rle_string,
+    register_coco_dataset,
+    require_valid,
+)
 
-from training.data import (DataProblemsError, check_coco_dataset, dataset_name, decode_rle_string,
-                           register_coco_dataset, require_valid)
+from detectron2.data import DatasetCatalog, MetadataCatalog
 
 
 def _edit(json_path, change):

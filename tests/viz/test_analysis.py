@@ -8,8 +8,7 @@ import pytest
 
 from viz import analysis as analysis_module
 from viz.analysis import analyze, attention_statistics, cam_of, compare, summary, with_cams
-from viz.figures import (comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure,
-                         save_figure)
+from viz.figures import comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure, save_figure
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +23,8 @@ def test_analysis_has_detections_cams_and_a_comparison(analyses):
     a, b, comparison = analyses
     assert a.detections and (a.detections[0], "c4") in a.cams
     scores = a.capture.instances.scores.numpy()
-    assert all(scores[i] >= 0.05 for i in a.detections) and list(scores[a.detections]) == sorted(scores[a.detections], reverse=True)
+    assert all(scores[i] >= 0.05 for i in a.detections)
+    assert list(scores[a.detections]) == sorted(scores[a.detections], reverse=True)
     assert set(comparison.feature_diffs) == {"c2", "c3", "c4", "c5"}
     for diff in comparison.feature_diffs.values():
         assert diff.min() >= -1 and diff.max() <= 1
@@ -53,7 +53,8 @@ def test_attention_statistics_point_at_the_spatial_peak(analyses):
     cap = replace(a.capture, attention={**a.capture.attention, "c2": maps})
     x, y = attention_statistics(cap)["c2"]["spatial_peak_xy"]
     scale_x = cap.model_input.width / cap.model_input.input_size[1]
-    assert x == pytest.approx(22 * scale_x) and y == pytest.approx(14 * cap.model_input.height / cap.model_input.input_size[0])
+    scale_y = cap.model_input.height / cap.model_input.input_size[0]
+    assert x == pytest.approx(22 * scale_x) and y == pytest.approx(14 * scale_y)
 
 
 def test_figures_render_to_png_and_pdf(analyses, image, tmp_path):

@@ -9,11 +9,10 @@ import torch
 from scipy.special import expit
 
 import models
-from viz.capture import capture
-from viz.catalogue import UnknownLayerError, get_layer, layer_catalogue
-
 from tests.conftest import config
 from tests.viz.conftest import hook_count
+from viz.capture import capture
+from viz.catalogue import UnknownLayerError, get_layer, layer_catalogue
 
 
 @pytest.mark.parametrize("name", ["mask_rcnn_R_18_FPN_bam", "mask_rcnn_R_18_FPN_cbam", "mask_rcnn_R_50_FPN_bam",

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from detectron2.structures import Boxes, Instances
 from viz.compare import feature_difference, mask_iou, match_instances
+
+from detectron2.structures import Boxes, Instances
 
 
 def instances(boxes, scores, classes=None, size=(40, 40)):

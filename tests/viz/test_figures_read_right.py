@@ -9,15 +9,15 @@ import torch
 from PIL import Image
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from detectron2.structures import Boxes, Instances
-
 from viz.analysis import analyze, compare
 from viz.compare import match_instances
 from viz.figures import comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure
 from viz.render import _overlaps, colorbar, draw_labelled_instances
-from viz.views import absolute_scale, stretched_scale, with_colorbar
 from viz.views import attention as attention_view
+from viz.views import stretched_scale, with_colorbar
 from viz.views.detections import detection_panels
+
+from detectron2.structures import Boxes, Instances
 
 
 def instances(h: int, w: int, boxes: list, scores: list) -> Instances:

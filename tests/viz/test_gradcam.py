@@ -8,12 +8,19 @@ import torch
 from pytorch_grad_cam import GradCAM
 
 from models.inputs import prepare_input
+from tests.viz.conftest import hook_count
 from viz.capture import capture
 from viz.catalogue import get_layer, layer_catalogue
-from viz.gradcam import (CAM_METHODS, PERTURBATION_METHODS, DetectionCamModel, InstanceScoreTarget,
-                         cam_faithfulness, instance_cam, randomize_heads, sanity_check)
-
-from tests.viz.conftest import hook_count
+from viz.gradcam import (
+    CAM_METHODS,
+    PERTURBATION_METHODS,
+    DetectionCamModel,
+    InstanceScoreTarget,
+    cam_faithfulness,
+    instance_cam,
+    randomize_heads,
+    sanity_check,
+)
 
 BOXES = np.array([[10, 30, 120, 60], [140, 80, 225, 145]], dtype=np.float32)
 
@@ -178,11 +185,11 @@ def test_random_cam_is_the_floor(r18_bam, tiny_input):
 def demo_detection():
     """The shipped BAM demo model, a gallery crack at a 96-px input and its best detection:
     (model, model input, box, class)."""
-    from detectron2.data.detection_utils import read_image
-
     import models
     from demo.dataset import SAMPLES_DIR
     from models.zoo import resolve
+
+    from detectron2.data.detection_utils import read_image
 
     named = resolve("demo-bam")
     model, cfg = models.load_model(named.config, named.weights)

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from viz.render import channel_grid, colorize, diverging, draw_instances, normalize, overlay, top_channels
+
 from detectron2.structures import Boxes, Instances
-from viz.render import (channel_grid, colorize, diverging, draw_instances, normalize, overlay, top_channels)
 
 
 def test_normalize_and_flat_maps():
@@ -59,7 +60,8 @@ def test_draw_instances_uses_the_threshold():
     masks = torch.zeros(2, 200, 240, dtype=torch.bool)
     masks[0, 5:20, 5:20] = True
     masks[1, 150:190, 180:230] = True
-    inst = Instances((200, 240), pred_boxes=Boxes(torch.tensor([[5, 5, 20, 20], [180, 150, 230, 190]], dtype=torch.float32)),
+    boxes = Boxes(torch.tensor([[5, 5, 20, 20], [180, 150, 230, 190]], dtype=torch.float32))
+    inst = Instances((200, 240), pred_boxes=boxes,
                      scores=torch.tensor([0.9, 0.2]), pred_classes=torch.tensor([0, 0]), pred_masks=masks)
     drawn = draw_instances(image, inst, ["crack"], score_threshold=0.5)
     assert drawn.shape == image.shape and drawn.dtype == np.uint8
