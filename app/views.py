@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -317,6 +316,9 @@ def feature_difference_panels(with_att: ModelAnalysis, feature_diffs: dict[str, 
 
 def pdf_pages(figures: list[Figure]) -> bytes:
     """Figures as one multi-page PDF."""
+    # Imported here: it pulls fontTools, which only this export needs (not the app's first view).
+    from matplotlib.backends.backend_pdf import PdfPages
+
     buffer = io.BytesIO()
     with PdfPages(buffer) as pdf:
         for fig in figures:

@@ -13,7 +13,7 @@ from detectron2.config import CfgNode
 
 from viz.capture import Capture, capture
 from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
-from viz.gradcam import DEFAULT_LAYERS, instance_cam
+from viz.catalogue import DEFAULT_LAYERS
 
 STAGES = ("c2", "c3", "c4", "c5")
 
@@ -44,6 +44,10 @@ def instance_box_and_class(analysis: ModelAnalysis, index: int) -> tuple[np.ndar
 
 
 def add_cam(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) -> np.ndarray:
+    # Imported here, not above: the grad-cam library pulls scikit-learn and scipy, which pages
+    # without CAMs (the first one, Detections) should not wait for.
+    from viz.gradcam import instance_cam
+
     key = (index, layer)
     if key not in analysis.cams:
         box, class_id = instance_box_and_class(analysis, index)

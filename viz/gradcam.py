@@ -37,7 +37,7 @@ from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from detectron2.structures import Boxes
 
 from models.inputs import ModelInput
-from viz.catalogue import LayerInfo, get_layer, layer_catalogue
+from viz.catalogue import DEFAULT_LAYERS, LayerInfo, get_layer, layer_catalogue  # noqa: F401  (re-exported)
 from viz.hooks import scoped_forward_hooks
 
 CAM_METHODS = {
@@ -51,7 +51,6 @@ CAM_METHODS = {
     "EigenCAM": EigenCAM,  # gradient-free: the first principal component of the activations
 }
 TARGETS = ("score", "mask")
-DEFAULT_LAYERS = ("c4", "c5")  # the last attention module's output, and res5
 
 _locks: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
