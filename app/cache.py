@@ -2,7 +2,8 @@
 
 - Models: built once per (config, weights) and shared by all sessions (cache_resource).
 - Analyses: one per (model, image), shared, never copied (cache_resource: a Capture holds
-  detectron2 Instances and many arrays). Keys are plain strings: the model's key and the image's
+  detectron2 Instances and many arrays), and so frozen: read-only arrays and mappings
+  (viz/frozen.py); a page that wants another threshold or more CAMs gets a new object. Keys are plain strings: the model's key and the image's
   content hash; the objects themselves go in as `_`-prefixed arguments, which Streamlit does not
   hash. Display controls (score threshold, colormap, opacity, stage, channel, instance) are not
   part of any analysis key: changing them never re-runs the network.
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from app import assets, views
+from app import assets, exports
 from app.model_choice import LoadedModel, ModelChoice, load
 
 
@@ -67,7 +68,7 @@ def image_problem(digest: str, _data: bytes, name: str) -> str | None:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def thumbnail(digest: str, _data: bytes, name: str, side: int = 200) -> np.ndarray:
-    return views.thumbnail(decoded_image(digest, _data, name)[0], side)
+    return exports.thumbnail(decoded_image(digest, _data, name)[0], side)
 
 
 def _remove_folder(path: Path) -> None:
@@ -83,7 +84,9 @@ def session_folder() -> Path:
 @st.cache_resource(max_entries=12, ttl=4 * 3600, show_spinner=False)
 def analysis(model_key: str, image_key: str, _loaded: LoadedModel, _image: np.ndarray):
     """Predictions and every captured map (c2..c5, pre-attention, attention, p2..p6) of one image.
-    Analysed at score threshold 0; pages look at it through views.at_threshold. CAMs: see `cam`."""
+    Analysed at score threshold 0; pages look at it through
+    viz.views.detections.at_threshold. Frozen (viz.analysis.ModelAnalysis): no session can change
+    what another sees. CAMs: cached apart, by key (see `cam`)."""
     from viz import analysis as engine  # looked up at call time, so tests can count the calls
 
     return engine.analyze(_loaded.model, _loaded.cfg, _image, label=_loaded.label, class_names=_loaded.class_names,
@@ -94,8 +97,9 @@ def analysis(model_key: str, image_key: str, _loaded: LoadedModel, _image: np.nd
 def comparison(with_key: str, without_key: str, image_key: str, threshold: float, _with, _without):
     """Detection changes and per-stage feature differences at a threshold (no CAMs)."""
     from viz.analysis import compare
+    from viz.views.detections import at_threshold
 
-    return compare(views.at_threshold(_with, threshold), views.at_threshold(_without, threshold))
+    return compare(at_threshold(_with, threshold), at_threshold(_without, threshold))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

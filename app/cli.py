@@ -16,12 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Mask R-CNN with BAM: data, training, evaluation and analysis.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(f"app.commands.{module_name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"app.commands.{module_name}":
-                raise
-            continue  # a command not written yet
+        module = importlib.import_module(f"app.commands.{module_name}")
         module.add_parser(subparsers)
         subparsers.choices[name].set_defaults(run=module.run)
     return parser

@@ -1,17 +1,39 @@
 """What a page needs before it can draw: the image, both models, their analyses. Each function
-shows a clear message and stops the page when something is missing; long work shows a spinner."""
+shows a clear message and stops the page when something is missing; long work shows a spinner.
+`page()` is the preamble every page starts with."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import streamlit as st
 
-from app import cache, views
+from app import cache, widgets
 from app.model_choice import LoadedModel
 from app.sidebar import Selection, current
+from viz.analysis import ModelAnalysis
+from viz.views.detections import at_threshold
 
 
-def selection() -> Selection:
-    return current()
+class PageInputs(NamedTuple):
+    sel: Selection
+    pair: tuple[LoadedModel, LoadedModel]  # (with attention, without)
+    found: tuple[ModelAnalysis, ModelAnalysis] | None  # their analyses of the image at the threshold
+
+
+def page(title: str, *, image: bool = True, intro: Callable[[Selection], None] | None = None) -> PageInputs:
+    """The title and what is analysed; `intro(selection)` if given; then both models and, with
+    `image`, the chosen image and both analyses of it. Stops the page with a message where
+    something is missing."""
+    sel = current()
+    widgets.page_header(title, sel, sel.pair)
+    if intro is not None:
+        intro(sel)
+    if image:
+        require_image(sel)
+    pair = require_pair(sel)
+    return PageInputs(sel, pair, analyses(sel, pair) if image else None)
 
 
 def require_pair(sel: Selection) -> tuple[LoadedModel, LoadedModel]:
@@ -32,13 +54,13 @@ def require_image(sel: Selection) -> None:
         st.stop()
 
 
-def analyses(sel: Selection, pair: tuple[LoadedModel, LoadedModel]):
+def analyses(sel: Selection, pair: tuple[LoadedModel, LoadedModel]) -> tuple[ModelAnalysis, ModelAnalysis]:
     """(with, without) analyses of the chosen image, seen at the sidebar's score threshold."""
     out = []
     for loaded in pair:
         with st.spinner(f"Analysing {sel.image_name} with {loaded.label}…"):
             result = cache.analysis(loaded.key, sel.image_key, loaded, sel.image)
-        out.append(views.at_threshold(result, sel.threshold))
+        out.append(at_threshold(result, sel.threshold))
     return tuple(out)
 
 

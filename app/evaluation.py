@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,13 +37,6 @@ class EvaluationRun:
         return self.image_dir / by_id.get(entry["image_id"], entry["file_name"])
 
 
-def progress_supported() -> bool:
-    """Whether training.evaluate.evaluate takes an `on_progress(done, total)` callback."""
-    from training.evaluate import evaluate
-
-    return "on_progress" in inspect.signature(evaluate).parameters
-
-
 def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, out_dir: Path, *,
                   threshold: float, on_progress: Callable[[int, int], None] | None = None) -> EvaluationRun:
     """Both models over a labelled COCO set (baseline first, as training.evaluate's reports put it).
@@ -53,8 +45,8 @@ def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_
 
     chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
               for m in (pair[1], pair[0])]
-    extra = {"on_progress": on_progress} if on_progress and progress_supported() else {}
-    results = evaluate(chosen, json_path, image_dir, out_dir, threshold=threshold, progress=False, **extra)
+    results = evaluate(chosen, json_path, image_dir, out_dir, threshold=threshold, progress=False,
+                       on_progress=on_progress)
     return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, Path(out_dir), Path(json_path),
                          Path(image_dir))
 
@@ -74,6 +66,16 @@ def random_weights_file(loaded: LoadedModel, folder: Path) -> Path:
 
 def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float) -> tuple:
     return (pair[0].key, pair[1].key, str(json_path), str(image_dir), float(threshold))
+
+
+def evaluation_table(results: dict) -> list[dict]:
+    """training.evaluate's comparison as rows: {"metric", <model label>: formatted value, ...},
+    formatted as in its reports."""
+    from training.evaluate import format_metric, report_rows
+
+    labels = list(results["models"])
+    return [{"metric": name, **{label: format_metric(v, kind) for label, v in zip(labels, values)}}
+            for name, kind, values in report_rows(results)]
 
 
 def dataset_size(json_path: Path) -> int | None:

@@ -18,10 +18,9 @@ import torch
 from torch import nn
 
 import models
-from models import metadata
-from models.zoo import NAMED
+from models import metadata, zoo
+from models.zoo import ModelSpec
 
-from app import server_paths
 from app.assets import RANDOM_WEIGHTS_SEED
 
 logger = logging.getLogger(__name__)
@@ -58,37 +57,24 @@ def _stamp(path: Path | None) -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}"
 
 
+def choice_of(spec: ModelSpec, *, allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
+    """The ModelChoice of a resolved model (models.zoo). Its config's `_BASE_` chain is held to
+    `allowed_dirs` plus the shipped configs (None: anywhere)."""
+    bases = None if allowed_dirs is None else tuple(allowed_dirs) + (models.CONFIG_DIR,)
+    return ModelChoice(spec.label, spec.config, spec.weights, spec.class_names, spec.note, allowed_dirs=bases)
+
+
 def demo_choice(name: str) -> ModelChoice:
     """A named model of models.zoo; where its weights are missing, random weights and a note."""
-    spec = NAMED[name]
-    if spec.weights is not None and spec.weights.is_file():
-        return ModelChoice(spec.label, spec.config, spec.weights, spec.class_names)
-    note = (f"demo weights not found ({spec.weights.relative_to(spec.weights.parents[2])}): "
-            f"{spec.label} runs with random weights")
-    return ModelChoice(spec.label, spec.config, None, spec.class_names, note)
+    return choice_of(zoo.resolve(name, random_if_missing=True))
 
 
 def path_choice(config: str | Path, weights: str | Path | None, *, label: str | None = None,
                 class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelChoice:
-    """A user's files on the server. Raises ModelLoadError when a named file is not there, or,
-    where `allowed_dirs` is given, lies outside those folders (links and `..` resolved). The
-    config's `_BASE_` chain is held to the same folders plus the shipped configs."""
-    config = Path(str(config).strip())
-    weights = Path(str(weights).strip()) if weights and str(weights).strip() else None
-    for path, what in ((config, "config"), (weights, "weights")):
-        if path is None:
-            continue
-        if allowed_dirs is not None:
-            try:
-                server_paths.check(path, f"{what} file", allowed_dirs)
-            except server_paths.ServerPathError as e:
-                raise models.ModelLoadError(str(e)) from None
-        if not path.is_file():
-            raise models.ModelLoadError(f"{path.name or path}: {what} file not found.")
-    note = None if weights else f"no weights given for {config.name}: random weights"
-    bases = None if allowed_dirs is None else tuple(allowed_dirs) + (models.CONFIG_DIR,)
-    return ModelChoice(label or (weights.stem if weights else config.stem), config, weights, class_names, note,
-                       allowed_dirs=bases)
+    """A user's files on the server (models.zoo.from_files: raises ModelLoadError when a file is
+    not there or lies outside `allowed_dirs`)."""
+    spec = zoo.from_files(config, weights, label=label, class_names=class_names, allowed_dirs=allowed_dirs)
+    return choice_of(spec, allowed_dirs=allowed_dirs)
 
 
 def parse_class_names(text: str) -> tuple[str, ...]:
@@ -118,8 +104,10 @@ def save_upload(folder: Path, name: str, data: bytes, *, bases: Path | None = mo
     return target
 
 
-@dataclass
+@dataclass(frozen=True)
 class LoadedModel:
+    """A built model, shared by every session (app/cache.py): frozen; its network is only run."""
+
     choice: ModelChoice
     model: nn.Module
     cfg: models.build.CfgNode

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.safe_load import inside
+
 ENV = "BAMVIZ_SERVER_PATHS"
 
 
@@ -18,12 +20,6 @@ class ServerPathError(ValueError):
 def folders() -> tuple[Path, ...]:
     """The folders visitors may read ($BAMVIZ_SERVER_PATHS, resolved); () when unset."""
     return tuple(Path(p).expanduser().resolve() for p in os.environ.get(ENV, "").split(os.pathsep) if p.strip())
-
-
-def inside(path: str | Path, allowed: tuple[Path, ...]) -> bool:
-    """Whether `path`, with links and `..` resolved, lies in one of `allowed`."""
-    real = Path(path).resolve()
-    return any(real == folder or folder in real.parents for folder in allowed)
 
 
 def check(path: str | Path, what: str, allowed: tuple[Path, ...] | None = None) -> Path:

@@ -12,8 +12,9 @@ import numpy as np
 import streamlit as st
 
 import models
-from app import assets, cache, views
+from app import assets, cache
 from app.assets import ImageSource
+from app.exports import unique_names
 from app.model_choice import ROLE_TITLES, ROLES, LoadedModel, ModelChoice, demo_choice, parse_class_names, \
     path_choice, save_upload
 from app.server_paths import ENV as SERVER_PATHS_ENV
@@ -68,7 +69,7 @@ def current() -> Selection:
 
 def _uploaded_images() -> tuple[list[ImageSource], list[str]]:
     files = st.session_state.get("image_uploads") or []
-    names = views.unique_names([f.name for f in files])
+    names = unique_names([f.name for f in files])
     good, problems = [], []
     for name, file in zip(names, files):
         source = ImageSource(name, file.getvalue(), "upload")
@@ -83,7 +84,7 @@ def _uploaded_images() -> tuple[list[ImageSource], list[str]]:
 def _select_newest_upload() -> None:
     files = st.session_state.get("image_uploads") or []
     if files:
-        st.session_state["image_choice"] = views.unique_names([f.name for f in files])[-1]
+        st.session_state["image_choice"] = unique_names([f.name for f in files])[-1]
 
 
 def image_ui() -> tuple[list[ImageSource], ImageSource | None, list[str]]:

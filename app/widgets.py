@@ -9,8 +9,9 @@ from pathlib import Path
 import streamlit as st
 from matplotlib.figure import Figure
 
-from app import cache, server_paths, views
+from app import cache, server_paths
 from app.model_choice import ROLE_TITLES, LoadedModel
+from app.exports import png_bytes, stem
 from app.sidebar import Selection
 from viz.render import SEQUENTIAL_CMAPS
 
@@ -66,7 +67,7 @@ def figure_items(make: Callable[[], Figure], stem: str, *, pdf: bool = True, wha
 
 
 def png_item(label: str, picture, file_name: str) -> tuple:
-    return (label, lambda: views.png_bytes(picture), file_name, "image/png")
+    return (label, lambda: png_bytes(picture), file_name, "image/png")
 
 
 def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, LoadedModel] | None = None) -> None:
@@ -91,18 +92,19 @@ def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, Loade
 
 
 def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
-    """The usable images as thumbnails; a button under each makes it the analysed image."""
+    """The usable images as thumbnails, in an expander; a button under each makes it the analysed image."""
     def choose(name: str) -> None:
         st.session_state["image_choice"] = name
 
-    cols = st.columns(columns)
-    for i, source in enumerate(selection.images):
-        with cols[i % columns]:
-            current = source.name == selection.image_name
-            st.image(cache.thumbnail(source.digest, source.data, source.name, 160), width="stretch")
-            st.button(views.stem(source.name), key=f"gallery_{i}", on_click=choose, args=(source.name,),
-                      type="primary" if current else "secondary", width="stretch",
-                      help=f"Analyse {source.name}")
+    with st.expander(f"Gallery: {len(selection.images)} images", expanded=True, icon=":material/photo_library:"):
+        cols = st.columns(columns)
+        for i, source in enumerate(selection.images):
+            with cols[i % columns]:
+                current = source.name == selection.image_name
+                st.image(cache.thumbnail(source.digest, source.data, source.name, 160), width="stretch")
+                st.button(stem(source.name), key=f"gallery_{i}", on_click=choose, args=(source.name,),
+                          type="primary" if current else "secondary", width="stretch",
+                          help=f"Analyse {source.name}")
 
 
 def dataset_sources(sources: tuple[str, ...]) -> tuple[str, ...]:

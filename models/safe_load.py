@@ -60,8 +60,10 @@ def _count_values(data: object, limit: int) -> int:
     return count
 
 
-def _inside(path: Path, folders: list[Path]) -> bool:
-    return any(path == folder or folder in path.parents for folder in folders)
+def inside(path: str | Path, folders: list[Path] | tuple[Path, ...]) -> bool:
+    """Whether `path`, with links and `..` resolved, lies in one of `folders` (resolved paths)."""
+    real = Path(path).resolve()
+    return any(real == folder or folder in real.parents for folder in folders)
 
 
 def _read_yaml(path: Path, label: str) -> dict:
@@ -110,7 +112,7 @@ def check_config_file(config_file: str | Path, *, allowed_dirs: list[str | Path]
     def walk(path: Path, chain: tuple[Path, ...]) -> str | None:
         label = top.name if not chain else f"{top.name}'s _BASE_ {path.name}"
         real = path.resolve()
-        if folders is not None and not _inside(real, folders):
+        if folders is not None and not inside(real, folders):
             raise ConfigError(f"{label}: refused: the file lies outside the folders this app may read.")
         if real in chain:
             raise ConfigError(f"{label}: its _BASE_ chain loops back to {path.name}.")

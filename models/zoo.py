@@ -1,4 +1,13 @@
-"""Named models: the shipped demo pair, and how a user names their own (CONFIG.yaml:WEIGHTS.pth)."""
+"""Naming a model: the shipped demo pair by name, or a user's files. The one resolver that the
+app's sidebar and every command use.
+
+- `resolve("demo-bam")`, `resolve("CONFIG.yaml:WEIGHTS.pth")`, `resolve("CONFIG.yaml")`: a
+  named model or a config with its weights (none: random weights), as the command line names them;
+- `from_files(config, weights)`: the same for a config and weights given apart (the sidebar).
+
+Both check that the files are there (and, where `allowed_dirs` is given, inside those folders)
+and raise ModelLoadError with one sentence otherwise.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ from pathlib import Path
 
 from models.build import CONFIG_DIR
 from models.errors import ModelLoadError
+from models.safe_load import inside
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "demo" / "weights"
 
@@ -15,8 +25,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "demo" / "weights"
 class ModelSpec:
     label: str
     config: Path
-    weights: Path | None
+    weights: Path | None  # None: random weights
     class_names: tuple[str, ...] = ()
+    note: str | None = None  # what the user should know, e.g. that the weights are random
 
 
 NAMED = {
@@ -27,18 +38,49 @@ NAMED = {
 }
 
 
-def resolve(spec: str) -> ModelSpec:
-    """A model name from NAMED, or "CONFIG.yaml:WEIGHTS.pth" (or just CONFIG.yaml: random weights)."""
+def resolve(spec: str, *, random_if_missing: bool = False) -> ModelSpec:
+    """A model name from NAMED, or "CONFIG.yaml:WEIGHTS.pth" (or just CONFIG.yaml: random weights).
+    A named model whose weights are not in this checkout raises, or with `random_if_missing`
+    runs with random weights and says so in its `note`."""
     if spec in NAMED:
         found = NAMED[spec]
-        if not found.weights.is_file():
+        if found.weights is None or found.weights.is_file():
+            return found
+        if not random_if_missing:
             raise ModelLoadError(f"{spec}: its weights {found.weights} are missing from this checkout.")
-        return found
+        shown = found.weights.relative_to(found.weights.parents[2])
+        return ModelSpec(found.label, found.config, None, found.class_names,
+                         f"demo weights not found ({shown}): {found.label} runs with random weights")
+    return from_files(*split_spec(spec))
+
+
+def split_spec(spec: str) -> tuple[Path, Path | None]:
+    """"CONFIG.yaml:WEIGHTS.pth" -> (config, weights); "CONFIG.yaml" -> (config, None). The split
+    is after the config's name, as Windows paths hold ':' too. Raises ModelLoadError otherwise."""
     config, weights = spec, ""
-    for suffix in (".yaml:", ".yml:"):  # split after the config's name: Windows paths hold ':' too
+    for suffix in (".yaml:", ".yml:"):
         if suffix in spec:
             head, _, weights = spec.rpartition(suffix)
             config = head + suffix[:-1]
     if not config.endswith((".yaml", ".yml")):
         raise ModelLoadError(f"{spec!r} is neither a named model ({', '.join(NAMED)}) nor CONFIG.yaml:WEIGHTS.pth")
-    return ModelSpec(Path(config).stem, Path(config), Path(weights) if weights else None)
+    return Path(config), Path(weights) if weights else None
+
+
+def from_files(config: str | Path, weights: str | Path | None = None, *, label: str | None = None,
+               class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelSpec:
+    """A config and its weights (None or "": random weights, with a note). The label defaults to
+    the weights' file name, else the config's. Raises ModelLoadError when a file is not there or,
+    where `allowed_dirs` is given, lies outside those folders (links and `..` resolved)."""
+    config = Path(str(config).strip())
+    weights = Path(str(weights).strip()) if weights and str(weights).strip() else None
+    for path, what in ((config, "config"), (weights, "weights")):
+        if path is None:
+            continue
+        if allowed_dirs is not None and not inside(path, allowed_dirs):
+            raise ModelLoadError(f"{path.name or path}: refused: the {what} file is outside the "
+                                 f"folders this server lets visitors read.")
+        if not path.is_file():
+            raise ModelLoadError(f"{path.name or path}: {what} file not found.")
+    note = None if weights else f"no weights given for {config.name}: random weights"
+    return ModelSpec(label or (weights.stem if weights else config.stem), config, weights, class_names, note)

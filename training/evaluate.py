@@ -296,7 +296,8 @@ def report_rows(results: dict) -> list[tuple[str, str, list]]:
     return [(name, kind, [get(m) for m in per_model]) for name, get, kind in _ROWS]
 
 
-def _format(value, kind: str) -> str:
+def format_metric(value, kind: str) -> str:
+    """One value of `report_rows` as the reports and the app show it ("93.85%"; None: "n/a")."""
     if value is None:
         return "n/a"
     return {"int": lambda v: str(v), "percent": lambda v: f"{100 * v:.2f}%",
@@ -318,7 +319,7 @@ def markdown_table(results: dict) -> str:
         "| --- |" + " ---: |" * len(labels),
     ]
     for name, kind, values in report_rows(results):
-        lines.append(f"| {name} | " + " | ".join(_format(v, kind) for v in values) + " |")
+        lines.append(f"| {name} | " + " | ".join(format_metric(v, kind) for v in values) + " |")
     lines += ["", f"Images on which the models' verdicts differ: {results['disagreements']} "
                   "(see disagreements.json).", ""]
     for label, m in results["models"].items():

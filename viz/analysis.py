@@ -3,7 +3,8 @@ and the with/without comparison of two such analyses."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from torch import nn
@@ -14,19 +15,27 @@ from detectron2.config import CfgNode
 from viz.capture import Capture, capture
 from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
 from viz.catalogue import DEFAULT_LAYERS
+from viz.frozen import frozen_mapping
+from viz.render import top_channels
 
 STAGES = ("c2", "c3", "c4", "c5")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelAnalysis:
+    """One model's look at one image. Frozen and shared as is (app/cache.py): its CAMs are a
+    read-only mapping of read-only arrays; `with_cams` and `dataclasses.replace` give new analyses."""
+
     label: str
     capture: Capture
     class_names: tuple[str, ...]
     score_threshold: float
-    cams: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # (instance, layer) -> (H, W)
+    cams: Mapping[tuple[int, str], np.ndarray] = field(default_factory=dict)  # (instance, layer) -> (H, W)
     cam_method: str = "GradCAM"
     cam_target: str = "score"
+
+    def __post_init__(self):
+        object.__setattr__(self, "cams", frozen_mapping(self.cams))
 
     @property
     def detections(self) -> list[int]:
@@ -43,17 +52,23 @@ def instance_box_and_class(analysis: ModelAnalysis, index: int) -> tuple[np.ndar
     return inst.pred_boxes.tensor[index].numpy(), int(inst.pred_classes[index])
 
 
-def add_cam(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) -> np.ndarray:
+def cam_of(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) -> np.ndarray:
+    """The CAM, (H, W) in [0, 1], of instance `index` at `layer`: the analysis's own if it has it,
+    else computed (and not stored: the analysis does not change)."""
     # Imported here, not above: the grad-cam library pulls scikit-learn and scipy, which pages
     # without CAMs (the first one, Detections) should not wait for.
     from viz.gradcam import instance_cam
 
-    key = (index, layer)
-    if key not in analysis.cams:
-        box, class_id = instance_box_and_class(analysis, index)
-        analysis.cams[key] = instance_cam(model, analysis.capture.model_input, box, class_id,
-                                          method=analysis.cam_method, layer=layer, target=analysis.cam_target)
-    return analysis.cams[key]
+    if (index, layer) in analysis.cams:
+        return analysis.cams[(index, layer)]
+    box, class_id = instance_box_and_class(analysis, index)
+    return instance_cam(model, analysis.capture.model_input, box, class_id, method=analysis.cam_method, layer=layer,
+                        target=analysis.cam_target)
+
+
+def with_cams(analysis: ModelAnalysis, cams: Mapping[tuple[int, str], np.ndarray]) -> ModelAnalysis:
+    """A new analysis with `cams` added to its own ((instance, layer) -> (H, W))."""
+    return replace(analysis, cams={**analysis.cams, **cams})
 
 
 def analyze(model: nn.Module, cfg: CfgNode, image: np.ndarray, *, label: str, class_names: tuple[str, ...] = (),
@@ -62,10 +77,9 @@ def analyze(model: nn.Module, cfg: CfgNode, image: np.ndarray, *, label: str, cl
     """Predictions and maps, plus CAMs of the `cam_instances` best detections at `cam_layers`."""
     result = ModelAnalysis(label, capture(model, cfg, image, fpn=fpn), tuple(class_names), score_threshold,
                            cam_method=cam_method, cam_target=cam_target)
-    for index in result.detections[:cam_instances]:
-        for layer in cam_layers:
-            add_cam(result, model, index, layer)
-    return result
+    cams = {(index, layer): cam_of(result, model, index, layer)
+            for index in result.detections[:cam_instances] for layer in cam_layers}
+    return with_cams(result, cams)
 
 
 def attention_statistics(cap: Capture) -> dict[str, dict]:
@@ -80,7 +94,7 @@ def attention_statistics(cap: Capture) -> dict[str, dict]:
             "channels": int(maps.channel.size),
             "channel_mean": float(maps.channel.mean()), "channel_std": float(maps.channel.std()),
             "channel_min": float(maps.channel.min()), "channel_max": float(maps.channel.max()),
-            "top_channels": [int(c) for c in np.argsort(-maps.channel, kind="stable")[:5]],
+            "top_channels": [int(c) for c in top_channels(None, 5, weights=maps.channel)],
             "spatial_mean": float(spatial.mean()), "spatial_std": float(spatial.std()),
             "spatial_max": float(spatial.max()),
             "spatial_area_above_half": float((spatial > 0.5).mean()),
@@ -98,29 +112,39 @@ def instances_summary(analysis: ModelAnalysis) -> list[dict]:
              "mask_area": int(inst.pred_masks[i].sum())} for i in analysis.detections]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Comparison:
+    """Two analyses of one image compared. Frozen, its maps read-only (shared by app/cache.py)."""
+
     detections: DetectionDiff
-    feature_diffs: dict[str, np.ndarray]  # stage -> (h, w) in [-1, 1], at the "with" model's resolution
-    cam_diffs: dict[tuple[int, str], np.ndarray] = field(default_factory=dict)  # (kept match, layer) -> (H, W)
+    feature_diffs: Mapping[str, np.ndarray]  # stage -> (h, w) in [-1, 1], at the "with" model's resolution
+    cam_diffs: Mapping[tuple[int, str], np.ndarray] = field(default_factory=dict)  # (kept match, layer) -> (H, W)
+    # The CAMs the differences come from, (with, without), each (instance, layer) -> (H, W).
+    cams: tuple[Mapping, Mapping] = ({}, {})
+
+    def __post_init__(self):
+        for name in ("feature_diffs", "cam_diffs"):
+            object.__setattr__(self, name, frozen_mapping(getattr(self, name)))
+        object.__setattr__(self, "cams", tuple(frozen_mapping(c) for c in self.cams))
 
 
 def compare(with_att: ModelAnalysis, without_att: ModelAnalysis, models: tuple[nn.Module, nn.Module] | None = None,
             *, cam_layers: tuple[str, ...] = (), cam_matches: int = 1) -> Comparison:
     """Detection changes and per-stage feature differences; with `models`, also CAM differences
-    for the best `cam_matches` matched instances."""
+    for the best `cam_matches` matched instances (`with_cams(analysis, comparison.cams[i])` adds
+    their CAMs to the analyses)."""
     diff = match_instances(with_att.capture.instances, without_att.capture.instances,
                            score_threshold=min(with_att.score_threshold, without_att.score_threshold))
     features = {s: feature_difference(with_att.capture.features[s], without_att.capture.features[s])
                 for s in STAGES if s in with_att.capture.features and s in without_att.capture.features}
-    result = Comparison(diff, features)
+    cam_diffs, cams = {}, ({}, {})
     if models:
         for k, match in enumerate(sorted(diff.kept, key=lambda m: -m.score_with)[:cam_matches]):
             for layer in cam_layers:
-                a = add_cam(with_att, models[0], match.index_with, layer)
-                b = add_cam(without_att, models[1], match.index_without, layer)
-                result.cam_diffs[(k, layer)] = cam_difference(a, b)
-    return result
+                a = cams[0][(match.index_with, layer)] = cam_of(with_att, models[0], match.index_with, layer)
+                b = cams[1][(match.index_without, layer)] = cam_of(without_att, models[1], match.index_without, layer)
+                cam_diffs[(k, layer)] = cam_difference(a, b)
+    return Comparison(diff, features, cam_diffs, cams)
 
 
 def summary(analyses: list[ModelAnalysis], comparison: Comparison | None = None) -> dict:

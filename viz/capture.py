@@ -7,6 +7,7 @@ any of them to the original image.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cv2
@@ -21,12 +22,14 @@ from detectron2.structures import Instances
 from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.inputs import ModelInput, prepare_input
 from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
+from viz.frozen import frozen_mapping, read_only
 from viz.hooks import scoped_forward_hooks
 
 
-@dataclass
+@dataclass(frozen=True)
 class AttentionMaps:
-    """One attention module's maps, cropped to the image region of its stage."""
+    """One attention module's maps, cropped to the image region of its stage. Frozen, its arrays
+    read-only: a capture is shared between sessions (app/cache.py)."""
 
     stage: str  # the stage output it refines: "c2", "c3", ...
     kind: str  # its MODEL.ATTENTION.TYPE name ("bam", "cbam", ...): see `spec`
@@ -35,6 +38,10 @@ class AttentionMaps:
     combined: np.ndarray  # (C, h, w) in [0, 1]: what multiplies the features (BAM: F * (1 + M))
     channel_logits: np.ndarray | None = None  # BAM's raw Mc, (C,)
     spatial_logits: np.ndarray | None = None  # BAM's raw Ms, (h, w)
+
+    def __post_init__(self):
+        for name in ("channel", "spatial", "combined", "channel_logits", "spatial_logits"):
+            read_only(getattr(self, name))
 
     @property
     def spec(self) -> AttentionType:
@@ -47,13 +54,20 @@ class AttentionMaps:
         return self.combined.mean(axis=0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Capture:
+    """What one forward pass gave. Frozen: its mappings are read-only copies, its arrays read-only
+    (the detectron2 `Instances` cannot be frozen: nobody writes into them)."""
+
     instances: Instances  # predictions at the original image size, on the CPU
-    features: dict[str, np.ndarray]  # layer name -> (C, h, w)
-    attention: dict[str, AttentionMaps]  # stage ("c2", ...) -> maps
+    features: Mapping[str, np.ndarray]  # layer name -> (C, h, w)
+    attention: Mapping[str, AttentionMaps]  # stage ("c2", ...) -> maps
     model_input: ModelInput
-    strides: dict[str, int] = field(default_factory=dict)  # layer or stage name -> stride
+    strides: Mapping[str, int] = field(default_factory=dict)  # layer or stage name -> stride
+
+    def __post_init__(self):
+        for name in ("features", "attention", "strides"):
+            object.__setattr__(self, name, frozen_mapping(getattr(self, name)))
 
     @property
     def image_size(self) -> tuple[int, int]:

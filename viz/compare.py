@@ -6,7 +6,7 @@ per-pixel summary (mean absolute activation), each normalised to [0, 1] on its o
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pycocotools.mask as mask_util
@@ -17,7 +17,7 @@ from detectron2.structures import Instances
 from viz.render import activation_energy, normalize, resize_to
 
 
-@dataclass
+@dataclass(frozen=True)
 class Match:
     index_with: int
     index_without: int
@@ -30,17 +30,18 @@ class Match:
         return self.score_with - self.score_without
 
 
-@dataclass
+@dataclass(frozen=True)
 class DetectionDiff:
-    """Instances of the model with attention against the one without, matched by mask IoU."""
+    """Instances of the model with attention against the one without, matched by mask IoU.
+    Frozen (tuples): a comparison is shared between sessions."""
 
-    kept: list[Match] = field(default_factory=list)
-    gained: list[int] = field(default_factory=list)  # found only with attention (indices into "with")
-    lost: list[int] = field(default_factory=list)  # found only without (indices into "without")
+    kept: tuple[Match, ...] = ()
+    gained: tuple[int, ...] = ()  # found only with attention (indices into "with")
+    lost: tuple[int, ...] = ()  # found only without (indices into "without")
 
     def to_dict(self) -> dict:
         return {"kept": [asdict(m) | {"score_change": m.score_change} for m in self.kept],
-                "gained": self.gained, "lost": self.lost}
+                "gained": list(self.gained), "lost": list(self.lost)}
 
 
 def _rles(instances: Instances) -> list:
@@ -64,7 +65,7 @@ def match_instances(with_att: Instances, without_att: Instances, *, score_thresh
     iou = mask_iou(a, b)
     same_class = a.pred_classes.numpy()[:, None] == b.pred_classes.numpy()[None, :]
     iou = np.where(same_class, iou, 0.0)
-    diff, used_a, used_b = DetectionDiff(), set(), set()
+    kept, used_a, used_b = [], set(), set()
     for flat in np.argsort(-iou, axis=None, kind="stable"):
         i, j = np.unravel_index(flat, iou.shape)
         if iou[i, j] < iou_threshold:
@@ -73,11 +74,10 @@ def match_instances(with_att: Instances, without_att: Instances, *, score_thresh
             continue
         used_a.add(i)
         used_b.add(j)
-        diff.kept.append(Match(int(idx_with[i]), int(idx_without[j]), float(iou[i, j]),
+        kept.append(Match(int(idx_with[i]), int(idx_without[j]), float(iou[i, j]),
                                float(a.scores[i]), float(b.scores[j])))
-    diff.gained = [int(idx_with[i]) for i in range(len(a)) if i not in used_a]
-    diff.lost = [int(idx_without[j]) for j in range(len(b)) if j not in used_b]
-    return diff
+    return DetectionDiff(tuple(kept), tuple(int(idx_with[i]) for i in range(len(a)) if i not in used_a),
+                         tuple(int(idx_without[j]) for j in range(len(b)) if j not in used_b))
 
 
 def feature_difference(features_with: np.ndarray, features_without: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Publication figures with matplotlib: titles, colour bars, PNG and PDF.
+"""Publication figures with matplotlib: the views' panels (viz.views) arranged with titles and
+colour bars, saved as PNG and PDF.
 
 Built with matplotlib's object API (no pyplot): no global state, safe from several threads.
 """
@@ -11,11 +12,11 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from viz.analysis import STAGES, Comparison, ModelAnalysis
-from viz.render import activation_energy, draw_instances, normalize, overlay
-
-ATTENTION_COLUMNS = ("input feature", "channel attention", "spatial attention", "combined attention",
-                     "refined feature")
+from viz.analysis import Comparison, ModelAnalysis
+from viz.render import draw_instances
+from viz.views.attention import MAP_PANELS, attention_stages, channel_bars, stage_panels
+from viz.views.compare import feature_difference_panels
+from viz.views.gradcam import cam_picture
 
 
 def _image_axis(ax, picture: np.ndarray, title: str) -> None:
@@ -36,33 +37,28 @@ def _map_axis(fig: Figure, ax, values: np.ndarray, title: str, *, cmap: str, vmi
 def hierarchical_attention_figure(analysis: ModelAnalysis, image: np.ndarray, *, cmap: str = "inferno",
                                   on_image: bool = False, alpha: float = 0.5, top_k: int = 24) -> Figure:
     """One row per attention stage (c2, c3, c4): input feature, channel, spatial and combined
-    attention, refined feature. Feature maps show the mean absolute activation."""
-    cap = analysis.capture
-    stages = [s for s in STAGES if s in cap.attention]
+    attention, refined feature: the attention view's panels (viz.views.attention). Maps alone
+    keep their true values, the colour bar spanning their range; on the image, the pictures."""
+    stages = attention_stages(analysis)
     if not stages:
         raise ValueError(f"{analysis.label} has no attention modules: nothing to draw")
     fig = Figure(figsize=(16, 3.1 * len(stages)), layout="constrained")
     axes = fig.subplots(len(stages), 5, squeeze=False)
     for row, stage in zip(axes, stages):
-        maps, stride = cap.attention[stage], cap.strides[stage]
-        panels = {"input feature": normalize(activation_energy(cap.features[f"{stage}_pre"]), high_pct=99.5),
-                  "spatial attention": maps.spatial, "combined attention": maps.combined_mean,
-                  "refined feature": normalize(activation_energy(cap.features[stage]), high_pct=99.5)}
-        for ax, column in zip(row, ATTENTION_COLUMNS):
-            title = f"{stage}: {column}"
-            if column == "channel attention":
-                order = np.argsort(-maps.channel, kind="stable")[:top_k]
-                ax.bar(range(len(order)), maps.channel[order], color="#4C72B0")
-                ax.set_xticks(range(len(order)), [str(c) for c in order], rotation=90, fontsize=6)
-                ax.set_ylim(0, 1)
-                ax.set_title(f"{stage}: channel attention (top {len(order)} of {maps.channel.size})", fontsize=9)
-                continue
-            values = cap.to_image(panels[column], stride)
+        panels = stage_panels(analysis, image, stage, on_image=on_image, alpha=alpha, cmap=cmap)
+        bars = channel_bars(analysis, stage, top_k)
+        row[1].bar(range(len(bars.channels)), bars.weights, color="#4C72B0")
+        row[1].set_xticks(range(len(bars.channels)), [str(c) for c in bars.channels], rotation=90, fontsize=6)
+        row[1].set_ylim(0, 1)
+        row[1].set_title(bars.title, fontsize=9)
+        for ax, name in zip((row[0], *row[2:]), MAP_PANELS):
+            panel = panels[name]
             if on_image:
-                _image_axis(ax, overlay(image, normalize(values), alpha=alpha, cmap=cmap), title)
-            else:  # attention maps keep their true values; the colour bar spans their range
-                _map_axis(fig, ax, values, title, cmap=cmap, vmin=None, vmax=None)
-    fig.suptitle(f"{analysis.label}: hierarchical attention ({maps.spec.title})", fontsize=11)
+                _image_axis(ax, panel.image, panel.title)
+            else:
+                _map_axis(fig, ax, panel.values, panel.title, cmap=cmap, vmin=None, vmax=None)
+    spec = analysis.capture.attention[stages[-1]].spec
+    fig.suptitle(f"{analysis.label}: hierarchical attention ({spec.title})", fontsize=11)
     return fig
 
 
@@ -81,7 +77,7 @@ def cam_figure(analyses: list[ModelAnalysis], image: np.ndarray, *, cmap: str = 
     fig = Figure(figsize=(4.5 * len(cams), 4.2), layout="constrained")
     for ax, (a, (index, layer), cam) in zip(fig.subplots(1, len(cams), squeeze=False)[0], cams):
         score = float(a.capture.instances.scores[index])
-        _image_axis(ax, overlay(image, cam, alpha=alpha, cmap=cmap),
+        _image_axis(ax, cam_picture(image, cam, alpha=alpha, cmap=cmap),
                     f"{a.label}\n{a.cam_method} ({a.cam_target}) at {layer}, instance {index} ({score:.2f})")
     return fig
 
@@ -101,9 +97,9 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
         _image_axis(ax, drawn, f"{a.label}: {len(a.detections)} detections")
     axes[0][1].set_title(f"{with_att.label}: {len(with_att.detections)} detections\n"
                          f"kept {len(d.kept)}, gained {len(d.gained)}, lost {len(d.lost)}", fontsize=9)
-    for ax, (stage, diff) in zip(axes[1], diffs):
-        _map_axis(fig, ax, with_att.capture.to_image(diff, with_att.capture.strides[stage]),
-                  f"{stage}: activation, with − without", cmap="RdBu_r", vmin=-1, vmax=1)
+    panels = feature_difference_panels(with_att, comparison.feature_diffs, image, contrast="fixed")
+    for ax, stage, panel in zip(axes[1], comparison.feature_diffs, panels):
+        _map_axis(fig, ax, panel.values, f"{stage}: activation, with − without", cmap="RdBu_r", vmin=-1, vmax=1)
     for ax, ((k, layer), diff) in zip(axes[2] if cam_diffs else [], cam_diffs):
         _map_axis(fig, ax, diff, f"{with_att.cam_method} at {layer}, match {k}: with − without",
                   cmap="RdBu_r", vmin=-1, vmax=1)

@@ -56,11 +56,14 @@ def activation_energy(features: np.ndarray) -> np.ndarray:
     return np.abs(features).mean(axis=0)
 
 
-def top_channels(features: np.ndarray, k: int, *, weights: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the k strongest channels: by mean activation, or by the given per-channel weights
-    (e.g. the channel attention)."""
-    score = weights if weights is not None else np.abs(features).mean(axis=(1, 2))
-    return np.argsort(-np.asarray(score), kind="stable")[: min(k, len(score))]
+def top_channels(features: np.ndarray | None, k: int | None = None, *,
+                 weights: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the k strongest channels (None: all), strongest first, ties in channel order:
+    by the given (C,) per-channel `weights` (e.g. the channel attention), else by the mean
+    absolute activation of the (C, h, w) `features`. The one channel ranking of the project."""
+    score = np.asarray(weights if weights is not None else np.abs(features).mean(axis=(1, 2)))
+    order = np.argsort(-score, kind="stable")
+    return order if k is None else order[: min(k, len(score))]
 
 
 def channel_grid(features: np.ndarray, channels: np.ndarray, *, cols: int = 4, cell: int = 96,

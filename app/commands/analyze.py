@@ -75,6 +75,7 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
     comparison = None
     if len(results) == 2:
         comparison = A.compare(results[0], results[1], (loaded[0][0], loaded[1][0]), cam_layers=tuple(args.cam_layers))
+        results = [A.with_cams(result, cams) for result, cams in zip(results, comparison.cams)]
         F.save_figure(F.comparison_figure(results[0], results[1], comparison, image), f"{stem}_comparison")
     F.save_figure(F.detections_figure(results, image), f"{stem}_detections")
     for tag, result in zip(("model", "compare"), results):

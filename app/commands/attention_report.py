@@ -46,7 +46,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads for torch (default: one per core)")
-    parser.set_defaults(func=run)
     return parser
 
 

@@ -70,14 +70,14 @@ def _counts(text: str) -> dict:
 
 
 def parse_model_spec(spec: str) -> tuple[Path, Path]:
-    """'CONFIG.yaml:WEIGHTS.pth' -> (config, weights), parsed as everywhere (models.zoo.resolve).
+    """'CONFIG.yaml:WEIGHTS.pth' -> (config, weights), split as everywhere (models.zoo.split_spec).
     Raises ValueError otherwise."""
-    from models.zoo import resolve
+    from models.zoo import split_spec
 
-    found = resolve(spec)  # raises ModelLoadError (a ValueError) for anything else
-    if found.weights is None:
+    config, weights = split_spec(spec)  # raises ModelLoadError (a ValueError) for anything else
+    if weights is None:
         raise ValueError(f"{spec!r}: give each model as CONFIG.yaml:WEIGHTS.pth.")
-    return found.config, found.weights
+    return config, weights
 
 
 def default_labels(weights: list[Path]) -> list[str]:
@@ -92,23 +92,26 @@ def default_labels(weights: list[Path]) -> list[str]:
 
 
 def resolve_models(args: argparse.Namespace) -> list[tuple[str, Path, Path]]:
-    """The (label, config, weights) to evaluate. Raises ValueError with a message for the user."""
-    from models.zoo import NAMED
+    """The (label, config, weights) to evaluate, resolved by models.zoo.resolve. Raises ValueError
+    with a message for the user."""
+    from models.zoo import NAMED, resolve
 
     specs = args.models or list(DEFAULT_MODELS)
-    chosen, missing = [], []
+    chosen, problems = [], []
     for spec in specs:
-        if spec in NAMED:
-            label, config, weights = NAMED[spec].label, NAMED[spec].config, NAMED[spec].weights
-        else:
-            (config, weights), label = parse_model_spec(spec), None
-        missing += [str(p) for p in (config, weights) if p is None or not p.is_file()]
-        chosen.append((label, config, weights))
-    if missing and not args.models:
-        raise ValueError("the demo models are not there (missing: " + ", ".join(missing) + "). "
+        try:
+            found = resolve(spec)
+        except ValueError as e:  # models.ModelLoadError: a file is not there
+            problems.append(str(e))
+            continue
+        if found.weights is None:
+            problems.append(f"{spec!r}: give each model as CONFIG.yaml:WEIGHTS.pth.")
+        chosen.append((found.label if spec in NAMED else None, found.config, found.weights))
+    if problems and not args.models:
+        raise ValueError("the demo models are not there (" + " ".join(problems) + "). "
                          "Give your own with --models CONFIG.yaml:WEIGHTS.pth ...")
-    if missing:
-        raise ValueError("file not found: " + ", ".join(missing))
+    if problems:
+        raise ValueError(" ".join(problems))
     if args.labels:
         labels = list(args.labels)
     else:

@@ -4,19 +4,16 @@ positions, both) and what comes out."""
 import pandas as pd
 import streamlit as st
 
-from app import context, views, widgets
+from app import context, widgets
+from app.exports import png_bytes, rows_csv, stem
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.bam import FUSIONS
 from viz.figures import hierarchical_attention_figure
+from viz.views import attention as view
 
-PANELS = ("input feature", "spatial attention", "combined attention", "refined feature")
 TOP_K = 24  # channels in each bar chart
 
-sel = context.selection()
-widgets.page_header("Hierarchical attention", sel, sel.pair)
-context.require_image(sel)
-pair = context.require_pair(sel)
-found = context.analyses(sel, pair)
+sel, pair, found = context.page("Hierarchical attention")
 
 picked = widgets.model_picker_ui(pair, "att_model", attention_only=True)
 if picked is None:
@@ -33,45 +30,46 @@ if summary.fusion:
 else:
     st.markdown(f"**{loaded.label}**: {summary.title} {summary.where}")
 
-stages = views.attention_stages(analysis)
+stages = view.attention_stages(analysis)
 controls = st.columns([2, 1], vertical_alignment="bottom")
 with controls[0]:
     display = widgets.display_ui("att")
 shown = controls[1].pills("Stages", stages, default=stages, selection_mode="multi", key="att_stages") or stages
 
-stem = views.stem(sel.image_name)
+name = stem(sel.image_name)
 for stage in shown:
-    panels = views.stage_panels(analysis, sel.image, stage, on_image=display.on_image, alpha=display.alpha,
+    panels = view.stage_panels(analysis, sel.image, stage, on_image=display.on_image, alpha=display.alpha,
                                 cmap=display.cmap, fusion=summary.fusion)
     with st.container(border=True):
         maps = analysis.capture.attention[stage]
         st.markdown(f"#### {stage} · {maps.channel.size} channels · stride {analysis.capture.strides[stage]}")
         cols = st.columns(5)
-        for col, name in zip((cols[0], cols[2], cols[3], cols[4]), PANELS):
+        for col, panel_name in zip((cols[0], cols[2], cols[3], cols[4]), view.MAP_PANELS):
+            panel = panels[panel_name]
             with col:
-                st.markdown(f"**{name}**")
-                st.image(panels[name].image, caption=panels[name].caption, width="stretch")
-                st.download_button("PNG", lambda picture=panels[name].image: views.png_bytes(picture),
-                                   f"{stem}_{stage}_{name.replace(' ', '_')}.png", "image/png",
-                                   key=f"att_{stage}_{name}", icon=":material/download:", on_click="ignore")
+                st.markdown(f"**{panel_name}**")
+                st.image(panel.image, caption=panel.caption, width="stretch")
+                st.download_button("PNG", lambda picture=panel.image: png_bytes(picture),
+                                   f"{name}_{stage}_{panel_name.replace(' ', '_')}.png", "image/png",
+                                   key=f"att_{stage}_{panel_name}", icon=":material/download:", on_click="ignore")
         with cols[1]:
             st.markdown("**channel attention**")
-            bars = views.channel_bars(analysis, stage, TOP_K)
+            bars = view.channel_bars(analysis, stage, TOP_K).rows()
             st.bar_chart(pd.DataFrame(bars), x="channel", y="weight", sort=False, height=230, x_label="",
                          y_label=maps.spec.channel_label)
             st.caption(f"top {len(bars)} of {maps.channel.size}; highest: "
                        + ", ".join(f"{b['channel']} ({b['weight']:.2f})" for b in bars[:5]))
-            all_bars = views.channel_bars(analysis, stage, maps.channel.size)
-            st.download_button("CSV", lambda rows=all_bars: views.rows_csv(rows), f"{stem}_{stage}_channel_attention.csv",
+            every = view.channel_bars(analysis, stage, None)
+            st.download_button("CSV", lambda bars=every: rows_csv(bars.rows()), f"{name}_{stage}_channel_attention.csv",
                                "text/csv", key=f"att_{stage}_channels", icon=":material/download:", on_click="ignore")
 
 st.subheader("Per-stage statistics")
-st.dataframe(views.statistics_rows(analysis), hide_index=True, width="stretch")
+st.dataframe(view.statistics_rows(analysis), hide_index=True, width="stretch")
 st.caption("channel_*: the channel attention weights; spatial_*: the spatial attention map; "
            "spatial_area_above_half: the share of positions it weighs above 0.5; the peak is in image pixels.")
 
 widgets.downloads_row(widgets.figure_items(
     lambda: hierarchical_attention_figure(analysis, sel.image, cmap=display.cmap, on_image=display.on_image,
-                                          alpha=display.alpha), f"{stem}_{('with', 'without')[index]}_attention",
-    what="Attention figure") + [("Statistics (CSV)", lambda: views.rows_csv(views.statistics_rows(analysis)),
-                                 f"{stem}_attention_statistics.csv", "text/csv")], key="att_fig")
+                                          alpha=display.alpha), f"{name}_{('with', 'without')[index]}_attention",
+    what="Attention figure") + [("Statistics (CSV)", lambda: rows_csv(view.statistics_rows(analysis)),
+                                 f"{name}_attention_statistics.csv", "text/csv")], key="att_fig")

@@ -6,8 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 import models
-from app import assets, attention_measured, cache, evaluation, views, widgets
-from app import context
+from app import assets, attention_measured, cache, context, evaluation, widgets
 from app.assets import ImageSource
 from training.attention_report import crack_masks, image_maps
 from training.data import DataProblemsError
@@ -17,9 +16,7 @@ SOURCES = ("Demo test split", "A COCO dataset on the server")
 MEASURES = ("auroc", "lift", "pointing", "mass_share")
 SHOWN = 3  # best and worst images
 
-sel = context.selection()
-widgets.page_header("Attention, measured", sel, sel.pair)
-pair = context.require_pair(sel)
+sel, pair, _ = context.page("Attention, measured", image=False)
 st.markdown("Does the network look at the cracks, and at which stage? For every image with a crack, each map is "
             "compared with the crack mask: the **spatial attention** of each attention stage, and the "
             "**feature energy** (mean absolute activation) of c2…c5 for both models. **Lift**: the share of the "

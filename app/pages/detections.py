@@ -4,17 +4,13 @@ import json
 
 import streamlit as st
 
-from app import cache, context, views, widgets
+from app import cache, context, widgets
+from app.exports import rows_csv, stem
 from viz.analysis import summary
 from viz.figures import detections_figure
+from viz.views import detections as view
 
-sel = context.selection()
-widgets.page_header("Detections", sel, sel.pair)
-with st.expander(f"Gallery: {len(sel.images)} images", expanded=True, icon=":material/photo_library:"):
-    widgets.gallery_ui(sel)
-context.require_image(sel)
-pair = context.require_pair(sel)
-found = context.analyses(sel, pair)
+sel, pair, found = context.page("Detections", intro=widgets.gallery_ui)
 comparison = context.comparison(sel, pair, found)
 diff = comparison.detections
 with_att, without_att = found
@@ -27,8 +23,8 @@ cols = st.columns(3 if show_truth else 2)
 if show_truth:
     with cols[0]:
         st.markdown("**Ground truth**")
-        st.image(views.ground_truth_picture(sel.image, truth.masks), width="stretch",
-                 caption=views.ground_truth_caption(truth))
+        st.image(view.ground_truth_picture(sel.image, truth.masks), width="stretch",
+                 caption=view.ground_truth_caption(truth))
 for col, loaded, analysis, other in ((cols[-2], pair[1], without_att, with_att),
                                      (cols[-1], pair[0], with_att, without_att)):
     with col:
@@ -44,14 +40,14 @@ for col, loaded, analysis, other in ((cols[-2], pair[1], without_att, with_att),
         m2.metric("Best score", f"{scores.max():.2f}" if len(scores) else "–")
 
 st.subheader("What changed with attention")
-counts = views.detection_summary(with_att, without_att, diff)
+counts = view.detection_summary(with_att, without_att, diff)
 c = st.columns(4)
 c[0].metric("Kept", counts["kept"], help="Found by both models (same class, mask IoU ≥ 0.5).")
 c[1].metric("Gained", counts["gained"], help="Found only with attention.")
 c[2].metric("Lost", counts["lost"], help="Found only without attention.")
 c[3].metric("Mean score change (kept)",
             "–" if counts["mean score change"] is None else f"{counts['mean score change']:+.3f}")
-rows = views.detection_rows(with_att, without_att, diff)
+rows = view.detection_rows(with_att, without_att, diff)
 if rows:
     st.dataframe(rows, hide_index=True, width="stretch", column_config={
         "score with": st.column_config.NumberColumn(format="%.3f"),
@@ -62,11 +58,11 @@ if rows:
 else:
     st.info(f"Neither model detects anything with score ≥ {sel.threshold:.2f}. Lower the threshold in the sidebar.")
 
-stem = views.stem(sel.image_name)
+name = stem(sel.image_name)
 widgets.downloads_row(
-    widgets.figure_items(lambda: detections_figure([without_att, with_att], sel.image), f"{stem}_detections",
+    widgets.figure_items(lambda: detections_figure([without_att, with_att], sel.image), f"{name}_detections",
                          what="Detections figure")
-    + [("Changes (CSV)", lambda: views.rows_csv(rows), f"{stem}_detection_changes.csv", "text/csv"),
+    + [("Changes (CSV)", lambda: rows_csv(rows), f"{name}_detection_changes.csv", "text/csv"),
        ("Analysis (JSON)", lambda: json.dumps(summary([with_att, without_att], comparison), indent=2),
-        f"{stem}_analysis.json", "application/json")],
+        f"{name}_analysis.json", "application/json")],
     key="det")

@@ -7,16 +7,15 @@ import pandas as pd
 import streamlit as st
 
 import models
-from app import assets, cache, context, evaluation, views, widgets
+from app import assets, cache, context, evaluation, widgets
 from app.assets import ImageSource
 from training.data import DataProblemsError
 from training.significance import COUNT_KEYS, counts_summary, pairing_from_counts
+from viz.views.detections import at_threshold
 
 SOURCES = ("Demo test split", "A COCO dataset on the server")
 
-sel = context.selection()
-widgets.page_header("Evaluate", sel, sel.pair)
-pair = context.require_pair(sel)
+sel, pair, _ = context.page("Evaluate", image=False)
 st.markdown("Runs both models over every image of a labelled COCO set. **Image level**: an image counts as "
             f"*crack* when any detection scores ≥ **{sel.threshold:.2f}** (the sidebar's threshold), and is one "
             "when it has an annotation: TP, TN, FP, FN, accuracy, precision, recall. **Instance level**: "
@@ -38,7 +37,7 @@ run_key = evaluation.run_key(pair, json_path, image_dir, sel.threshold)
 start = st.button("Run evaluation", type="primary", disabled=bool(missing), key="eval_run",
                   help=f"{size} images × 2 models" if size else None)
 if start:
-    bar = st.progress(0.0, text="Starting…") if evaluation.progress_supported() else None
+    bar = st.progress(0.0, text="Starting…")
 
     def report(done: int, total: int) -> None:
         bar.progress(done / max(total, 1), text=f"{done} of {total} images")
@@ -53,7 +52,7 @@ if start:
     try:
         with st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True):
             st.session_state["evaluation"] = evaluation.evaluate_pair(
-                pair, json_path, image_dir, out_dir, threshold=sel.threshold, on_progress=report if bar else None)
+                pair, json_path, image_dir, out_dir, threshold=sel.threshold, on_progress=report)
     except DataProblemsError as e:
         shown = e.problems[:20]
         more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
@@ -93,7 +92,7 @@ ds = results["dataset"]
 st.subheader("Results")
 st.caption(f"{ds['num_images']} images: {ds['with_instances']} with cracks, {ds['without_instances']} without · "
            f"{Path(ds['json']).name}")
-table = views.evaluation_table(results)
+table = evaluation.evaluation_table(results)
 st.dataframe(table, hide_index=True, width="stretch", height=(len(table) + 1) * 35 + 3)  # every row, no scrolling
 for label, m in results["models"].items():
     st.caption(f"**{label}**: {m['model']}")
@@ -136,6 +135,6 @@ except (OSError, ValueError) as e:
 cols = st.columns(2)
 for col, loaded in zip(cols, (pair[1], pair[0])):
     with st.spinner(f"Analysing {path.name}…"):
-        found = views.at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), sel.threshold)
+        found = at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), sel.threshold)
     col.image(cache.detections_picture(loaded.key, image_source.digest, sel.threshold, found, image),
               caption=f"{loaded.label}: {len(found.detections)} detections ≥ {sel.threshold:.2f}", width="stretch")

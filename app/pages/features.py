@@ -3,39 +3,38 @@ FPN p2..p6) as a grid, and one channel large."""
 
 import streamlit as st
 
-from app import context, views, widgets
+from app import context, widgets
+from app.exports import stem
 from app.model_choice import ROLES
 from viz.catalogue import layer_catalogue
+from viz.render import SEQUENTIAL_CMAPS
+from viz.views import features as view
 
-sel = context.selection()
-widgets.page_header("Feature maps", sel, sel.pair)
-context.require_image(sel)
-pair = context.require_pair(sel)
-found = context.analyses(sel, pair)
+sel, pair, found = context.page("Feature maps")
 
 index, loaded = widgets.model_picker_ui(pair, "feat_model")
 analysis = found[index]
 catalogue = layer_catalogue(loaded.model)
-layers = views.feature_layers(analysis)
+layers = view.feature_layers(analysis)
 
 row = st.columns([1.3, 1.2, 1, 1], vertical_alignment="bottom")
 default_layer = "c4" if "c4" in layers else layers[0]
 layer = row[0].selectbox("Layer", layers, index=layers.index(default_layer), key="feat_layer",
                          format_func=lambda n: f"{n}: {catalogue[n].description}" if n in catalogue else n)
-stage = views.attention_stage_of(analysis, layer)
-orders = views.FEATURE_ORDERS if stage else views.FEATURE_ORDERS[:1]
+stage = view.attention_stage_of(analysis, layer)
+orders = view.FEATURE_ORDERS if stage else view.FEATURE_ORDERS[:1]
 order = row[1].radio("Order channels by", orders, key="feat_order", horizontal=True,
                      help="Mean |activation| over the image, or the channel attention weight of this stage "
                           "(layers with attention only).")
 top_k = row[2].slider("Channels", 4, 64, 16, 4, key="feat_k")
-cmap = row[3].selectbox("Colormap", ("viridis", "inferno", "magma", "plasma", "jet", "gray"), key="feat_cmap")
+cmap = row[3].selectbox("Colormap", list(dict.fromkeys(["viridis", *SEQUENTIAL_CMAPS])), key="feat_cmap")
 
 features = analysis.capture.features[layer]
-channels = views.channel_order(analysis, layer, order, top_k)
+channels = view.channel_order(analysis, layer, order, top_k)
 st.caption(f"{layer}: {features.shape[0]} channels, {features.shape[1]} × {features.shape[2]} "
            f"(stride {analysis.capture.strides[layer]}); the {len(channels)} strongest by {order}, "
            "each tile scaled to its own range, channel number in its corner.")
-grid = views.feature_grid(analysis, layer, channels, cmap=cmap)
+grid = view.feature_grid(analysis, layer, channels, cmap=cmap)
 st.image(grid, width="stretch", output_format="PNG")
 
 st.subheader("One channel")
@@ -45,11 +44,11 @@ with left:
                            format_func=lambda c: f"#{c}")
     on_image = st.toggle("On the image", value=True, key="feat_on_image")
     alpha = st.slider("Opacity", 0.0, 1.0, 0.6, 0.05, key="feat_alpha", disabled=not on_image)
-    panel = views.channel_panel(analysis, sel.image, layer, channel, on_image=on_image, alpha=alpha, cmap=cmap)
+    panel = view.channel_panel(analysis, sel.image, layer, channel, on_image=on_image, alpha=alpha, cmap=cmap)
     st.caption(panel.caption)
 right.image(panel.image, caption=panel.title, width="stretch")
 
-stem = f"{views.stem(sel.image_name)}_{ROLES[index]}_{layer}"
-widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{stem}_top{len(channels)}.png"),
-                       widgets.png_item(f"Channel {channel} (PNG)", panel.image, f"{stem}_channel{channel}.png")],
+name = f"{stem(sel.image_name)}_{ROLES[index]}_{layer}"
+widgets.downloads_row([widgets.png_item("Channel grid (PNG)", grid, f"{name}_top{len(channels)}.png"),
+                       widgets.png_item(f"Channel {channel} (PNG)", panel.image, f"{name}_channel{channel}.png")],
                       key="feat")

@@ -6,17 +6,16 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import cache, context, views, widgets
+from app import cache, context, widgets
+from app.exports import stem
 from viz.analysis import summary
 from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
 from viz.gradcam import CAM_METHODS, TARGETS
+from viz.views.detections import instance_box, instance_label, match_for
+from viz.views.gradcam import cam_picture
 
-sel = context.selection()
-widgets.page_header("Grad-CAM", sel, sel.pair)
-context.require_image(sel)
-pair = context.require_pair(sel)
-found = context.analyses(sel, pair)
+sel, pair, found = context.page("Grad-CAM")
 with_att, without_att = found
 diff = context.comparison(sel, pair, found).detections
 
@@ -27,7 +26,7 @@ if not with_att.detections:
 
 row = st.columns([1.6, 1.2, 1, 1], vertical_alignment="bottom")
 index = row[0].selectbox("Instance (model with attention)", with_att.detections, key="cam_instance",
-                         format_func=lambda i: views.instance_label(with_att, i))
+                         format_func=lambda i: instance_label(with_att, i))
 method = row[1].selectbox("Method", list(CAM_METHODS), key="cam_method")
 target = row[2].radio("Target", TARGETS, key="cam_target", horizontal=True,
                       help="score: the class score of the box; mask: its mask logits.")
@@ -38,13 +37,13 @@ layer = row[3].selectbox("Layer", layers, index=layers.index("c4") if "c4" in la
 st.caption(f"{layer}: {catalogues[0][layer].description}, {catalogues[0][layer].channels} channels, "
            f"stride {catalogues[0][layer].stride}.")
 
-match = views.match_for(diff, index)
+match = match_for(diff, index)
 choices = (["match"] if match else []) + ["box"] + list(without_att.detections)
-labels = {"match": f"its match {views.instance_label(without_att, match.index_without)}, mask IoU {match.iou:.2f}"
+labels = {"match": f"its match {instance_label(without_att, match.index_without)}, mask IoU {match.iou:.2f}"
           if match else "", "box": "the same box, scored by this model"}
 row2 = st.columns([1.6, 1.2, 1, 1], vertical_alignment="bottom")
 other = row2[0].selectbox("Instance (model without attention)", choices, key="cam_other",
-                          format_func=lambda c: labels.get(c) or views.instance_label(without_att, c),
+                          format_func=lambda c: labels.get(c) or instance_label(without_att, c),
                           help="By default the instance matched to the chosen one (same class, mask IoU ≥ 0.5); "
                                "where there is none, the same box scored by the other model.")
 alpha = row2[1].slider("Opacity", 0.0, 1.0, 0.5, 0.05, key="cam_alpha")
@@ -53,13 +52,13 @@ check = row2[3].toggle("Sanity check", value=True, key="cam_sanity",
                        help="Recompute the CAM with the box and mask heads randomized (Adebayo et al., 2018). "
                             "A faithful explanation changes.")
 
-box_with, class_with = views.instance_box(with_att, index)
+box_with, class_with = instance_box(with_att, index)
 if other == "match":
-    box_without, class_without = views.instance_box(without_att, match.index_without)
+    box_without, class_without = instance_box(without_att, match.index_without)
 elif other == "box":
     box_without, class_without = box_with, class_with
 else:
-    box_without, class_without = views.instance_box(without_att, other)
+    box_without, class_without = instance_box(without_att, other)
 
 targets = [(pair[1], without_att, box_without, class_without, catalogues[1]),
            (pair[0], with_att, box_with, class_with, catalogues[0])]
@@ -73,7 +72,7 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
                     icon=":material/info:")
             continue
         heat = context.cam(loaded, sel, analysis, box, class_id, method, target, layer)
-        picture = views.cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=box)
+        picture = cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=box)
         caption = f"{method} ({target}) at {layer}"
         st.image(picture, caption=caption, width="stretch")
         if float(heat.max()) == 0.0:
@@ -89,7 +88,7 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
                                                          icon=":material/check_circle:" if result.passed
                                                          else ":material/warning:")
             with st.expander("Randomized-heads CAM"):
-                st.image(views.cam_picture(sel.image, result.randomized, alpha=alpha, cmap=cmap, box=box),
+                st.image(cam_picture(sel.image, result.randomized, alpha=alpha, cmap=cmap, box=box),
                          width="stretch")
 
 
@@ -101,15 +100,15 @@ def _summary_json() -> str:
             views_with_cams.append(analysis)
             continue
         same = [i for i in range(len(analysis.capture.instances))
-                if views.instance_box(analysis, i)[0] == tuple(box)]
+                if instance_box(analysis, i)[0] == tuple(box)]
         key = (same[0] if same else -1, layer)
         views_with_cams.append(replace(analysis, cams={key: cams[loaded.key][1]}, cam_method=method, cam_target=target))
     return json.dumps(summary(views_with_cams[::-1]), indent=2)
 
 
 if figure_panels:
-    stem = f"{views.stem(sel.image_name)}_{method}_{target}_{layer}"
+    name = f"{stem(sel.image_name)}_{method}_{target}_{layer}"
     widgets.downloads_row(
-        widgets.figure_items(lambda: panels_figure(figure_panels, title=f"{method} ({target}) at {layer}"), stem,
+        widgets.figure_items(lambda: panels_figure(figure_panels, title=f"{method} ({target}) at {layer}"), name,
                              what="CAM figure")
-        + [("Analysis (JSON)", _summary_json, f"{stem}_analysis.json", "application/json")], key="cam")
+        + [("Analysis (JSON)", _summary_json, f"{name}_analysis.json", "application/json")], key="cam")

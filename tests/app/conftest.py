@@ -27,6 +27,16 @@ def open_app(page: str | None = None) -> AppTest:
     return at
 
 
+def upload_model(at: AppTest, config: tuple[str, bytes], weights: tuple[str, bytes] | None = None,
+                 role: str = "with") -> AppTest:
+    """Upload a (name, bytes) config and optionally weights for one side in the sidebar; run."""
+    at.radio(key=f"{role}_source").set_value("Upload").run()
+    at.file_uploader(key=f"{role}_config_file").set_value((*config, "application/x-yaml"))
+    if weights:
+        at.file_uploader(key=f"{role}_weights_file").set_value((*weights, "application/octet-stream"))
+    return at.run()
+
+
 def assert_clean(at: AppTest) -> None:
     """No exception escaped, and none was caught by app/guard.py's last line of defence."""
     assert not at.exception, [e.value for e in at.exception]

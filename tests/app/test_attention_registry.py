@@ -7,11 +7,11 @@ import torch
 from torch import nn
 
 import models
-from app import views
 from models import ATTENTION_REGISTRY, AttentionType
 from viz.analysis import ModelAnalysis
 from viz.capture import capture
 from viz.catalogue import attention_modules, layer_catalogue
+from viz.views.attention import stage_panels, statistics_rows
 
 from tests.conftest import config
 from tests.viz.conftest import hook_count
@@ -67,12 +67,12 @@ def test_a_third_type_reaches_capture_catalogue_and_views(pixel_gate, tmp_path):
     np.testing.assert_allclose(cap.features["c3"], cap.features["c3_pre"] * maps.combined, rtol=1e-4, atol=1e-5)
 
     analysis = ModelAnalysis("pixel", cap, ("crack",), 0.0)
-    panels = views.stage_panels(analysis, image, "c3", on_image=False)
+    panels = stage_panels(analysis, image, "c3", on_image=False)
     assert panels["spatial attention"].caption.startswith("σ(conv): ")
     assert panels["combined attention"].caption.startswith("σ(w) · σ(conv), mean over channels")
     assert "entering PixelGate" in panels["input feature"].caption
     assert panels["refined feature"].image.shape == image.shape
-    assert [row["kind"] for row in views.statistics_rows(analysis)] == ["PixelGate"] * 3
+    assert [row["kind"] for row in statistics_rows(analysis)] == ["PixelGate"] * 3
 
     # Its weights are recognised by `channels_key`: a config naming no attention builds it.
     weights = models.save_weights(model, tmp_path / "pixel.pth", half=False)

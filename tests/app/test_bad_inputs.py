@@ -12,7 +12,7 @@ import torch
 import models
 
 from app.server_paths import ENV as SERVER_PATHS_ENV
-from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import assert_clean, errors, main_images, open_app, upload_model as _use_uploaded_model
 
 
 def _png_header_only(width: int, height: int) -> bytes:
@@ -57,14 +57,6 @@ def test_a_good_upload_among_bad_ones_becomes_the_analysed_image():
     at.sidebar.selectbox(key="image_choice").set_value("gray.png").run()
     assert_clean(at)
     assert any("gray.png" in c.value and "120 × 90" in c.value for c in at.caption)
-
-
-def _use_uploaded_model(at, config: tuple[str, bytes], weights: tuple[str, bytes] | None = None):
-    at.radio(key="with_source").set_value("Upload").run()
-    at.file_uploader(key="with_config_file").set_value((*config, "application/x-yaml"))
-    if weights:
-        at.file_uploader(key="with_weights_file").set_value((*weights, "application/octet-stream"))
-    return at.run()
 
 
 @pytest.mark.parametrize("config, expected", [

@@ -32,4 +32,4 @@ def test_analyze_reports_a_missing_model(tmp_path, capsys):
     image = tmp_path / "x.png"
     Image.new("RGB", (40, 40)).save(image)
     status = main(["analyze", str(image), "--out", str(tmp_path), "--model", "nope.yaml:nope.pth", "--compare", "none"])
-    assert status == 2 and "nope.yaml: file not found" in capsys.readouterr().err
+    assert status == 2 and "nope.yaml: config file not found" in capsys.readouterr().err

@@ -14,18 +14,10 @@ from app.cli import main
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from models.device import cuda_count
 from tests import hostile
-from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import assert_clean, errors, main_images, open_app, upload_model as _upload_model
 
 BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
 NOT_LOADED = "The model with attention is not loaded"
-
-
-def _upload_model(at, config: tuple[str, bytes], weights: tuple[str, bytes] | None = None):
-    at.radio(key="with_source").set_value("Upload").run()
-    at.file_uploader(key="with_config_file").set_value((*config, "application/x-yaml"))
-    if weights:
-        at.file_uploader(key="with_weights_file").set_value((*weights, "application/octet-stream"))
-    return at.run()
 
 
 def _the_page_error(at) -> str:

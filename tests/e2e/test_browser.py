@@ -200,6 +200,28 @@ def test_attention_measured_on_a_small_labelled_set(page, tmp_path):
     screenshot(page, "attention-measured")
 
 
+def test_a_config_that_would_run_code_is_refused_in_the_page(page, tmp_path):
+    from tests import hostile
+
+    marker = tmp_path / "pwned"
+    evil = hostile.yaml_running_code(tmp_path, marker)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Use your own models").click()
+    sidebar.get_by_text("Upload", exact=True).first.click()  # the side with attention
+    wait_idle(page)
+    sidebar.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1).set_input_files(
+        {"name": "evil.yaml", "mimeType": "application/x-yaml", "buffer": evil.read_bytes()})
+    wait_idle(page)
+    message = page.locator('[data-testid="stAlertContentError"]', has_text="evil.yaml: refused").first
+    message.wait_for()
+    assert "it uses YAML tags that would create Python objects or run code" in message.inner_text()
+    assert not marker.exists()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    sidebar.get_by_text("Demo", exact=True).first.click()  # and the page works again
+    wait_idle(page)
+    assert page.locator('[data-testid="stAlertContentError"]', has_text="evil.yaml").count() == 0
+
+
 def test_the_server_log_has_no_traceback(server):
     log = server.log_text()
     assert "Traceback" not in log and "Exception" not in log, log[-3000:]

@@ -29,18 +29,18 @@ def test_kept_gained_lost_with_score_changes():
     diff = match_instances(with_att, without, score_threshold=0.5)
     assert [(m.index_with, m.index_without) for m in diff.kept] == [(0, 0)]
     assert abs(diff.kept[0].score_change - 0.3) < 1e-6 and diff.kept[0].iou == pytest.approx(0.9)
-    assert diff.gained == [1] and diff.lost == [1]  # the 0.3 detection is below threshold: neither
+    assert diff.gained == (1,) and diff.lost == (1,)  # the 0.3 detection is below threshold: neither
     assert diff.to_dict()["kept"][0]["score_change"] > 0.29
 
 
 def test_different_classes_never_match():
     diff = match_instances(instances([(0, 0, 10, 10)], [0.9], [0]), instances([(0, 0, 10, 10)], [0.9], [1]))
-    assert diff.kept == [] and diff.gained == [0] and diff.lost == [0]
+    assert diff.kept == () and diff.gained == (0,) and diff.lost == (0,)
 
 
 def test_empty_sides():
     diff = match_instances(instances([], []), instances([(0, 0, 10, 10)], [0.9]))
-    assert diff.kept == [] and diff.gained == [] and diff.lost == [0]
+    assert diff.kept == () and diff.gained == () and diff.lost == (0,)
 
 
 def test_feature_difference_is_normalised_per_model():
