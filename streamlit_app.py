@@ -2,6 +2,8 @@
 score threshold, models) is drawn here so that it keeps its state across pages; each page draws
 itself (app/pages/)."""
 
+import sys
+
 import streamlit as st
 
 st.set_page_config(page_title="BAM attention explorer", page_icon=":material/center_focus_weak:", layout="wide")
@@ -19,7 +21,15 @@ page = st.navigation({
     ],
 })
 
-from app.guard import one_sentence_errors  # noqa: E402  (after navigation: the menu shows while torch loads)
+from app.guard import one_sentence_errors  # noqa: E402
+
+if "app.sidebar" not in sys.modules:
+    # A server's first run imports torch and detectron2 (seconds): say so at once, under the menu
+    # that navigation has drawn already.
+    notice = st.empty()
+    notice.info("Loading PyTorch and detectron2…", icon=":material/hourglass_top:")
+    import app.sidebar  # noqa: E402, F401
+    notice.empty()
 from app.sidebar import sidebar_ui  # noqa: E402
 
 with one_sentence_errors():

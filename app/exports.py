@@ -8,7 +8,6 @@ import zipfile
 
 import cv2
 import numpy as np
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -41,6 +40,9 @@ def rows_csv(rows: list[dict]) -> str:
 
 def pdf_pages(figures: list[Figure]) -> bytes:
     """Figures as one multi-page PDF."""
+    # Imported here: it pulls fontTools, which only this export needs (not the app's first view).
+    from matplotlib.backends.backend_pdf import PdfPages
+
     buffer = io.BytesIO()
     with PdfPages(buffer) as pdf:
         for fig in figures:

@@ -7,7 +7,7 @@ import datetime
 import os
 from pathlib import Path
 
-from benchmarks import analysis, inference
+from benchmarks import analysis, inference, startup
 from benchmarks.common import machine
 
 
@@ -23,7 +23,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="a sentence on the conditions, e.g. what else ran")
     args = parser.parse_args()
     started, load_before = datetime.datetime.now(), load_average()
-    sections = [inference.report(512, args.repetitions), analysis.report(512, args.repetitions, 1024)]
+    sections = [inference.report(512, args.repetitions), analysis.report(512, args.repetitions, 1024),
+                startup.report(args.repetitions)]
     lines = ["# Benchmark results", "",
              "Written by `make bench` (`python -m benchmarks --output benchmarks/RESULTS.md`).",
              "", f"- {started:%Y-%m-%d %H:%M}, {machine()}",

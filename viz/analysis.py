@@ -11,9 +11,9 @@ from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from viz.capture import Capture, capture
+from viz.catalogue import DEFAULT_LAYERS
 from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
 from viz.frozen import frozen_mapping
-from viz.gradcam import DEFAULT_LAYERS, instance_cam
 from viz.render import top_channels
 
 from detectron2.config import CfgNode
@@ -55,6 +55,10 @@ def instance_box_and_class(analysis: ModelAnalysis, index: int) -> tuple[np.ndar
 def cam_of(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) -> np.ndarray:
     """The CAM, (H, W) in [0, 1], of instance `index` at `layer`: the analysis's own if it has it,
     else computed (and not stored: the analysis does not change)."""
+    # Imported here, not above: the grad-cam library pulls scikit-learn and scipy, which pages
+    # without CAMs (the first one, Detections) should not wait for.
+    from viz.gradcam import instance_cam
+
     if (index, layer) in analysis.cams:
         return analysis.cams[(index, layer)]
     box, class_id = instance_box_and_class(analysis, index)

@@ -16,6 +16,7 @@ from models.attention import ATTENTION_REGISTRY
 from models.backbone import attention_sites
 
 KINDS = ("stage", "pre-attention", "fpn")
+DEFAULT_LAYERS = ("c4", "c5")  # CAMs by default: the last attention module's output, and res5
 
 
 @dataclass(frozen=True)

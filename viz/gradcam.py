@@ -57,7 +57,7 @@ from torch import nn
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.inputs import ModelInput
-from viz.catalogue import LayerInfo, get_layer, layer_catalogue
+from viz.catalogue import DEFAULT_LAYERS, LayerInfo, get_layer, layer_catalogue  # noqa: F401  (re-exported)
 from viz.hooks import scoped_forward_hooks
 
 from detectron2.structures import Boxes
@@ -90,7 +90,6 @@ EIGEN_SMOOTH_METHODS = frozenset(CAM_METHODS) - {"EigenCAM", "EigenGradCAM"}
 # aug_smooth's test-time augmentation: brightness only. grad-cam's default also flips the image,
 # which would move the explained box away from the fixed one the target scores.
 AUG_SMOOTH_TRANSFORMS = tta.Compose([tta.Multiply(factors=[0.9, 1, 1.1])])
-DEFAULT_LAYERS = ("c4", "c5")  # the last attention module's output, and res5
 
 _locks: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
