@@ -61,9 +61,8 @@ def sample_images(folder: Path = SAMPLES_DIR, *, generated: int = GENERATED_SAMP
     """The demo's sample images (sorted by name); where there are none, `generated` synthetic crack
     images drawn by demo.generator (image i from seed i)."""
     suffixes = {f".{t}" for t in IMAGE_TYPES}
-    if not folder.is_dir():
-        return []
-    files = sorted(p for p in folder.glob("*") if p.is_file() and p.suffix.lower() in suffixes)
+    found = folder.glob("*") if folder.is_dir() else []
+    files = sorted(p for p in found if p.is_file() and p.suffix.lower() in suffixes)
     if files:
         return [ImageSource(p.name, p.read_bytes(), "sample") for p in files]
     from demo.generator import make_sample
