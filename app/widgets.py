@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 from matplotlib.figure import Figure
 
-from app import cache, server_paths
+from app import assets, cache, server_paths
 from app.exports import png_bytes, stem
 from app.model_choice import ROLE_TITLES, LoadedModel
 from app.sidebar import Selection
@@ -165,3 +165,20 @@ def server_dataset_ui(key: str) -> tuple[Path, Path, str | None]:
         st.error(str(e), icon=":material/block:")
         return json_path, image_dir, str(e)
     return json_path, image_dir, None
+
+
+def make_demo_split_ui() -> None:
+    """Generate the demo test split where it is missing, with a progress bar (a few seconds)."""
+    if assets.demo_split_ready():
+        return
+    making = st.progress(0.0, text="Generating the demo test split…")
+    assets.make_demo_split(progress=lambda done, total: making.progress(
+        done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
+    making.empty()
+
+
+def dataset_problems_ui(problems: list[str], what: str, shown: int = 20) -> None:
+    """One error box listing a dataset's problems (the first `shown`); `what`: e.g. "evaluated"."""
+    more = f"\n- … and {len(problems) - shown} more" if len(problems) > shown else ""
+    st.error(f"The dataset has {len(problems)} problem(s); nothing was {what}:\n"
+             + "\n".join(f"- {p}" for p in problems[:shown]) + more, icon=":material/error:")

@@ -38,21 +38,15 @@ limit = st.number_input("Images to measure (the first N; 0: all)", min_value=0, 
 limit = int(limit) or None
 if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
              help=f"{min(size, limit or size)} images × 2 models" if size else None):
-    if source == SOURCES[0] and not assets.demo_split_ready():
-        making = st.progress(0.0, text="Generating the demo test split…")
-        assets.make_demo_split(progress=lambda done, total: making.progress(
-            done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
-        making.empty()
+    if source == SOURCES[0]:
+        widgets.make_demo_split_ui()
     bar = st.progress(0.0, text="Starting…")
     try:
         st.session_state["alignment"] = attention_measured.measure_pair(
             pair, json_path, image_dir, cache.session_folder() / "attention_report", limit=limit,
             on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"{done} of {total} images"))
     except DataProblemsError as e:
-        shown = e.problems[:20]
-        more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
-        st.error(f"The dataset has {len(e.problems)} problem(s); nothing was measured:\n"
-                 + "\n".join(f"- {p}" for p in shown) + more, icon=":material/error:")
+        widgets.dataset_problems_ui(e.problems, "measured")
     except (models.ModelLoadError, ValueError) as e:
         st.error(f"Measuring failed: {e}", icon=":material/error:")
     bar.empty()

@@ -47,20 +47,14 @@ if start:
         bar.progress(done / max(total, 1), text=f"{done} of {total} images")
 
     if source == SOURCES[0] and not assets.demo_split_ready():
-        making = st.progress(0.0, text="Generating the demo test split…")
-        assets.make_demo_split(progress=lambda done, total: making.progress(
-            done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
-        making.empty()
+        widgets.make_demo_split_ui()
         size = evaluation.dataset_size(json_path)
     try:
         with st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True):
             st.session_state["evaluation"] = evaluation.evaluate_pair(
                 pair, json_path, image_dir, cache.session_folder(), threshold=sel.threshold, on_progress=report)
     except DataProblemsError as e:
-        shown = e.problems[:20]
-        more = f"\n- … and {len(e.problems) - 20} more" if len(e.problems) > 20 else ""
-        st.error(f"The dataset has {len(e.problems)} problem(s); nothing was evaluated:\n"
-                 + "\n".join(f"- {p}" for p in shown) + more, icon=":material/error:")
+        widgets.dataset_problems_ui(e.problems, "evaluated")
     except (models.ModelLoadError, ValueError) as e:
         st.error(f"Evaluation failed: {e}", icon=":material/error:")
 
