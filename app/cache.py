@@ -125,13 +125,6 @@ def sanity(model_key: str, image_key: str, box: tuple[float, ...], class_id: int
                         aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
 
 
-@st.cache_data(max_entries=48, show_spinner=False)
-def detections_picture(model_key: str, image_key: str, threshold: float, _analysis, _image: np.ndarray) -> np.ndarray:
-    from viz.render import draw_instances
-
-    return draw_instances(_image, _analysis.capture.instances, list(_analysis.class_names), score_threshold=threshold)
-
-
 @st.cache_data(max_entries=24, show_spinner=False)
 def detection_panels(with_key: str, without_key: str, image_key: str, threshold: float, _with, _without, _diff,
                      _image: np.ndarray):

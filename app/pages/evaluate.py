@@ -183,9 +183,11 @@ try:
 except (OSError, ValueError) as e:
     st.error(f"{path.name}: cannot be shown ({e}).")
     st.stop()
-cols = st.columns(2)
-for col, loaded in zip(cols, (pair[1], pair[0])):
-    with st.spinner(f"Analysing {path.name}…"):
-        found = at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), run_threshold)
-    col.image(cache.detections_picture(loaded.key, image_source.digest, run_threshold, found, image),
-              caption=f"{loaded.label}: {len(found.detections)} detections ≥ {run_threshold:.2f}", width="stretch")
+found = []
+for loaded in pair:
+    with st.spinner(f"Analysing {path.name} with {loaded.label}…"):
+        found.append(at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), run_threshold))
+diff = cache.comparison(pair[0].key, pair[1].key, image_source.digest, run_threshold, *found).detections
+pictures = cache.detection_panels(pair[0].key, pair[1].key, image_source.digest, run_threshold, *found, diff, image)
+for col, panel in zip(st.columns(2), pictures):  # (without, with): one colour per instance, as on Detections
+    col.image(panel.image, caption=f"{panel.title}: {panel.caption}", width="stretch")
