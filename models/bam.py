@@ -33,6 +33,7 @@ FUSIONS = {
 
 
 def check_fusion(fusion: str) -> str:
+    """`fusion` if it is a key of FUSIONS ("product" | "sum"), else ValueError."""
     if fusion not in FUSIONS:
         raise ValueError(f"unknown BAM fusion {fusion!r}; choose one of {sorted(FUSIONS)}")
     return fusion

@@ -68,6 +68,7 @@ def _one_line(error: Exception) -> str:
 
 
 def validate(cfg: CfgNode, name: str) -> None:
+    """ConfigError (naming the file `name`) unless `cfg` is a Mask R-CNN whose attention keys are valid."""
     att = cfg.MODEL.ATTENTION
     if att.TYPE not in ATTENTION_REGISTRY.names():
         raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {ATTENTION_REGISTRY.names()}.")
@@ -198,6 +199,7 @@ class ModelSummary:
 
 
 def describe(cfg: CfgNode) -> ModelSummary:
+    """The model a config describes, in words (backbone, attention type, stages, fusion, classes)."""
     att = cfg.MODEL.ATTENTION
     fpn = "-FPN" if "fpn" in cfg.MODEL.BACKBONE.NAME else ""
     with_attention = att.TYPE != NO_ATTENTION

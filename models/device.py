@@ -16,6 +16,7 @@ CHOICES = ("auto", "cpu", "cuda")
 
 
 def cuda_count() -> int:
+    """How many CUDA GPUs this process can use (0 without CUDA)."""
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 

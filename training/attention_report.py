@@ -71,6 +71,7 @@ REPORT_FILES = ("attention_report.json", "attention_report.csv", "attention_repo
 
 
 def map_name(source: str, stage: str) -> str:
+    """The report's name of a map: ("attention" | "feature" | a CAM method, "c3") -> "attention c3"."""
     return f"{source} {stage}"
 
 

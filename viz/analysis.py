@@ -48,6 +48,7 @@ class ModelAnalysis:
 
 
 def instance_box_and_class(analysis: ModelAnalysis, index: int) -> tuple[np.ndarray, int]:
+    """(the XYXY box (4,) in original-image pixels, the class index) of detection `index`."""
     inst = analysis.capture.instances
     return inst.pred_boxes.tensor[index].numpy(), int(inst.pred_classes[index])
 
@@ -106,6 +107,7 @@ def attention_statistics(cap: Capture) -> dict[str, dict]:
 
 
 def instances_summary(analysis: ModelAnalysis) -> list[dict]:
+    """One JSON-ready dict per kept detection: index, class name, score, XYXY box (pixels)."""
     inst = analysis.capture.instances
     return [{"index": i, "class": analysis.class_name(int(inst.pred_classes[i])), "score": float(inst.scores[i]),
              "box_xyxy": [round(float(v), 1) for v in inst.pred_boxes.tensor[i]],

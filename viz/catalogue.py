@@ -99,6 +99,7 @@ def layer_catalogue(model: nn.Module) -> dict[str, LayerInfo]:
 
 
 def get_layer(catalogue: dict[str, LayerInfo], name: str) -> LayerInfo:
+    """The layer `name` of a catalogue, or UnknownLayerError listing the valid names."""
     try:
         return catalogue[name]
     except KeyError:

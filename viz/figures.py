@@ -204,6 +204,7 @@ def panels_figure(panels: list[Panel | tuple[np.ndarray, str]], *, title: str | 
 
 def save_figure(fig: Figure, stem: str | Path, *, formats: tuple[str, ...] = ("png", "pdf"),
                 dpi: int = 150) -> list[Path]:
+    """Write `fig` as STEM.png, STEM.pdf (each of `formats`), creating the folder; return the paths."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -215,6 +216,7 @@ def save_figure(fig: Figure, stem: str | Path, *, formats: tuple[str, ...] = ("p
 
 
 def figure_bytes(fig: Figure, fmt: str = "png", dpi: int = 150) -> bytes:
+    """`fig` encoded as `fmt` ("png", "pdf"), for a download."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi)
     return buffer.getvalue()

@@ -19,6 +19,8 @@ Callback = Callable[[tuple, object], object]  # (inputs, output) -> None or a re
 
 @contextmanager
 def scoped_forward_hooks(model: nn.Module, callbacks: dict[str, Callback]) -> Iterator[None]:
+    """Forward hooks on the named submodules of `model` for the body of a `with` block only,
+    called only from the thread that entered it, and removed on exit even when the body raises."""
     owner = threading.get_ident()
     handles = []
 

@@ -59,6 +59,7 @@ def colorbar(vmin: float, vmax: float, cmap: str, *, label: str = "", width: int
 
 
 def resize_to(array: np.ndarray, height: int, width: int, *, nearest: bool = False) -> np.ndarray:
+    """(h, w[, C]) -> (height, width[, C]), bilinear (or nearest-neighbour for masks and labels)."""
     interpolation = cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR
     return cv2.resize(array, (width, height), interpolation=interpolation)
 
