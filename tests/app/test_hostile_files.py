@@ -158,7 +158,8 @@ def test_analyze_applies_the_apps_downscaling_to_huge_images(tmp_path):
     _, status, _, peak = run.stdout.splitlines()[-1].split()
     peak = int(peak)
     assert status == "0", run.stderr
-    assert peak < 2000, f"peak RSS {peak} MB"  # was 7.6 GB before the downscaling rule
+    # 1.5-2.2 GB measured (about 1 GB of it importing torch and detectron2); 7.6 GB before the rule
+    assert peak < 3000, f"peak RSS {peak} MB"
 
 
 def test_dataset_paths_are_held_to_the_operators_folders(server_folder):
