@@ -87,7 +87,6 @@ def detections_figure(with_att: ModelAnalysis, without_att: ModelAnalysis | None
                       image_name: str = "") -> Figure:
     """The detections of one model, or of both side by side (without, with) with one colour per
     instance, shared by matched instances, and kept / gained / lost in the box outline."""
-    aspect = image.shape[0] / image.shape[1]
     if without_att is None:
         panels = [Panel(with_att.label, draw_instances(image, with_att.capture.instances, list(with_att.class_names),
                                                        score_threshold=with_att.score_threshold),
@@ -96,6 +95,7 @@ def detections_figure(with_att: ModelAnalysis, without_att: ModelAnalysis | None
         diff = match_instances(with_att.capture.instances, without_att.capture.instances,
                                score_threshold=min(with_att.score_threshold, without_att.score_threshold))
         panels = list(detection_panels(with_att, without_att, diff, image))
+    aspect = max(p.image.shape[0] / p.image.shape[1] for p in panels)  # a crowded picture adds a legend strip
     fig = Figure(figsize=(6.5 * len(panels), 6.5 * aspect + 1.0), layout="constrained")
     for ax, panel in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
         _image_axis(ax, panel.image, f"{panel.title}: {panel.caption}")

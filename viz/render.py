@@ -142,12 +142,15 @@ def _overlaps(a: Rect, b: Rect) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: int, height: int) -> list[Rect]:
+def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: int, height: int, *,
+                  placed: list[Rect] | None = None, reach: int | None = 2) -> list[Rect | None]:
     """Where to put each label ((w, h) in pixels) of each box, in order (most important first):
-    above the box, inside its top, below it, inside its bottom, then further down or up along
-    its left edge; the first spot inside the image that overlaps no label placed before. Where
-    none is free (a very crowded picture), the spot overlapping least. Returns the rectangles."""
-    placed: list[Rect] = []
+    above the box, inside its top, below it, inside its bottom, then up to `reach` label heights
+    further down or up along its left edge (None: anywhere in the image); the first spot inside
+    the image that overlaps no label placed before (nor the rectangles `placed` already holds).
+    None where no spot near enough is free (a crowded picture)."""
+    placed = list(placed or [])
+    found: list[Rect | None] = []
     for (w, h), (bx0, by0, bx1, by1) in zip(sizes, boxes):
         def clamp(x: float, y: float, w: float = w, h: float = h) -> Rect:
             x, y = min(max(x, 0.0), max(width - w, 0.0)), min(max(y, 0.0), max(height - h, 0.0))
@@ -155,14 +158,32 @@ def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: in
 
         candidates = [clamp(bx0, by0 - h), clamp(bx0, by0), clamp(bx0, by1), clamp(bx0, by1 - h),
                       clamp(bx1 - w, by0 - h), clamp(bx1 - w, by1)]
-        steps = range(1, int(height / max(h, 1)) + 2)
+        steps = range(1, (int(height / max(h, 1)) if reach is None else reach) + 2)
         candidates += [clamp(bx0, by0 + k * h) for k in steps] + [clamp(bx0, by0 - (k + 1) * h) for k in steps]
-        candidates += [clamp(x, y) for y in np.arange(0, height, h) for x in np.arange(0, width, max(w / 2, 1))]
+        if reach is None:
+            candidates += [clamp(x, y) for y in np.arange(0, height, h) for x in np.arange(0, width, max(w / 2, 1))]
         free = next((c for c in candidates if not any(_overlaps(c, p) for p in placed)), None)
-        if free is None:
-            free = min(candidates[:6], key=lambda c: sum(_overlaps(c, p) for p in placed))
-        placed.append(free)
-    return placed
+        if free is not None:
+            placed.append(free)
+        found.append(free)
+    return found
+
+
+def _legend_strip(lines: list[tuple[str, tuple]], width: int, font_px: float) -> np.ndarray:
+    """A white strip listing `lines` ((text, RGB in [0, 1])) in columns: the numbered legend of
+    the labels that found no free spot on the picture."""
+    scale = max(font_px / 22, 0.35)
+    thickness = max(1, round(scale * 1.5))
+    (tw, th), _ = cv2.getTextSize(max((t for t, _ in lines), key=len), cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    cell_w, cell_h = tw + 16, th + 10
+    cols = max(1, width // cell_w)
+    rows = -(-len(lines) // cols)
+    strip = np.full((rows * cell_h + 6, width, 3), 255, np.uint8)
+    for k, (text, color) in enumerate(lines):
+        x, y = 8 + (k % cols) * cell_w, 4 + (k // cols + 1) * cell_h - 6
+        rgb = tuple(int(255 * v * 0.8) for v in color)  # a little darker: readable on white
+        cv2.putText(strip, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, rgb, thickness, cv2.LINE_AA)
+    return strip
 
 
 def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,
@@ -172,7 +193,9 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
     (H, W, 3) image: masks, boxes and 'class score' labels sized to the image and placed apart.
     Per instance index, optional: `colors` (RGB in [0, 1]; default detectron2's palette in
     order), `line_styles` of the box (matplotlib: "-", "--", ":") and `notes` added to the label.
-    Returns the (H, W, 3) uint8 picture and the label rectangles (x0, y0, x1, y1) drawn."""
+    Where a label finds no free spot, the box gets a number instead and the label goes to a
+    numbered legend in a strip under the picture.
+    Returns the (H + strip, W, 3) uint8 picture and the label rectangles (x0, y0, x1, y1) drawn."""
     visualizer = Visualizer(image, Metadata(thing_classes=list(class_names)), instance_mode=ColorMode.IMAGE)
     scores = instances.scores.numpy() if len(instances) else np.zeros(0)
     keep = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] >= score_threshold]
@@ -203,7 +226,23 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
         anchor = text.get_window_extent(renderer)
         sizes.append((patch.width, patch.height))
         offsets.append((anchor.x0 - patch.x0, patch.y1 - anchor.y1))  # the padding left of / above the text
-    rects = layout_labels(sizes, boxes, image.shape[1], image.shape[0])
+    height, width = image.shape[:2]
+    rects = layout_labels(sizes, boxes, width, height)
+    legend = []
+    crowded = [k for k, rect in enumerate(rects) if rect is None]
+    for number, k in enumerate(crowded, start=1):  # a number on the box, the label in the legend
+        legend.append((f"{number}: {texts[k].get_text()}", colors[k]))
+        texts[k].set_text(str(number))
+        texts[k].update_bbox_position_size(renderer)
+        patch = texts[k].get_bbox_patch().get_window_extent(renderer)
+        anchor = texts[k].get_window_extent(renderer)
+        sizes[k], offsets[k] = (patch.width, patch.height), (anchor.x0 - patch.x0, patch.y1 - anchor.y1)
+    if crowded:
+        tags = layout_labels([sizes[k] for k in crowded], [boxes[k] for k in crowded], width, height,
+                             placed=[r for r in rects if r is not None], reach=None)
+        for k, tag in zip(crowded, tags):  # no free spot even for a number: on its box's corner
+            w, h = sizes[k]
+            rects[k] = tag or (boxes[k][0], boxes[k][1], boxes[k][0] + w, boxes[k][1] + h)
     for text, rect, (dx, dy), box, color in zip(texts, rects, offsets, boxes, colors):
         text.set_position((rect[0] + dx, rect[1] + dy))
         near = (box[0] - 2, box[1] - (rect[3] - rect[1]) - 2, box[2] + 2, box[3] + (rect[3] - rect[1]) + 2)
@@ -211,7 +250,10 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
             ends = ((rect[0] + rect[2]) / 2, rect[1] if rect[1] > box[3] else rect[3]), \
                    (min(max((rect[0] + rect[2]) / 2, box[0]), box[2]), box[3] if rect[1] > box[3] else box[1])
             visualizer.draw_line([ends[0][0], ends[1][0]], [ends[0][1], ends[1][1]], color, linewidth=1.5)
-    return visualizer.output.get_image(), rects
+    picture = visualizer.output.get_image()
+    if legend:
+        picture = np.concatenate([picture, _legend_strip(legend, width, font)], axis=0)
+    return picture, rects
 
 
 def draw_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,

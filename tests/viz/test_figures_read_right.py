@@ -86,7 +86,7 @@ def test_labels_on_a_crowded_image_do_not_overlap_and_scale_with_it():
         boxes.append([x0, y0, x0 + int(rng.integers(30, 160)), y0 + int(rng.integers(20, 100))])
     crowd = instances(h, w, boxes, list(np.linspace(0.95, 0.3, n)))
     picture, rects = draw_labelled_instances(np.full((h, w, 3), 150, np.uint8), crowd, ["crack"], score_threshold=0.0)
-    assert picture.shape == (h, w, 3) and len(rects) == n
+    assert picture.shape[1:] == (w, 3) and picture.shape[0] >= h and len(rects) == n  # (+ a legend strip)
     assert not [(a, b) for i, a in enumerate(rects) for b in rects[i + 1:] if _overlaps(a, b)]
     assert all(0 <= r[0] and r[2] <= w and 0 <= r[1] and r[3] <= h for r in rects)
     heights = [r[3] - r[1] for r in rects]
@@ -127,3 +127,19 @@ def test_exported_figures_are_full_and_name_what_they_show(found, image):
         assert rows > 0.85 and cols > 0.85, (name, rows, cols)  # no empty halves
     labels = [ax.get_xlabel() for ax in figures["comparison"].axes]
     assert any(label.startswith("shared by every stage: ±") for label in labels)  # the scale, stated
+
+
+def test_labels_that_find_no_room_become_numbers_with_a_legend_under_the_picture():
+    rng = np.random.default_rng(1)
+    h, w, n = 240, 320, 40
+    boxes = []
+    for _ in range(n):
+        x0, y0 = int(rng.integers(60, 200)), int(rng.integers(40, 160))
+        boxes.append([x0, y0, x0 + int(rng.integers(20, 80)), y0 + int(rng.integers(15, 60))])
+    crowd = instances(h, w, boxes, list(np.linspace(0.95, 0.3, n)))
+    picture, rects = draw_labelled_instances(np.full((h, w, 3), 150, np.uint8), crowd, ["crack"], score_threshold=0.0)
+    assert picture.shape[0] > h and picture.shape[1:] == (w, 3)  # the legend strip
+    legend = picture[h:]
+    assert (legend < 200).any(axis=2).mean() > 0.01  # it holds text
+    assert len(rects) == n
+    assert not [(a, b) for i, a in enumerate(rects) for b in rects[i + 1:] if _overlaps(a, b)]
