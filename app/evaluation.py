@@ -175,6 +175,18 @@ def image_pr_curves(images: list[dict]) -> tuple[list[dict], dict[str, float | N
     return rows, ap
 
 
+def instance_pr_rows(results: dict) -> list[dict]:
+    """Rows {"model", "task" ("mask" | "box"), "recall", "precision"} of every model's instance-level
+    precision-recall curve at IoU 0.5 (training.evaluate.pr_curve), for a line chart."""
+    rows = []
+    for label, m in results["models"].items():
+        curve = m.get("pr_curve") or {}
+        for task, name in (("segm", "mask"), ("bbox", "box")):
+            rows += [{"model": label, "task": name, "recall": r, "precision": p}
+                     for r, p in zip(curve.get("recall", []), curve.get(task, [])) if p is not None]
+    return rows
+
+
 def random_weights_file(loaded: LoadedModel, folder: Path) -> Path:
     """A model without a weights file (seeded random weights) written to one, so that the
     evaluation, which loads its models from files, runs the very model the other views show."""

@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
@@ -236,6 +237,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
             "image_level": image_level_counts(gt_positive, scores[label], threshold),
             "coco": {task: {m: _finite(coco[label].get(task, {}).get(m)) for m in COCO_METRICS}
                      for task, _ in _COCO_TASKS},
+            "pr_curve": pr_curve(evaluators[label].coco_evals),
             # the median: robust to the first call's one-off costs
             "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
         }
@@ -252,6 +254,24 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
     write_reports(results, disagreements, out_dir)
     write_image_scores(images, gt_positive, scores, out_dir)
     return results
+
+
+def pr_curve(coco_evals: dict) -> dict:
+    """Instance-level precision-recall curves at IoU 0.5 from pycocotools' accumulated arrays
+    (`eval["precision"]`: IoU x recall x class x area x max-detections): all areas, 100
+    detections, averaged over the classes. {"recall": the 101 recall thresholds, "bbox" / "segm":
+    the precision at each (None where no detection reaches that recall)}. With one class, their
+    mean over the defined points is COCO's AP50."""
+    curve = {}
+    for task, coco_eval in coco_evals.items():
+        if coco_eval is None or not getattr(coco_eval, "eval", None):
+            continue
+        precision = np.asarray(coco_eval.eval["precision"])[0, :, :, 0, -1]  # IoU 0.5, all areas, 100 dets
+        defined = precision > -1
+        means = [float(row[ok].mean()) if ok.any() else None for row, ok in zip(precision, defined)]
+        curve["recall"] = [round(float(r), 2) for r in coco_eval.params.recThrs]
+        curve[task] = means
+    return curve
 
 
 class _KeepingCOCOEvaluator(COCOEvaluator):

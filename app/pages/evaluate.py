@@ -144,6 +144,18 @@ if images:
     else:
         st.info("No curve: the set needs images with and without cracks.", icon=":material/info:")
 
+instance_curves = evaluation.instance_pr_rows(results)
+if instance_curves:
+    st.subheader("Precision and recall, instance level")
+    st.vega_lite_chart({"data": {"values": instance_curves}, "mark": {"type": "line"},
+                        "encoding": {"x": {"field": "recall", "type": "quantitative", "scale": {"domain": [0, 1]}},
+                                     "y": {"field": "precision", "type": "quantitative",
+                                           "scale": {"domain": [0, 1.02]}},
+                                     "color": {"field": "model", "type": "nominal", "legend": {"orient": "bottom"}},
+                                     "strokeDash": {"field": "task", "type": "nominal"}}}, height=320)
+    st.caption("COCO's interpolated precision at each recall, IoU 0.5, from pycocotools (`mask` and `box`); "
+               "the mean of a curve is its AP50.")
+
 count = results["disagreements"]
 st.subheader("Browse the images")
 if not images:

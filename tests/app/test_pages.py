@@ -184,6 +184,10 @@ def test_evaluate_page_on_a_small_labelled_set(tmp_path, server_folder):
     assert at.dataframe[1].value.iloc[-1, 0] == "McNemar exact p (two-sided)"
     assert list(at.dataframe[2].value["difference"][:2]) == ["accuracy (points)", "box AP"]
     assert paired["summary"] in [m.value for m in at.markdown]
+    # the instance-level precision-recall curves, from pycocotools
+    curves = at.session_state["evaluation"].results["models"]
+    assert all(len(m["pr_curve"]["recall"]) == 101 for m in curves.values())
+    assert "Precision and recall, instance level" in [h.value for h in at.subheader]
 
 
 def test_evaluate_page_says_what_counts_alone_allow():

@@ -188,3 +188,29 @@ def test_cli_from_counts_refuses_bad_tables(capsys):
     with pytest.raises(SystemExit):
         cli(["evaluate", "--from-counts", "38,81,0", "41,81,0,8"])
     assert "four whole numbers" in capsys.readouterr().err
+
+
+def test_instance_pr_curve_from_pycocotools_known_answer():
+    """2 cracks; detections: a hit (0.9), a false positive (0.8), a hit (0.7). Precision is 1 up
+    to recall 0.5 and 2/3 beyond; the curve's mean is pycocotools' own AP50."""
+    from training.evaluate import pr_curve
+
+    gt = COCO()
+    gt.dataset = {"images": [{"id": 1, "width": 100, "height": 100}], "categories": [{"id": 1, "name": "crack"}],
+                  "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "area": 400,
+                                   "iscrowd": 0},
+                                  {"id": 2, "image_id": 1, "category_id": 1, "bbox": [60, 60, 20, 20], "area": 400,
+                                   "iscrowd": 0}]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+        dt = gt.loadRes([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.9},
+                         {"image_id": 1, "category_id": 1, "bbox": [40, 5, 10, 10], "score": 0.8},
+                         {"image_id": 1, "category_id": 1, "bbox": [60, 60, 20, 20], "score": 0.7}])
+        coco_eval = COCOeval(gt, dt, "bbox")
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    curve = pr_curve({"bbox": coco_eval, "segm": None})
+    assert len(curve["recall"]) == len(curve["bbox"]) == 101 and "segm" not in curve
+    assert curve["bbox"] == pytest.approx([1.0] * 51 + [2 / 3] * 50)
+    assert np.mean(curve["bbox"]) == pytest.approx(coco_eval.stats[1])  # AP50
