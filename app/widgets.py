@@ -6,10 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 from matplotlib.figure import Figure
 
 from app import assets, cache, server_paths
+from app.assets import ImageSource
 from app.exports import png_bytes, stem
 from app.model_choice import ROLE_TITLES, LoadedModel
 from app.sidebar import Selection
@@ -182,3 +184,14 @@ def dataset_problems_ui(problems: list[str], what: str, shown: int = 20) -> None
     more = f"\n- … and {len(problems) - shown} more" if len(problems) > shown else ""
     st.error(f"The dataset has {len(problems)} problem(s); nothing was {what}:\n"
              + "\n".join(f"- {p}" for p in problems[:shown]) + more, icon=":material/error:")
+
+
+def dataset_image(path: Path) -> tuple[ImageSource, np.ndarray]:
+    """A dataset's image file as (its source, the decoded image to analyse); ValueError with one
+    sentence where it cannot be read or decoded."""
+    try:
+        data = path.read_bytes()
+        source = ImageSource(path.name, data, "dataset")
+        return source, cache.decoded_image(source.digest, data, path.name)[0]
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path.name}: cannot be shown ({e}).") from None

@@ -7,7 +7,6 @@ import streamlit as st
 
 import models
 from app import assets, attention_measured, cache, context, evaluation, widgets
-from app.assets import ImageSource
 from training.attention_report import crack_masks, image_maps
 from training.data import DataProblemsError
 from viz.render import normalize, overlay
@@ -87,11 +86,9 @@ for title, entries in ((f"Best {attention_measured.measure_title(measure)}", bes
     for col, entry in zip(st.columns(SHOWN), entries):
         path = done.image_path(entry)
         try:
-            data = path.read_bytes()
-            image_source = ImageSource(path.name, data, "dataset")
-            image, _ = cache.decoded_image(image_source.digest, data, path.name)
-        except (OSError, ValueError) as e:
-            col.error(f"{path.name}: cannot be shown ({e}).")
+            image_source, image = widgets.dataset_image(path)
+        except ValueError as e:
+            col.error(str(e))
             continue
         with st.spinner(f"Analysing {path.name}…"):
             analysis = cache.analysis(loaded.key, image_source.digest, loaded, image)

@@ -8,7 +8,6 @@ import streamlit as st
 
 import models
 from app import assets, cache, context, evaluation, widgets
-from app.assets import ImageSource
 from app.report_block import report_block
 from training.data import DataProblemsError
 from training.significance import COUNT_KEYS, counts_summary, pairing_from_counts
@@ -189,11 +188,9 @@ st.markdown(f"**{entry['file_name']}** · truth: **{truth}** · "
                          for m, s in entry["max_scores"].items()))
 path = done.image_path(entry)
 try:
-    data = path.read_bytes()
-    image_source = ImageSource(path.name, data, "dataset")
-    image, _ = cache.decoded_image(image_source.digest, data, path.name)
-except (OSError, ValueError) as e:
-    st.error(f"{path.name}: cannot be shown ({e}).")
+    image_source, image = widgets.dataset_image(path)
+except ValueError as e:
+    st.error(str(e))
     st.stop()
 found = []
 for loaded in pair:
