@@ -7,7 +7,7 @@ import datetime
 import os
 from pathlib import Path
 
-from benchmarks import analysis, inference, startup
+from benchmarks import analysis, dataset, inference, startup
 from benchmarks.common import machine
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     started, load_before = datetime.datetime.now(), load_average()
     sections = [inference.report(512, args.repetitions), analysis.report(512, args.repetitions, 1024),
-                startup.report(args.repetitions)]
+                dataset.report(24, args.repetitions), startup.report(args.repetitions)]
     lines = ["# Benchmark results", "",
              "Written by `make bench` (`python -m benchmarks --output benchmarks/RESULTS.md`).",
              "", f"- {started:%Y-%m-%d %H:%M}, {machine()}",

@@ -33,7 +33,7 @@ import json
 import math
 import statistics
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable
 
@@ -44,12 +44,11 @@ from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
 from training.data import require_valid
+from training.loader import load_images, model_input
 from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
-from viz.capture import Capture, capture
+from viz.capture import Capture, capture_input
 from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
-
-from detectron2.data.detection_utils import read_image
 
 STAGES = ("c2", "c3", "c4", "c5")
 MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",
@@ -94,26 +93,29 @@ def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict
     return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
 
 
-def annotation_masks(json_path: str | Path, image_ids: Sequence[int] | None = None,
-                     limit: int | None = None) -> tuple[int, Iterator[tuple[dict, list[np.ndarray]]]]:
-    """(how many images, an iterator of (image entry, one (H, W) bool mask per annotation)) for
-    every image of the file (or those of `image_ids`; at most `limit`), in file order. Masks are
-    decoded one image at a time, so a large set does not sit in memory."""
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
-        coco = COCO(str(json_path))
-    ids = coco.getImgIds(imgIds=image_ids or [])[:limit]
+class AnnotationMasks:
+    """The image entries of a COCO file (or those of `image_ids`; at most `limit`), in file order,
+    and each one's annotation masks, decoded on demand: a large set does not sit in memory."""
 
-    def masks():
-        for image_id in ids:
-            anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id]))
-            yield coco.imgs[image_id], [coco.annToMask(ann).astype(bool) for ann in anns]
-    return len(ids), masks()
+    def __init__(self, json_path: str | Path, image_ids: Sequence[int] | None = None, limit: int | None = None):
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
+            self._coco = COCO(str(json_path))
+        self.entries = [self._coco.imgs[i] for i in self._coco.getImgIds(imgIds=image_ids or [])[:limit]]
+
+    def annotated(self, entry: dict) -> bool:
+        return bool(self._coco.getAnnIds(imgIds=[entry["id"]]))
+
+    def masks(self, entry: dict) -> list[np.ndarray]:
+        """One (H, W) bool mask per annotation of the image."""
+        return [self._coco.annToMask(ann).astype(bool) for ann in self._coco.loadAnns(self._coco.getAnnIds(
+            imgIds=[entry["id"]]))]
 
 
 def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
     """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
     `image_ids`), in file order."""
-    return [(entry, _union(masks, entry)) for entry, masks in annotation_masks(json_path, image_ids)[1]]
+    found = AnnotationMasks(json_path, image_ids)
+    return [(entry, _union(found.masks(entry), entry)) for entry in found.entries]
 
 
 def _union(masks: list[np.ndarray], entry: dict) -> np.ndarray:
@@ -234,7 +236,7 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                      tolerance: float = 15.0, cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True,
-                     on_progress: Callable[[int, int], None] | None = None) -> dict:
+                     on_progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     models: (label, config_file, weights_file) per model, labels distinct; the first is the
@@ -247,6 +249,8 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     check (see measure_cams). seed: the bootstrap's, RandomCAM's and ROAD's; resamples,
     confidence: the bootstrap's.
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
+    workers: processes decoding and resizing the images while the models run
+    (training.loader.load_images; 0: this process); each image is decoded once for all models.
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
     problems in the data and models.ModelLoadError for a config or weights that do not load.
     """
@@ -276,23 +280,29 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
 
         randomized = {label: randomize_heads(model, seed=seed) for label, _, _, model, _ in loaded}
 
-    total, images = annotation_masks(json_path, limit=limit)
+    found = AnnotationMasks(json_path, limit=limit)
+    total = len(found.entries)
+    # decoded and resized in worker processes while the models run: the images with annotations
+    images = load_images([{"image_id": entry["id"], "file_name": str(Path(image_dir) / entry["file_name"])}
+                          for entry in found.entries if found.annotated(entry)],
+                         [cfg for *_, cfg in loaded], workers=workers)
     per_image, skipped = [], []
     seconds: dict[str, list[float]] = {label: [] for label in labels}
     cam_seconds: dict[str, dict[str, list[float]]] = {label: {} for label in labels}
-    for done, (entry, masks) in enumerate(tqdm(images, total=total, desc="Attention report", unit="image",
-                                               disable=not progress), start=1):
+    for done, entry in enumerate(tqdm(found.entries, desc="Attention report", unit="image", disable=not progress),
+                                 start=1):
         ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
+        masks = found.masks(entry)
+        image = next(images) if masks else None  # one loaded image per annotated entry, in the same order
         mask = _union(masks, entry)
         if not mask.any():
             skipped.append(ident)
         else:
-            image = read_image(str(Path(image_dir) / entry["file_name"]), format="RGB")
             row = {**ident, "area_share": area_share(mask),
                    "pointing_chance": float(within(mask, tolerance).mean()), "models": {}}
             for label, _, _, model, cfg in loaded:
                 start = time.perf_counter()
-                cap = capture(model, cfg, image)
+                cap = capture_input(model, model_input(image, cfg))
                 row["models"][label] = measure_capture(cap, mask, tolerance=tolerance)
                 seconds[label].append(time.perf_counter() - start)
                 if cam_layers:

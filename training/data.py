@@ -174,7 +174,7 @@ def _check_image_file(path: Path, width: int, height: int) -> str | None:
             # detectron2 applies the EXIF orientation when it reads an image; so do we.
             size = ImageOps.exif_transpose(im).size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        return f"cannot be read as an image ({path.name}: {_one_line(e)})."
+        return unreadable_image(path, e)
     if size != (width, height):
         return (f"the file is {size[0]}x{size[1]} pixels but the JSON says {width}x{height} "
                 f"(width x height); detectron2 refuses such images.")
@@ -307,6 +307,11 @@ def decode_rle_string(counts: str) -> list[int] | None:
 def _short(value, limit: int = 60) -> str:
     text = json.dumps(value) if not isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unreadable_image(path: str | Path, error: Exception) -> str:
+    """The sentence for an image file that does not decode."""
+    return f"cannot be read as an image ({Path(path).name}: {_one_line(error)})."
 
 
 def _one_line(error: Exception) -> str:

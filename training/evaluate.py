@@ -35,17 +35,17 @@ import torch
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
-from models.inputs import prepare_input
 from training import significance
 from training.data import read_categories, register_coco_dataset, require_valid
+from training.loader import load_images, model_input
 
 from detectron2.data import DatasetCatalog
-from detectron2.data.detection_utils import read_image
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 
 COCO_METRICS = ("AP", "AP50", "AP75")
 _COCO_TASKS = (("bbox", "box"), ("segm", "mask"))
+_RECORD_KEYS = ("image_id", "file_name", "height", "width")  # of a dataset record: what COCOEvaluator reads
 _STANDARD_IMAGE_KEYS = {"id", "file_name", "width", "height", "license", "coco_url", "flickr_url",
                         "date_captured"}
 
@@ -120,19 +120,11 @@ def max_score(instances) -> float:
 # Running models
 
 
-class Predictor:
-    """Runs a detectron2 model on one image file as detectron2's DefaultPredictor does (and as the
-    app does, through `models.inputs.prepare_input`): the shortest edge resized to
-    INPUT.MIN_SIZE_TEST (at most INPUT.MAX_SIZE_TEST), channels in INPUT.FORMAT order, outputs at
-    the original size."""
-
-    def __init__(self, model, cfg):
-        self.model, self.cfg = model.eval(), cfg
-
-    def __call__(self, file_name: str) -> dict:
-        image = read_image(file_name, format="RGB")  # applies the EXIF orientation, as training does
-        with torch.no_grad():
-            return self.model(prepare_input(image, self.cfg).batch())[0]
+def predict(model, model_input) -> dict:
+    """A detectron2 model's output for one prepared image (models.inputs.ModelInput: resized as
+    DefaultPredictor does, outputs at the original size), without gradients."""
+    with torch.no_grad():
+        return model(model_input.batch())[0]
 
 
 def load_for_evaluation(config_file, weights_file, threshold: float, device: str = "auto"):
@@ -148,11 +140,13 @@ def load_for_evaluation(config_file, weights_file, threshold: float, device: str
 def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
              image_dir: str | Path, out_dir: str | Path, *, threshold: float = 0.5,
              progress: bool = True, on_progress: Callable[[int, int], None] | None = None,
-             device: str = "auto") -> dict:
+             device: str = "auto", workers: int | None = None) -> dict:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
     progress: a tqdm bar on the terminal; on_progress: called with (images done, total) after
-    each image (the app's progress bar). device: models.device.choose_device's rule.
+    each image (the app's progress bar). device: models.device.choose_device's rule. workers:
+    processes decoding and resizing the images while the models run (training.loader.load_images;
+    0: this process); each image is decoded once for all models.
 
     models: (label, config_file, weights_file) per model; labels must differ.
     Under training.launch (several processes), every process calls this: each runs the models on
@@ -178,7 +172,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
             raise bam_models.ConfigError(
                 f"{label}: the model predicts {cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "
                 f"{Path(json_path).name} has {num_categories} categories.")
-        loaded.append((label, config_file, weights_file, cfg, Predictor(model, cfg)))
+        loaded.append((label, config_file, weights_file, cfg, model.eval()))
 
     name = register_coco_dataset(json_path, image_dir)
     dataset = DatasetCatalog.get(name)  # also gives the metadata COCOEvaluator maps ids with
@@ -194,16 +188,17 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
 
     share = range(comm.get_rank(), len(dataset), comm.get_world_size())  # all of them in one process
     processes = comm.get_world_size()
-    bar = tqdm(share, desc="Evaluating" + (f" (the share of 1 of {processes} processes)" if processes > 1 else ""),
-               unit="image", disable=not (progress and comm.is_main_process()))
-    for done, index in enumerate(bar, start=1):
-        record = dataset[index]
-        inputs = [{"image_id": record["image_id"], "file_name": record["file_name"],
-                   "height": record["height"], "width": record["width"]}]
+    cfgs = [cfg for *_, cfg, _ in loaded]
+    images = load_images([{key: dataset[i][key] for key in _RECORD_KEYS} for i in share], cfgs, workers=workers)
+    bar = tqdm(zip(share, images), total=len(share), unit="image",
+               desc="Evaluating" + (f" (the share of 1 of {processes} processes)" if processes > 1 else ""),
+               disable=not (progress and comm.is_main_process()))
+    for done, (index, image) in enumerate(bar, start=1):
+        inputs = [{key: image[key] for key in _RECORD_KEYS}]
         per_image[index] = {}
-        for label, _, _, _, predict in loaded:
+        for label, _, _, cfg, model in loaded:
             start = time.perf_counter()
-            output = predict(record["file_name"])
+            output = predict(model, model_input(image, cfg))
             elapsed = time.perf_counter() - start  # in each process (those sharing a CPU are each slower)
             instances = output["instances"].to("cpu")
             per_image[index][label] = (max_score(instances), elapsed)

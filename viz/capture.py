@@ -111,7 +111,11 @@ def _attention_maps(info: AttentionInfo, parts: dict) -> AttentionMaps:
 def capture(model: nn.Module, cfg: CfgNode, image_rgb: np.ndarray, *, fpn: bool = False) -> Capture:
     """Predictions plus c2..c5, the maps entering each attention module, every attention map,
     and (with `fpn=True`) p2..p6, for one (H, W, 3) uint8 RGB image."""
-    model_input = prepare_input(image_rgb, cfg)
+    return capture_input(model, prepare_input(image_rgb, cfg), fpn=fpn)
+
+
+def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = False) -> Capture:
+    """`capture` for an image already prepared for this model (models.inputs.prepare_input)."""
     catalogue = layer_catalogue(model)
     wanted = [layer for layer in catalogue.values() if fpn or layer.kind != "fpn"]
     features: dict[str, np.ndarray] = {}

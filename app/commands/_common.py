@@ -13,6 +13,24 @@ def add_device_argument(parser) -> None:
                         help="auto (default: CUDA when this machine has it, else the CPU), cpu, cuda or cuda:N")
 
 
+def add_cpu_arguments(parser, threads_note: str = "") -> None:
+    """--threads (torch's CPU threads) and --workers (image-decoding processes, training.loader)."""
+    parser.add_argument("--threads", type=positive_int, metavar="N",
+                        help="CPU threads for torch (default: one per core)" + threads_note)
+    parser.add_argument("--workers", type=non_negative_int, metavar="N",
+                        help="processes that decode and resize the images while the models run, as detectron2's "
+                             "test loader (default: the config's DATALOADER.NUM_WORKERS, at most one per core; "
+                             "0: none, the images are read between the models' runs)")
+
+
+def set_threads(args) -> None:
+    """Applies --threads, in the process that runs the models."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+
 def add_launch_arguments(parser) -> None:
     """detectron2's launcher options (tools/train_net.py), run by training.launch."""
     group = parser.add_argument_group(

@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import EXIT_OK, fail, fail_with_problems, non_negative_int, positive_int
+from app.commands._common import (
+    EXIT_OK,
+    add_cpu_arguments,
+    fail,
+    fail_with_problems,
+    non_negative_int,
+    positive_int,
+    set_threads,
+)
 
 DESCRIPTION = """\
 Measure, for every image with cracks in a labelled COCO set, how well each model's maps line up
@@ -53,8 +61,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "none when given without a name)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
-    parser.add_argument("--threads", type=positive_int, metavar="N",
-                        help="CPU threads for torch (default: one per core)")
+    add_cpu_arguments(parser)
     return parser
 
 
@@ -82,19 +89,16 @@ def run(args: argparse.Namespace) -> int:
 
         args.json, args.images = demo_split("test")
 
-    import torch
-
     import models
     from training.attention_report import REPORT_FILES, attention_report
     from training.data import DataProblemsError
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args)
     try:
         results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
                                    tolerance=args.tolerance, cam_layers=args.cams, cam_methods=args.cam_methods,
                                    faithfulness=args.faithfulness, seed=args.seed,
-                                   resamples=args.resamples)
+                                   resamples=args.resamples, workers=args.workers)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was measured")
     except (models.ModelLoadError, KeyError) as e:  # KeyError: an unknown --cams layer, with the valid ones

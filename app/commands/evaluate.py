@@ -7,11 +7,13 @@ from pathlib import Path
 
 from app.commands._common import (
     EXIT_OK,
+    add_cpu_arguments,
     add_device_argument,
     add_launch_arguments,
     fail,
     fail_with_problems,
     launch_command,
+    set_threads,
 )
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
@@ -54,6 +56,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="no evaluation: the image-level tables of two models on the same images, each "
                              "TP,TN,FP,FN (e.g. 38,81,0,11 41,81,0,8); prints which McNemar p-values "
                              "these counts allow (best and worst pairing of the images)")
+    add_cpu_arguments(parser, " in each process")
     add_device_argument(parser)
     add_launch_arguments(parser)
     return parser
@@ -175,8 +178,10 @@ def evaluate_in_process(args: argparse.Namespace, chosen: list[tuple[str, Path, 
     from training.data import DataProblemsError
     from training.evaluate import evaluate
 
+    set_threads(args)
     try:
-        results = evaluate(chosen, args.json, args.images, args.out, threshold=args.threshold, device=args.device)
+        results = evaluate(chosen, args.json, args.images, args.out, threshold=args.threshold, device=args.device,
+                           workers=args.workers)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was evaluated")
     except models.ModelLoadError as e:

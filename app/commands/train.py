@@ -15,6 +15,7 @@ from app.commands._common import (
     launch_command,
     non_negative_int,
     positive_int,
+    set_threads,
 )
 
 DESCRIPTION = """\
@@ -78,16 +79,13 @@ def run(args: argparse.Namespace) -> int:
 
 def train_in_process(args: argparse.Namespace) -> int:
     """The training, in each process of training.launch (the only one by default)."""
-    import torch
-
     import models
     from training.data import DataProblemsError
     from training.train import RunExistsError, train
 
     from detectron2.utils import comm
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args)
 
     try:
         final = train(args.config, args.train_json, args.train_images, args.out,

@@ -1,0 +1,117 @@
+"""Dataset throughput of `evaluate` against detectron2's own: `python -m benchmarks.dataset`.
+
+The shipped demo models on the first N images of the demo's test split (regenerated into a
+temporary folder), every repetition running, interleaved:
+
+- detectron2: per model, `inference_on_dataset(model, build_detection_test_loader(cfg, name),
+  COCOEvaluator)`, its loader with the config's DATALOADER.NUM_WORKERS workers decoding and
+  resizing each image (once per model);
+- this project: `training.evaluate.evaluate` over the same models and images, as `python -m app
+  evaluate` runs it: the data checked, every image decoded once for all models in
+  training.loader's workers, the same COCOEvaluator, then the image-level counts, paired
+  statistics and reports.
+
+Both load the models from their files in each repetition (the same loader, so the same models).
+Throughput is images / second of wall time; the ratio is this project's over detectron2's, per
+repetition: median (interquartile range). The AP each side computes is compared too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import statistics
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import interleaved, machine, ratio
+from demo.dataset import DEMO_SEED, DEMO_SIZE
+from demo.generator import generate_dataset
+from models import get_config
+from models.zoo import NAMED
+from training.data import register_coco_dataset
+from training.evaluate import evaluate, load_for_evaluation
+from training.loader import default_workers
+
+from detectron2.data import build_detection_test_loader
+from detectron2.evaluation import COCOEvaluator, inference_on_dataset
+
+PAIR = ("demo-baseline", "demo-bam")
+THRESHOLD = 0.5
+
+
+def demo_images(root: Path, count: int) -> tuple[Path, Path]:
+    """The first `count` images of the demo's test split (the same pixels as demo_split("test"))."""
+    generate_dataset(root, n_train=0, n_val=0, n_test=count, seed=DEMO_SEED, size=DEMO_SIZE)
+    return root / "test" / "annotations.json", root / "test" / "images"
+
+
+def detectron2_evaluation(chosen, json_path: Path, image_dir: Path) -> dict:
+    """{label: COCO results} from detectron2's inference_on_dataset, one pass per model."""
+    name = register_coco_dataset(json_path, image_dir)
+    results = {}
+    for label, config, weights in chosen:
+        model, cfg = load_for_evaluation(config, weights, THRESHOLD)
+        evaluator = COCOEvaluator(name, tasks=("bbox", "segm"), distributed=True, output_dir=None,
+                                  use_fast_impl=False)  # as evaluate's: pycocotools
+        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
+            results[label] = inference_on_dataset(model, build_detection_test_loader(cfg, name), evaluator)
+    return results
+
+
+def _same(ours: float | None, theirs: float) -> bool:
+    """evaluate's metric (None where undefined) against detectron2's (NaN there)."""
+    return ours == theirs or (ours is None and math.isnan(theirs))
+
+
+def report(count: int, repetitions: int) -> list[str]:
+    """The benchmark's table as Markdown lines."""
+    rows = {"one model (demo-bam)": PAIR[1:], "the demo pair": PAIR}
+    lines = [f"Dataset throughput: the demo models on {count} demo test images ({DEMO_SIZE[0]}x{DEMO_SIZE[1]}), "
+             f"{repetitions} interleaved repetitions, models loaded in each; ratio: this project's throughput "
+             "over detectron2's in the same repetition, median (interquartile range)", "",
+             "| models | detectron2 inference_on_dataset (images/s) | evaluate (images/s) | ratio, wall time "
+             "| ratio, CPU time | same AP |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    workers = []
+    with tempfile.TemporaryDirectory() as tmp:
+        json_path, image_dir = demo_images(Path(tmp), count)
+        for what, names in rows.items():
+            chosen = [(NAMED[n].label, NAMED[n].config, NAMED[n].weights) for n in names]
+            found = {}
+
+            def ours(chosen=chosen, found=found):
+                found["ours"] = evaluate(chosen, json_path, image_dir, Path(tmp) / "out", threshold=THRESHOLD,
+                                         progress=False)
+
+            def theirs(chosen=chosen, found=found):
+                found["detectron2"] = detectron2_evaluation(chosen, json_path, image_dir)
+
+            times = interleaved({"detectron2": theirs, "evaluate": ours}, repetitions=repetitions)
+            same = all(_same(found["ours"]["models"][label]["coco"][task][metric], value)
+                       for label, coco in found["detectron2"].items() for task in ("bbox", "segm")
+                       for metric, value in coco[task].items() if metric in ("AP", "AP50", "AP75"))
+            d2, us = times["detectron2"], times["evaluate"]
+            lines.append(f"| {what} | {count / statistics.median(d2.wall):.2f} | "
+                         f"{count / statistics.median(us.wall):.2f} | {ratio(d2.wall, us.wall)} | "
+                         f"{ratio(d2.cpu, us.cpu)} | {'yes' if same else 'NO'} |")
+            cfgs = [get_config(config) for _, config, _ in chosen]
+            workers.append(f"{what}: detectron2 {max(cfg.DATALOADER.NUM_WORKERS for cfg in cfgs)} per model, "
+                           f"evaluate {default_workers(cfgs)}")
+    lines += ["", "Decoding workers (each side's default): " + "; ".join(workers) + ". CPU time: this process's "
+              "only (the workers' decoding is not in it)."]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--repetitions", type=int, default=5)
+    args = parser.parse_args()
+    print(machine())
+    print("\n".join(report(args.images, args.repetitions)))
+
+
+if __name__ == "__main__":
+    main()
