@@ -61,8 +61,9 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
 
     chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
               for m in (pair[1], pair[0])]
+    # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
     results = attention_report(chosen, json_path, image_dir, out_dir, limit=limit, progress=False,
-                               on_progress=on_progress)
+                               on_progress=on_progress, workers=0)
     return AlignmentRun(run_key(pair, json_path, image_dir, limit), results, Path(out_dir), Path(image_dir))
 
 

@@ -66,8 +66,9 @@ def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))  # never a half-written result
     try:
+        # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
         results = evaluate(chosen, json_path, image_dir, partial, threshold=threshold, progress=False,
-                           on_progress=on_progress)
+                           on_progress=on_progress, workers=0)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
     finally:
