@@ -108,12 +108,16 @@ def config_asking_for_cuda(folder: Path) -> Path:
     return path
 
 
-def png_header_only(width: int, height: int, *, color: bool = True) -> bytes:
+def png_header_only(width: int, height: int, *, color: bool = True, decodable: bool = True) -> bytes:
     """A PNG that claims width x height pixels: its IDAT holds a small, valid zlib stream of
-    zero rows, so it decodes (to black) at a cost far above its size."""
+    zero rows, so it decodes (to black) at a cost far above its size. decodable=False: a few
+    bytes of data only (quick to build at any size; only the header can be read)."""
     channels = 3 if color else 1
-    row, packer = b"\0" + bytes(width * channels), zlib.compressobj(9)
-    raw = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    if decodable:
+        row, packer = b"\0" + bytes(width * channels), zlib.compressobj(9)
+        raw = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    else:
+        raw = zlib.compress(b"\0" * 64)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

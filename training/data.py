@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
+from viz.images import MAX_PIXELS
 
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog
 from detectron2.data import transforms as T
@@ -170,10 +171,13 @@ def _check_image_file(path: Path, width: int, height: int) -> str | None:
         return f"file not found ({path})."
     try:
         with Image.open(path) as im:
+            if im.width * im.height > MAX_PIXELS:  # known from the header: refused before decoding
+                return (f"{im.width}x{im.height} pixels, more than the {MAX_PIXELS / 1e6:.0f} megapixels an "
+                        f"image may have here.")
             im.load()  # decodes, so truncated files are caught
             # detectron2 applies the EXIF orientation when it reads an image; so do we.
             size = ImageOps.exif_transpose(im).size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         return unreadable_image(path, e)
     if size != (width, height):
         return (f"the file is {size[0]}x{size[1]} pixels but the JSON says {width}x{height} "

@@ -8,6 +8,7 @@ import pytest
 from pycocotools import mask as mask_util
 
 import models  # noqa: F401  (before detectron2)
+from tests.hostile import png_header_only
 from training.data import (
     DataProblemsError,
     check_coco_dataset,
@@ -76,6 +77,17 @@ def test_missing_and_unreadable_image_files(tiny_coco):
     assert len(problems) == 2, problems
     assert "image 2 ('img_001.png')" in problems[0] and "file not found" in problems[0]
     assert "image 3 ('img_002.png')" in problems[1] and "cannot be read" in problems[1]
+
+
+@pytest.mark.parametrize("width, height, reason", [
+    (8_000, 6_000, "more than the 40 megapixels"),  # ours, from the header
+    (60_000, 60_000, "decompression bomb"),  # PIL's own limit, raised by Image.open
+])
+def test_huge_images_are_refused_from_their_header(tiny_coco, width, height, reason):
+    json_path, image_dir = tiny_coco
+    (image_dir / "img_005.png").write_bytes(png_header_only(width, height, decodable=False))
+    _edit(json_path, lambda d: d["images"][5].update(width=width, height=height))  # a negative: no mask
+    _one_problem(json_path, image_dir, "image 6 ('img_005.png')", reason)
 
 
 def test_image_size_differs_from_the_json(tiny_coco):
