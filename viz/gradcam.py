@@ -16,7 +16,8 @@ same instance whatever the model, which the sanity check needs (a randomized mod
 nothing useful).
 
 Only the part of the network above the target layer builds a graph: the layers below it run
-without one, so a backward pass costs what the CAM needs and no more.
+without one, so a backward pass costs what the CAM needs and no more. Given the stage outputs a
+capture kept (viz.stage_outputs), the layers below do not run at all for the captured input.
 
 Concurrency: the target layer's output is routed through a module owned by the adapter by a
 thread-scoped hook, so grad-cam's own hooks never see another user's forward pass; CAMs on one
@@ -59,6 +60,7 @@ from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.inputs import ModelInput
 from viz.catalogue import DEFAULT_LAYERS, LayerInfo, get_layer, layer_catalogue  # noqa: F401  (re-exported)
 from viz.hooks import scoped_forward_hooks
+from viz.stage_outputs import StageOutputs, resume_backbone
 
 from detectron2.structures import Boxes
 
@@ -128,15 +130,18 @@ class DetectionCamModel(nn.Module):
 
     Each image of the batch is scored on the same boxes (the methods that perturb the input,
     ScoreCAM and the metrics, send a batch of perturbed copies of one image). With `layer`, its
-    output passes through `self.tap`, the module grad-cam hooks (or AblationCAM replaces).
+    output passes through `self.tap`, the module grad-cam hooks (or AblationCAM replaces). With
+    `kept` (a capture's stage outputs), the input they came from runs only above `layer`.
     """
 
-    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo | None):
+    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo | None,
+                 kept: StageOutputs | None = None):
         super().__init__()
         self.tap = nn.Identity()  # registered first: AblationCAM's layer search finds it at once
         self.model = model
         self.boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
         self.layer = layer
+        self.kept = kept
         self._grad_above_tap = False
 
     def _start_graph(self, inputs, output: torch.Tensor) -> torch.Tensor:
@@ -147,6 +152,16 @@ class DetectionCamModel(nn.Module):
             output = output.detach().requires_grad_(True)
         return self.tap(output)
 
+    def _backbone(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The backbone's features of the batch: from the kept stage outputs where they are of
+        exactly this input, else from the image up."""
+        model = self.model
+        if self.layer is not None and self.kept is not None and self.kept.are_of(model, x):
+            features = resume_backbone(model, self.kept, self.layer.module, lambda t: self._start_graph((), t))
+            if features is not None:
+                return features
+        return model.backbone(model.preprocess_image([{"image": image} for image in x]).tensor)
+
     def forward(self, x: torch.Tensor) -> list[dict]:
         model, heads = self.model, self.model.roi_heads
         grad_was_enabled = torch.is_grad_enabled()
@@ -155,10 +170,9 @@ class DetectionCamModel(nn.Module):
         hooks = {self.layer.module: self._start_graph} if self.layer is not None else {}
         try:
             with scoped_forward_hooks(model, hooks):
-                images = model.preprocess_image([{"image": image} for image in x])
-                features = model.backbone(images.tensor)
+                features = self._backbone(x)
             torch.set_grad_enabled(grad_was_enabled)
-            boxes = [Boxes(self.boxes.to(images.tensor.device))] * len(x)
+            boxes = [Boxes(self.boxes.to(model.device))] * len(x)
             box_features = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)
             logits, _ = heads.box_predictor(heads.box_head(box_features))
             mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
@@ -172,7 +186,8 @@ class DetectionCamModel(nn.Module):
 
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
                  method: str = "GradCAM", layer: str = "c4", target: str = "score",
-                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False) -> np.ndarray:
+                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False,
+                 kept: StageOutputs | None = None) -> np.ndarray:
     """A CAM for one instance, (H, W) float32 in [0, 1] at the original image size.
 
     box: XYXY in original-image pixels (as predictions come back); class_id: its class index.
@@ -180,6 +195,8 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     (numpy's global generator, restored afterwards), so the floor is reproducible.
     aug_smooth / eigen_smooth: grad-cam's smoothing options (see AUG_SMOOTH_TRANSFORMS and
     EIGEN_SMOOTH_METHODS; eigen_smooth is ignored by the methods that are a projection already).
+    kept: the stage outputs of a capture of this input by this model (Capture.stage_outputs): the
+    unperturbed input then runs only above `layer` (the same CAM, for less); other inputs run in full.
     """
     if method not in CAM_METHODS and method not in FLOOR_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
@@ -188,7 +205,7 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     info = get_layer(layer_catalogue(model), layer)
     if not info.cam_ok:
         raise ValueError(f"layer {layer!r} returns no single tensor; CAMs need another layer")
-    adapter = DetectionCamModel(model, model_input.to_input_coords(box), info)
+    adapter = DetectionCamModel(model, model_input.to_input_coords(box), info, kept)
     rows, cols = model_input.valid_size(info.stride)
     make_target = InstanceScoreTarget if target == "score" else InstanceMaskTarget
     with _model_lock(model), torch.enable_grad():
