@@ -17,11 +17,13 @@ nothing useful).
 
 Only the part of the network above the target layer builds a graph: the layers below it run
 without one, so a backward pass costs what the CAM needs and no more. Given the stage outputs a
-capture kept (viz.stage_outputs), the layers below do not run at all for the captured input.
+capture kept (viz.stage_outputs), the layers below do not run at all for the captured input. The
+backward pass computes the gradient at the target layer only, not the parameters' (_GradientAtTap).
 
 Concurrency: the target layer's output is routed through a module owned by the adapter by a
 thread-scoped hook, so grad-cam's own hooks never see another user's forward pass; CAMs on one
-model take a lock, because backward passes write the shared model's .grad fields.
+model take a lock, because grad-cam resets the model's .grad fields (`zero_grad`) before each
+backward pass.
 """
 
 from __future__ import annotations
@@ -143,14 +145,20 @@ class DetectionCamModel(nn.Module):
         self.layer = layer
         self.kept = kept
         self._grad_above_tap = False
+        self._graph_start: tuple[torch.Tensor, torch.Tensor] | None = None  # this forward's (tapped, above)
 
     def _start_graph(self, inputs, output: torch.Tensor) -> torch.Tensor:
         # Everything below the target layer ran without a graph; gradients start here, unless the
         # caller asked for none (the perturbation methods and metrics run under no_grad).
         torch.set_grad_enabled(self._grad_above_tap)
-        if self._grad_above_tap:
-            output = output.detach().requires_grad_(True)
-        return self.tap(output)
+        if not self._grad_above_tap:
+            return self.tap(output)
+        # grad-cam hooks the tap's output; the network above runs from a copy of it, whose
+        # gradient _GradientAtTap hands back (see there).
+        tapped = self.tap(output.detach().requires_grad_(True))
+        above = tapped.detach().requires_grad_(True)
+        self._graph_start = (tapped, above)
+        return above
 
     def _backbone(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """The backbone's features of the batch: from the kept stage outputs where they are of
@@ -165,7 +173,7 @@ class DetectionCamModel(nn.Module):
     def forward(self, x: torch.Tensor) -> list[dict]:
         model, heads = self.model, self.model.roi_heads
         grad_was_enabled = torch.is_grad_enabled()
-        self._grad_above_tap = grad_was_enabled
+        self._grad_above_tap, self._graph_start = grad_was_enabled, None
         torch.set_grad_enabled(False)
         hooks = {self.layer.module: self._start_graph} if self.layer is not None else {}
         try:
@@ -177,11 +185,37 @@ class DetectionCamModel(nn.Module):
             logits, _ = heads.box_predictor(heads.box_head(box_features))
             mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
             mask_logits = heads.mask_head.layers(mask_features)
+            if self._graph_start is not None:
+                logits, mask_logits = _GradientAtTap.apply(*self._graph_start, (logits, mask_logits))
             n = len(self.boxes)
             return [{"class_logits": logits[i * n:(i + 1) * n], "mask_logits": mask_logits[i * n:(i + 1) * n]}
                     for i in range(len(x))]
         finally:
             torch.set_grad_enabled(grad_was_enabled)
+
+
+class _GradientAtTap(torch.autograd.Function):
+    """Joins the heads' outputs to the tap's output for grad-cam's backward pass, which then
+    computes the gradient at the tap and nothing else: not the parameters' (half of the cost of
+    backpropagating through a convolution), and nothing is written to the shared model's `.grad`.
+
+    forward(tapped, above, outputs): `outputs` were computed from `above`, a detached copy of
+    `tapped` (grad-cam's hooked tensor); they come back detached, with this node as their grad_fn.
+    """
+
+    @staticmethod
+    def forward(ctx, tapped: torch.Tensor, above: torch.Tensor, outputs: tuple[torch.Tensor, ...]):
+        ctx.above, ctx.outputs = above, outputs
+        ctx.set_materialize_grads(False)  # an output the target does not use gets no backward
+        return tuple(output.detach() for output in outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        used = [(output, grad) for output, grad in zip(ctx.outputs, grads) if grad is not None]
+        if not used:
+            return None, None, None
+        (grad,) = torch.autograd.grad([o for o, _ in used], [ctx.above], [g for _, g in used])
+        return grad, None, None
 
 
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
