@@ -111,7 +111,8 @@ def cam(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, m
     from viz.gradcam import instance_cam
 
     return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                        method=method, layer=layer, target=target, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+                        method=method, layer=layer, target=target, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth,
+                        kept=_analysis.capture.stage_outputs)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -64,7 +64,7 @@ def cam_of(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) ->
         return analysis.cams[(index, layer)]
     box, class_id = instance_box_and_class(analysis, index)
     return instance_cam(model, analysis.capture.model_input, box, class_id, method=analysis.cam_method, layer=layer,
-                        target=analysis.cam_target)
+                        target=analysis.cam_target, kept=analysis.capture.stage_outputs)
 
 
 def with_cams(analysis: ModelAnalysis, cams: Mapping[tuple[int, str], np.ndarray]) -> ModelAnalysis:

@@ -7,6 +7,7 @@ any of them to the original image.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from models.inputs import ModelInput, prepare_input
 from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
 from viz.frozen import frozen_mapping, read_only
 from viz.hooks import scoped_forward_hooks
+from viz.stage_outputs import StageOutputs
 
 from detectron2.config import CfgNode
 from detectron2.structures import Instances
@@ -64,6 +66,9 @@ class Capture:
     attention: Mapping[str, AttentionMaps]  # stage ("c2", ...) -> maps
     model_input: ModelInput
     strides: Mapping[str, int] = field(default_factory=dict)  # layer or stage name -> stride
+    # The padded stage outputs, for CAMs of this input to start above their layer (viz.gradcam);
+    # not for display. On the CPU they are the memory `features` c2..c5 are views of.
+    stage_outputs: StageOutputs | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         for name in ("features", "attention", "strides"):
@@ -119,6 +124,7 @@ def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = Fals
     catalogue = layer_catalogue(model)
     wanted = [layer for layer in catalogue.values() if fpn or layer.kind != "fpn"]
     features: dict[str, np.ndarray] = {}
+    stage_outputs: dict[str, torch.Tensor] = {}
     raw_attention: dict[str, dict] = {}
 
     def keep_feature(layer):
@@ -126,7 +132,10 @@ def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = Fals
         pick = (lambda out: out[0]) if layer.name == "p6" else (lambda out: out)  # top block: a list
         def keep(inputs, output):
             features[layer.name] = _as_map(pick(output), valid)
-        return keep
+        def keep_stage(inputs, output):
+            kept = stage_outputs[layer.module.rsplit(".", 1)[1]] = output.detach().cpu()
+            features[layer.name] = _as_map(kept, valid)  # a view: no second copy
+        return keep_stage if layer.kind == "stage" else keep
 
     callbacks = {layer.module: keep_feature(layer) for layer in wanted}
     attention = attention_modules(model)
@@ -142,4 +151,5 @@ def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = Fals
         model_input=model_input,
         strides={**{layer.name: layer.stride for layer in wanted},
                  **{info.stage: info.stride for info in attention.values()}},
+        stage_outputs=StageOutputs(weakref.ref(model), model_input.image, stage_outputs),
     )

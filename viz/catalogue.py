@@ -50,7 +50,8 @@ class UnknownLayerError(KeyError):
         return self.args[0]
 
 
-def _resnet(model: nn.Module):
+def resnet_of(model: nn.Module) -> tuple[nn.Module, str]:
+    """(the detectron2 ResNet of the model's backbone, its path: "backbone.bottom_up" or "backbone")."""
     backbone = model.backbone
     prefix = "backbone.bottom_up" if hasattr(backbone, "bottom_up") else "backbone"
     return model.get_submodule(prefix), prefix
@@ -58,7 +59,7 @@ def _resnet(model: nn.Module):
 
 def attention_modules(model: nn.Module) -> dict[str, AttentionInfo]:
     """The attention modules in the backbone, by the stage output they refine (c2, c3, ...)."""
-    resnet, prefix = _resnet(model)
+    resnet, prefix = resnet_of(model)
     found = {}
     for stage_name, site in attention_sites(resnet).items():
         c = "c" + stage_name[3:]
@@ -71,7 +72,7 @@ def attention_modules(model: nn.Module) -> dict[str, AttentionInfo]:
 
 def layer_catalogue(model: nn.Module) -> dict[str, LayerInfo]:
     """Every inspectable layer of a detectron2 ResNet(-FPN) model, in network order."""
-    resnet, prefix = _resnet(model)
+    resnet, prefix = resnet_of(model)
     attention = attention_modules(model)
     layers = {}
     for stage_name, stage in zip(resnet.stage_names, resnet.stages):

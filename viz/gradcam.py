@@ -16,11 +16,14 @@ same instance whatever the model, which the sanity check needs (a randomized mod
 nothing useful).
 
 Only the part of the network above the target layer builds a graph: the layers below it run
-without one, so a backward pass costs what the CAM needs and no more.
+without one, so a backward pass costs what the CAM needs and no more. Given the stage outputs a
+capture kept (viz.stage_outputs), the layers below do not run at all for the captured input. The
+backward pass computes the gradient at the target layer only, not the parameters' (_GradientAtTap).
 
 Concurrency: the target layer's output is routed through a module owned by the adapter by a
 thread-scoped hook, so grad-cam's own hooks never see another user's forward pass; CAMs on one
-model take a lock, because backward passes write the shared model's .grad fields.
+model take a lock, because grad-cam resets the model's .grad fields (`zero_grad`) before each
+backward pass.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.inputs import ModelInput
 from viz.catalogue import DEFAULT_LAYERS, LayerInfo, get_layer, layer_catalogue  # noqa: F401  (re-exported)
 from viz.hooks import scoped_forward_hooks
+from viz.stage_outputs import StageOutputs, resume_backbone
 
 from detectron2.structures import Boxes
 
@@ -128,41 +132,61 @@ class DetectionCamModel(nn.Module):
 
     Each image of the batch is scored on the same boxes (the methods that perturb the input,
     ScoreCAM and the metrics, send a batch of perturbed copies of one image). With `layer`, its
-    output passes through `self.tap`, the module grad-cam hooks (or AblationCAM replaces).
+    output passes through `self.tap`, the module grad-cam hooks (or AblationCAM replaces). With
+    `kept` (a capture's stage outputs), the input they came from runs only above `layer`.
     """
 
-    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo | None):
+    def __init__(self, model: nn.Module, boxes: np.ndarray, layer: LayerInfo | None,
+                 kept: StageOutputs | None = None):
         super().__init__()
         self.tap = nn.Identity()  # registered first: AblationCAM's layer search finds it at once
         self.model = model
         self.boxes = torch.as_tensor(np.asarray(boxes, dtype=np.float32).reshape(-1, 4))
         self.layer = layer
+        self.kept = kept
         self._grad_above_tap = False
+        self._graph_start: tuple[torch.Tensor, torch.Tensor] | None = None  # this forward's (tapped, above)
 
     def _start_graph(self, inputs, output: torch.Tensor) -> torch.Tensor:
         # Everything below the target layer ran without a graph; gradients start here, unless the
         # caller asked for none (the perturbation methods and metrics run under no_grad).
         torch.set_grad_enabled(self._grad_above_tap)
-        if self._grad_above_tap:
-            output = output.detach().requires_grad_(True)
-        return self.tap(output)
+        if not self._grad_above_tap:
+            return self.tap(output)
+        # grad-cam hooks the tap's output; the network above runs from a copy of it, whose
+        # gradient _GradientAtTap hands back (see there).
+        tapped = self.tap(output.detach().requires_grad_(True))
+        above = tapped.detach().requires_grad_(True)
+        self._graph_start = (tapped, above)
+        return above
+
+    def _backbone(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The backbone's features of the batch: from the kept stage outputs where they are of
+        exactly this input, else from the image up."""
+        model = self.model
+        if self.layer is not None and self.kept is not None and self.kept.are_of(model, x):
+            features = resume_backbone(model, self.kept, self.layer.module, lambda t: self._start_graph((), t))
+            if features is not None:
+                return features
+        return model.backbone(model.preprocess_image([{"image": image} for image in x]).tensor)
 
     def forward(self, x: torch.Tensor) -> list[dict]:
         model, heads = self.model, self.model.roi_heads
         grad_was_enabled = torch.is_grad_enabled()
-        self._grad_above_tap = grad_was_enabled
+        self._grad_above_tap, self._graph_start = grad_was_enabled, None
         torch.set_grad_enabled(False)
         hooks = {self.layer.module: self._start_graph} if self.layer is not None else {}
         try:
             with scoped_forward_hooks(model, hooks):
-                images = model.preprocess_image([{"image": image} for image in x])
-                features = model.backbone(images.tensor)
+                features = self._backbone(x)
             torch.set_grad_enabled(grad_was_enabled)
-            boxes = [Boxes(self.boxes.to(images.tensor.device))] * len(x)
+            boxes = [Boxes(self.boxes.to(model.device))] * len(x)
             box_features = heads.box_pooler([features[f] for f in heads.box_in_features], boxes)
             logits, _ = heads.box_predictor(heads.box_head(box_features))
             mask_features = heads.mask_pooler([features[f] for f in heads.mask_in_features], boxes)
             mask_logits = heads.mask_head.layers(mask_features)
+            if self._graph_start is not None:
+                logits, mask_logits = _GradientAtTap.apply(*self._graph_start, (logits, mask_logits))
             n = len(self.boxes)
             return [{"class_logits": logits[i * n:(i + 1) * n], "mask_logits": mask_logits[i * n:(i + 1) * n]}
                     for i in range(len(x))]
@@ -170,9 +194,34 @@ class DetectionCamModel(nn.Module):
             torch.set_grad_enabled(grad_was_enabled)
 
 
+class _GradientAtTap(torch.autograd.Function):
+    """Joins the heads' outputs to the tap's output for grad-cam's backward pass, which then
+    computes the gradient at the tap and nothing else: not the parameters' (half of the cost of
+    backpropagating through a convolution), and nothing is written to the shared model's `.grad`.
+
+    forward(tapped, above, outputs): `outputs` were computed from `above`, a detached copy of
+    `tapped` (grad-cam's hooked tensor); they come back detached, with this node as their grad_fn.
+    """
+
+    @staticmethod
+    def forward(ctx, tapped: torch.Tensor, above: torch.Tensor, outputs: tuple[torch.Tensor, ...]):
+        ctx.above, ctx.outputs = above, outputs
+        ctx.set_materialize_grads(False)  # an output the target does not use gets no backward
+        return tuple(output.detach() for output in outputs)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        used = [(output, grad) for output, grad in zip(ctx.outputs, grads) if grad is not None]
+        if not used:
+            return None, None, None
+        (grad,) = torch.autograd.grad([o for o, _ in used], [ctx.above], [g for _, g in used])
+        return grad, None, None
+
+
 def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
                  method: str = "GradCAM", layer: str = "c4", target: str = "score",
-                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False) -> np.ndarray:
+                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False,
+                 kept: StageOutputs | None = None) -> np.ndarray:
     """A CAM for one instance, (H, W) float32 in [0, 1] at the original image size.
 
     box: XYXY in original-image pixels (as predictions come back); class_id: its class index.
@@ -180,6 +229,8 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     (numpy's global generator, restored afterwards), so the floor is reproducible.
     aug_smooth / eigen_smooth: grad-cam's smoothing options (see AUG_SMOOTH_TRANSFORMS and
     EIGEN_SMOOTH_METHODS; eigen_smooth is ignored by the methods that are a projection already).
+    kept: the stage outputs of a capture of this input by this model (Capture.stage_outputs): the
+    unperturbed input then runs only above `layer` (the same CAM, for less); other inputs run in full.
     """
     if method not in CAM_METHODS and method not in FLOOR_METHODS:
         raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
@@ -188,7 +239,7 @@ def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, cla
     info = get_layer(layer_catalogue(model), layer)
     if not info.cam_ok:
         raise ValueError(f"layer {layer!r} returns no single tensor; CAMs need another layer")
-    adapter = DetectionCamModel(model, model_input.to_input_coords(box), info)
+    adapter = DetectionCamModel(model, model_input.to_input_coords(box), info, kept)
     rows, cols = model_input.valid_size(info.stride)
     make_target = InstanceScoreTarget if target == "score" else InstanceMaskTarget
     with _model_lock(model), torch.enable_grad():

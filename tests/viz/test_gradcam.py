@@ -21,6 +21,9 @@ from viz.gradcam import (
     randomize_heads,
     sanity_check,
 )
+from viz.hooks import scoped_forward_hooks
+
+from detectron2.structures import Boxes
 
 BOXES = np.array([[10, 30, 120, 60], [140, 80, 225, 145]], dtype=np.float32)
 
@@ -222,3 +225,32 @@ def test_faithfulness_metrics_known_answers(r18_bam, tiny_input, demo_detection)
     assert abs(found["road"]) > 0.01 and inverse == pytest.approx(-found["road"], abs=1e-3)
     assert cam_faithfulness(model, model_input, box, class_id, cam, metrics=["road"])["road"] == found["road"]  # seeded
     assert hook_count(model) == 0
+
+
+@pytest.mark.parametrize("layer", ["c4", "c3_pre", "p2"])
+def test_the_gradient_at_the_tap_is_that_of_a_backward_through_the_whole_model(r18_bam, model_input, layer):
+    model, _ = r18_bam
+    info = get_layer(layer_catalogue(model), layer)
+    adapter = DetectionCamModel(model, model_input.to_input_coords(BOXES), info)
+    x = model_input.image[None]
+    at_tap = []
+
+    def on_tap(module, inputs, output):  # as grad-cam takes it: a hook on the tap's output
+        output.register_hook(at_tap.append)
+
+    handle = adapter.tap.register_forward_hook(on_tap)
+    try:
+        adapter(x)[0]["class_logits"][1, 0].backward()
+    finally:
+        handle.remove()
+    assert all(p.grad is None for p in model.parameters())  # no parameter's gradient computed
+    # The reference: the model run from the image with a graph, the gradient at the layer's output.
+    kept = {}
+    with scoped_forward_hooks(model, {info.module: lambda inputs, output: kept.setdefault("output", output)}):
+        features = model.backbone(model.preprocess_image(model_input.batch()).tensor)
+    heads, boxes = model.roi_heads, [Boxes(torch.as_tensor(model_input.to_input_coords(BOXES)))]
+    logits, _ = heads.box_predictor(heads.box_head(heads.box_pooler([features[f] for f in heads.box_in_features],
+                                                                     boxes)))
+    (expected,) = torch.autograd.grad(logits[1, 0], [kept["output"]])
+    assert expected.abs().max() > 0
+    torch.testing.assert_close(at_tap[0], expected, rtol=1e-4, atol=1e-6)
