@@ -6,6 +6,15 @@ import models
 from tests.conftest import config
 
 
+def analyze_pair(pair, image, *, score_threshold: float, fpn: bool):
+    """Both models of the `pair` fixture analysed on `image` without CAMs: (BAM, baseline)."""
+    from viz.analysis import analyze
+
+    (m1, c1), (m0, c0) = pair
+    return tuple(analyze(model, cfg, image, label=label, class_names=("crack",), score_threshold=score_threshold,
+                         cam_layers=(), fpn=fpn) for model, cfg, label in ((m1, c1, "BAM"), (m0, c0, "base")))
+
+
 def hook_count(model) -> int:
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) for m in model.modules())
 

@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
-from viz.analysis import analyze, compare
+from tests.viz.conftest import analyze_pair
+from viz.analysis import compare
 from viz.compare import match_instances
 from viz.figures import comparison_figure, detections_figure, figure_bytes, hierarchical_attention_figure
 from viz.render import _overlaps, colorbar, draw_labelled_instances
@@ -105,10 +106,7 @@ def content_fraction(png: bytes) -> tuple[tuple[int, int], float, float]:
 
 @pytest.fixture(scope="module")
 def found(pair, image):
-    (m1, c1), (m0, c0) = pair
-    a = analyze(m1, c1, image, label="BAM", class_names=("crack",), score_threshold=0.05, cam_layers=(), fpn=False)
-    b = analyze(m0, c0, image, label="base", class_names=("crack",), score_threshold=0.05, cam_layers=(), fpn=False)
-    return a, b
+    return analyze_pair(pair, image, score_threshold=0.05, fpn=False)
 
 
 def test_exported_figures_are_full_and_name_what_they_show(found, image):

@@ -6,7 +6,8 @@ from types import MappingProxyType
 import numpy as np
 import pytest
 
-from viz.analysis import analyze, compare
+from tests.viz.conftest import analyze_pair
+from viz.analysis import compare
 from viz.figures import hierarchical_attention_figure
 from viz.views import attention as attention_view
 from viz.views import compare as compare_view
@@ -17,10 +18,7 @@ from viz.views.gradcam import cam_picture
 
 @pytest.fixture(scope="module")
 def found(pair, image):
-    (m1, c1), (m0, c0) = pair
-    a = analyze(m1, c1, image, label="BAM", class_names=("crack",), score_threshold=0.0, cam_layers=(), fpn=True)
-    b = analyze(m0, c0, image, label="base", class_names=("crack",), score_threshold=0.0, cam_layers=(), fpn=True)
-    return a, b
+    return analyze_pair(pair, image, score_threshold=0.0, fpn=True)
 
 
 def test_at_threshold_is_a_new_frozen_view_sharing_only_read_only_data(found):
