@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
 from viz.images import MAX_PIXELS
@@ -29,6 +29,9 @@ from detectron2.data import transforms as T
 from detectron2.data.datasets import register_coco_instances
 
 _REQUIRED_LISTS = ("images", "annotations", "categories")
+# What reading a bad image file raises (PIL's UnidentifiedImageError is an OSError; a decompression
+# bomb beyond PIL's own limit is PIL's DecompressionBombError).
+IMAGE_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 _NAME_PREFIX = "bamviz"
 
 
@@ -177,7 +180,7 @@ def _check_image_file(path: Path, width: int, height: int) -> str | None:
             im.load()  # decodes, so truncated files are caught
             # detectron2 applies the EXIF orientation when it reads an image; so do we.
             size = ImageOps.exif_transpose(im).size
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
+    except IMAGE_READ_ERRORS as e:
         return unreadable_image(path, e)
     if size != (width, height):
         return (f"the file is {size[0]}x{size[1]} pixels but the JSON says {width}x{height} "

@@ -16,20 +16,15 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PIL import Image
 from torch.utils.data import SequentialSampler
 
 from models.inputs import ModelInput, prepare_input
-from training.data import DataProblemsError, unreadable_image
+from training.data import IMAGE_READ_ERRORS, DataProblemsError, unreadable_image
 
 from detectron2.config import CfgNode
 from detectron2.data import build_detection_test_loader
 from detectron2.data.detection_utils import read_image
 from detectron2.utils import comm
-
-# What reading a bad file raises (PIL's UnidentifiedImageError is an OSError; a decompression bomb
-# beyond PIL's limit is PIL's own error).
-_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def input_key(cfg: CfgNode) -> tuple:
@@ -54,7 +49,7 @@ class PrepareInputs:
     def __call__(self, record: dict) -> dict:
         try:
             image = read_image(record["file_name"], format="RGB")  # applies the EXIF orientation, as training does
-        except _READ_ERRORS as e:
+        except IMAGE_READ_ERRORS as e:
             name = Path(record["file_name"]).name
             return {**record, "problem": f"image {record['image_id']} ('{name}'): {unreadable_image(name, e)}"}
         return {**record, "inputs": {key: prepare_input(image, cfg) for key, cfg in self.cfgs.items()}}
