@@ -27,7 +27,7 @@ import numpy as np
 from scipy.stats import binomtest
 
 ALPHA = 0.05
-RESAMPLES = 1000  # enough for 95 % percentile intervals; the AP ones cost ~1.5 ms per resample, model and task
+RESAMPLES = 1000  # enough for 95 % percentile intervals
 SEED = 0
 CONFIDENCE = 0.95
 AP_METRICS = ("AP", "AP50", "AP75")
@@ -89,13 +89,14 @@ def _interval(observed: float | None, replicates: np.ndarray, confidence: float)
 
 
 class APResampler:
-    """COCO AP (area "all", the last maxDets) of one model on a resample of the images, from a
-    finished `COCOeval`'s per-image matches: pycocotools' own `accumulate` on a reordered
-    `evalImgs`, so a duplicated image counts twice, as it would in a dataset holding it twice.
+    """COCO AP (area "all", the last maxDets) of one model on resamples of the images, from a
+    finished `COCOeval`'s per-image matches; a duplicated image counts twice, as it would in a
+    dataset holding it twice.
 
     image_ids: the dataset's image ids, in the order the resample indices refer to.
     Call with an index array (n,) -> {"AP", "AP50", "AP75"} in percent (None where undefined, e.g.
-    no annotated instance among the drawn images).
+    no annotated instance among the drawn images): pycocotools' own `accumulate` on a reordered
+    `evalImgs`. `many` gives the same numbers for a whole (resamples, n) array at once.
     """
 
     def __init__(self, coco_eval, image_ids: Sequence[int]):
@@ -112,6 +113,8 @@ class APResampler:
         self._params.maxDets = [p.maxDets[-1]]
         self._eval = copy.copy(coco_eval)  # shares nothing we change with the original
         self._iou = np.asarray(p.iouThrs)
+        self._matches = [_CategoryMatches([row[k] for row in self._per_image], p.maxDets[-1], len(p.iouThrs))
+                         for k in range(len(p.catIds))]
 
     def __call__(self, index: np.ndarray) -> dict:
         self._params.imgIds = list(range(len(index)))
@@ -124,6 +127,119 @@ class APResampler:
         return {"AP": _mean_defined(precision),
                 "AP50": _mean_defined(precision[np.isclose(self._iou, 0.5)]),
                 "AP75": _mean_defined(precision[np.isclose(self._iou, 0.75)])}
+
+    def many(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """{"AP", "AP50", "AP75"}: (resamples,) arrays in percent, NaN where undefined, for a
+        (resamples, n) index array; what `__call__` gives row by row, without a Python loop over
+        resamples and detections (pycocotools' accumulate has both; a 1000-resample bootstrap on it
+        cost more than the models' inference on small sets)."""
+        indices = np.asarray(indices)
+        sums, defined = 0.0, 0
+        for matches in self._matches:
+            precision, has_truth = matches.precision(indices, self._params.recThrs)  # (T, R, recalls), (R,)
+            sums = sums + precision.sum(axis=2) * has_truth
+            defined = defined + has_truth
+        n_recalls = len(self._params.recThrs)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no category defined: NaN
+            per_iou = sums / (defined * n_recalls)
+            return {"AP": 100 * per_iou.mean(axis=0),
+                    "AP50": 100 * per_iou[np.isclose(self._iou, 0.5)].mean(axis=0),
+                    "AP75": 100 * per_iou[np.isclose(self._iou, 0.75)].mean(axis=0)}
+
+
+class _CategoryMatches:
+    """One category's per-image detections as flat arrays (scores, true / false positive per IoU
+    threshold, as pycocotools' accumulate counts them) and each image's count of annotations that
+    are not ignored, so that any resample is a gather."""
+
+    MAX_ELEMENTS = 4_000_000  # detections x IoU thresholds per chunk of resamples: bounds the memory
+
+    def __init__(self, per_image: list, max_dets: int, n_iou: int):
+        scores, true_pos, false_pos, self.counts, self.truths = [], [], [], [], []
+        for e in per_image:  # None: neither annotations nor detections in that image
+            if e is None:
+                scores.append(np.zeros(0))
+                true_pos.append(np.zeros((n_iou, 0), bool))
+                false_pos.append(np.zeros((n_iou, 0), bool))
+                self.truths.append(0)
+            else:
+                matched = np.asarray(e["dtMatches"])[:, :max_dets] != 0
+                ignored = np.asarray(e["dtIgnore"])[:, :max_dets].astype(bool)
+                scores.append(np.asarray(e["dtScores"][:max_dets], dtype=float))
+                true_pos.append(matched & ~ignored)
+                false_pos.append(~matched & ~ignored)
+                self.truths.append(int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0)))
+            self.counts.append(len(scores[-1]))
+        self.scores, self.truths = np.concatenate(scores), np.asarray(self.truths)
+        self.true_pos, self.false_pos = np.concatenate(true_pos, axis=1), np.concatenate(false_pos, axis=1)
+        self.counts = np.asarray(self.counts)
+        self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+
+    def precision(self, indices: np.ndarray, rec_thrs) -> tuple[np.ndarray, np.ndarray]:
+        """(T, R, recall thresholds) interpolated precision per resample (0 where the recall is not
+        reached) and (R,) whether the resample holds an annotation of this category."""
+        rec_thrs = np.asarray(rec_thrs, dtype=float)
+        n_iou = self.true_pos.shape[0]
+        truths = self.truths[indices].sum(axis=1)
+        out = np.zeros((n_iou, len(indices), len(rec_thrs)))
+        # chunks of resamples with a bounded number of detections
+        chunk = np.cumsum(self.counts[indices].sum(axis=1)) * n_iou // self.MAX_ELEMENTS
+        for c in np.unique(chunk):
+            rows = np.flatnonzero(chunk == c)
+            out[:, rows] = self._chunk(indices[rows], truths[rows], rec_thrs)
+        return out, truths > 0
+
+    def _chunk(self, indices: np.ndarray, truths: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
+        n_res, n_iou = len(indices), self.true_pos.shape[0]
+        lengths = self.counts[indices].ravel()
+        sizes = lengths.reshape(n_res, -1).sum(axis=1)  # detections per resample
+        total = int(sizes.sum())
+        out = np.zeros((n_iou, n_res, len(rec_thrs)))
+        if not total:  # no detection drawn: precision 0 at every recall
+            return out
+        # gather every drawn image's detections, resample after resample, in the drawn order
+        gather = np.repeat(self.starts[indices].ravel() - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        group = np.repeat(np.arange(n_res), sizes)
+        # pycocotools: a stable sort by descending score, within the resample
+        gather = gather[np.lexsort((-self.scores[gather], group))]
+        ends = np.cumsum(sizes)
+        tp = _cumsum_within(self.true_pos[:, gather], sizes, ends).astype(float)
+        fp = _cumsum_within(self.false_pos[:, gather], sizes, ends).astype(float)
+        # resamples with no annotation are undefined (their precision unused); dividing by 1 keeps
+        # the recalls finite, so that the search below sees them sorted
+        recall = tp / np.repeat(np.maximum(truths, 1), sizes)
+        precision = _max_to_the_right_within(tp / (fp + tp + np.spacing(1)), group, n_res)
+        # per resample, the first detection whose recall reaches each threshold (searchsorted "left"
+        # within the resample: complex numbers sort by real part, then imaginary, so group + 1j * recall
+        # orders by resample, then recall, exactly)
+        needles = (np.arange(n_res)[:, None] + 1j * rec_thrs[None, :]).ravel()
+        for t in range(n_iou):
+            found = np.searchsorted(group + 1j * recall[t], needles, side="left").reshape(n_res, -1)
+            reached = found < ends[:, None]
+            out[t][reached] = precision[t][found[reached]]
+        return out
+
+
+def _cumsum_within(values: np.ndarray, sizes: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Cumulative sums along the last axis, restarting at each group (consecutive runs of `sizes`
+    ending at `ends`)."""
+    total = np.cumsum(values, axis=-1, dtype=np.int64)
+    starts = ends - sizes
+    before = np.where(starts > 0, total[:, np.maximum(starts - 1, 0)], 0)  # the sum up to the group
+    return total - np.repeat(before, sizes, axis=-1)
+
+
+def _max_to_the_right_within(values: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """For each position, the largest value at or after it in its group, along the last axis (the
+    precision envelope of accumulate). Exact: it works on ranks, groups kept apart by offsets."""
+    flat = values.ravel()
+    order = np.argsort(flat, kind="stable")
+    rank = np.empty(flat.size, np.int64)
+    rank[order] = np.arange(flat.size)
+    offset = (n_groups - 1 - group).astype(np.int64) * flat.size  # earlier groups above later ones
+    keys = rank.reshape(values.shape) + offset
+    envelope = np.maximum.accumulate(keys[:, ::-1], axis=-1)[:, ::-1] - offset
+    return flat[order][envelope]
 
 
 def _mean_defined(precision: np.ndarray) -> float | None:
@@ -152,10 +268,10 @@ def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *,
     identity = np.arange(len(a))
     for task, (ap_a, ap_b) in (ap or {}).items():
         observed = _difference(ap_a(identity), ap_b(identity))
-        replicates = [_difference(ap_a(i), ap_b(i)) for i in index]
+        replicates_a, replicates_b = ap_a.many(index), ap_b.many(index)
         for metric in AP_METRICS:
-            values = np.array([np.nan if r[metric] is None else r[metric] for r in replicates])
-            out[f"{task} {metric}"] = _interval(observed[metric], values, confidence)
+            out[f"{task} {metric}"] = _interval(observed[metric], replicates_b[metric] - replicates_a[metric],
+                                                confidence)
     return out
 
 

@@ -12,6 +12,8 @@ from pycocotools.cocoeval import COCOeval
 from app.cli import main as cli
 from training.significance import (
     APResampler,
+    _CategoryMatches,
+    bootstrap_indices,
     counts_markdown,
     mcnemar_exact,
     paired_bootstrap,
@@ -154,6 +156,63 @@ def test_ap_on_all_images_is_pycocotools_own(two_detectors):
     # resampling leaves the original evaluation as it was
     APResampler(eval_a, ids)(np.zeros(len(ids), dtype=int))
     assert len(eval_a.params.areaRng) == 4 and len(eval_a.evalImgs) == 4 * 40
+
+
+@pytest.fixture(scope="module")
+def awkward_detections():
+    """Two categories (the second annotated on 5 of 30 images only), a crowd annotation, tied
+    scores, duplicate detections and images with nothing: pycocotools' evaluation of them, and the
+    image ids."""
+    rng = np.random.default_rng(3)
+    images, annotations, found = [], [], []
+    for i in range(1, 31):
+        images.append({"id": i, "width": 300, "height": 300})
+        for category, annotated in ((1, i % 3 != 0), (2, i % 6 == 1)):
+            if not annotated:
+                continue
+            x, y = (float(v) for v in rng.uniform(0, 200, 2))
+            annotations.append({"id": len(annotations) + 1, "image_id": i, "category_id": category,
+                                "bbox": [x, y, 50, 50], "area": 2500.0, "iscrowd": int(i == 4)})
+            for _ in range(int(rng.integers(0, 3))):  # 0-2 detections near it, some duplicates
+                found.append({"image_id": i, "category_id": category, "score": round(float(rng.uniform(0, 1)), 1),
+                              "bbox": [x + float(rng.normal(0, 8)), y + float(rng.normal(0, 8)), 50, 50]})
+        for _ in range(int(rng.integers(0, 3))):  # false alarms of either category, tied scores
+            found.append({"image_id": i, "category_id": int(rng.integers(1, 3)),
+                          "score": round(float(rng.uniform(0, 1)), 1),
+                          "bbox": [float(v) for v in rng.uniform(0, 250, 2)] + [40.0, 40.0]})
+    gt = COCO()
+    gt.dataset = {"images": images, "annotations": annotations,
+                  "categories": [{"id": 1, "name": "crack"}, {"id": 2, "name": "chip"}]}
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt.createIndex()
+    return _coco_eval(gt, found), list(range(1, 31))
+
+
+def test_many_resamples_at_once_equal_pycocotools_one_by_one(awkward_detections):
+    evaluation, ids = awkward_detections
+    resampler = APResampler(evaluation, ids)
+    indices = np.concatenate([
+        np.arange(30)[None], np.zeros((1, 30), int), np.full((1, 30), 2),  # all, one image, one with nothing
+        np.tile([2, 3, 5, 8, 9, 11], 5)[None],  # no annotation of the second category drawn
+        bootstrap_indices(30, resamples=150, seed=1)])
+    many = resampler.many(indices)
+    assert set(many) == {"AP", "AP50", "AP75"} and all(v.shape == (len(indices),) for v in many.values())
+    for row, index in enumerate(indices):
+        one = resampler(index)
+        for metric in ("AP", "AP50", "AP75"):
+            expected = np.nan if one[metric] is None else one[metric]
+            assert many[metric][row] == pytest.approx(expected, abs=1e-9, nan_ok=True), (row, metric)
+    assert np.isnan(many["AP"][2]) and not np.isnan(many["AP"][0])
+
+
+def test_many_resamples_in_chunks_give_the_same(awkward_detections, monkeypatch):
+    evaluation, ids = awkward_detections
+    indices = bootstrap_indices(30, resamples=40, seed=2)
+    whole = APResampler(evaluation, ids).many(indices)
+    monkeypatch.setattr(_CategoryMatches, "MAX_ELEMENTS", 50)  # a few resamples per chunk
+    chunked = APResampler(evaluation, ids).many(indices)
+    for metric in whole:
+        np.testing.assert_array_equal(chunked[metric], whole[metric])
 
 
 def test_ap_difference_interval(two_detectors):
