@@ -11,6 +11,11 @@ temporary folder), every repetition running, interleaved:
   training.loader's workers, the same COCOEvaluator, then the image-level counts, paired
   statistics and reports.
 
+And the dataset attention report (`training.attention_report.attention_report`, as `python -m app
+attention-report` runs it: captures, every map measured against the crack masks, the reports and
+figure written) for the pair, against detectron2's pass over the same images: those with an
+annotation, the only ones the report measures.
+
 Both load the models from their files in each repetition (the same loader, so the same models).
 Throughput is images / second of wall time; the ratio is this project's over detectron2's, per
 repetition: median (interquartile range). The AP each side computes is compared too.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import math
 import statistics
 import tempfile
@@ -31,6 +37,7 @@ from demo.dataset import DEMO_SEED, DEMO_SIZE
 from demo.generator import generate_dataset
 from models import get_config
 from models.zoo import NAMED
+from training.attention_report import attention_report
 from training.data import register_coco_dataset
 from training.evaluate import evaluate, load_for_evaluation
 from training.loader import default_workers
@@ -61,44 +68,64 @@ def detectron2_evaluation(chosen, json_path: Path, image_dir: Path) -> dict:
     return results
 
 
+def annotated_only(json_path: Path, out: Path) -> Path:
+    """A copy of the COCO file keeping the images with at least one annotation."""
+    data = json.loads(json_path.read_text())
+    kept = {a["image_id"] for a in data["annotations"]}
+    data["images"] = [image for image in data["images"] if image["id"] in kept]
+    out.write_text(json.dumps(data))
+    return out
+
+
 def _same(ours: float | None, theirs: float) -> bool:
     """evaluate's metric (None where undefined) against detectron2's (NaN there)."""
     return ours == theirs or (ours is None and math.isnan(theirs))
 
 
+def _same_ap(found: dict) -> str:
+    same = all(_same(found["ours"]["models"][label]["coco"][task][metric], value)
+               for label, coco in found["detectron2"].items() for task in ("bbox", "segm")
+               for metric, value in coco[task].items() if metric in ("AP", "AP50", "AP75"))
+    return "yes" if same else "NO"
+
+
 def report(count: int, repetitions: int) -> list[str]:
     """The benchmark's table as Markdown lines."""
-    rows = {"one model (demo-bam)": PAIR[1:], "the demo pair": PAIR}
-    lines = [f"Dataset throughput: the demo models on {count} demo test images ({DEMO_SIZE[0]}x{DEMO_SIZE[1]}), "
-             f"{repetitions} interleaved repetitions, models loaded in each; ratio: this project's throughput "
-             "over detectron2's in the same repetition, median (interquartile range)", "",
-             "| models | detectron2 inference_on_dataset (images/s) | evaluate (images/s) | ratio, wall time "
-             "| ratio, CPU time | same AP |", "| --- | ---: | ---: | ---: | ---: | --- |"]
+    lines = [f"Dataset throughput: the demo models on the first {count} demo test images ({DEMO_SIZE[0]}x"
+             f"{DEMO_SIZE[1]}), {repetitions} interleaved repetitions, models loaded in each; ratio: this "
+             "project's throughput over detectron2's in the same repetition, median (interquartile range)", "",
+             "| what | images | detectron2 inference_on_dataset (images/s) | this project (images/s) "
+             "| ratio, wall time | ratio, CPU time | same AP |", "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     workers = []
     with tempfile.TemporaryDirectory() as tmp:
         json_path, image_dir = demo_images(Path(tmp), count)
-        for what, names in rows.items():
+        annotated = annotated_only(json_path, Path(tmp) / "annotated.json")
+        rows = {"evaluate, one model (demo-bam)": (PAIR[1:], json_path, "evaluate"),
+                "evaluate, the demo pair": (PAIR, json_path, "evaluate"),
+                "attention report, the demo pair": (PAIR, annotated, "report")}
+        for what, (names, images_json, run) in rows.items():
             chosen = [(NAMED[n].label, NAMED[n].config, NAMED[n].weights) for n in names]
             found = {}
 
-            def ours(chosen=chosen, found=found):
-                found["ours"] = evaluate(chosen, json_path, image_dir, Path(tmp) / "out", threshold=THRESHOLD,
-                                         progress=False)
+            def ours(chosen=chosen, found=found, images_json=images_json, run=run):
+                if run == "evaluate":
+                    found["ours"] = evaluate(chosen, images_json, image_dir, Path(tmp) / "out",
+                                             threshold=THRESHOLD, progress=False)
+                else:
+                    attention_report(chosen, images_json, image_dir, Path(tmp) / "report", progress=False)
 
-            def theirs(chosen=chosen, found=found):
-                found["detectron2"] = detectron2_evaluation(chosen, json_path, image_dir)
+            def theirs(chosen=chosen, found=found, images_json=images_json):
+                found["detectron2"] = detectron2_evaluation(chosen, images_json, image_dir)
 
-            times = interleaved({"detectron2": theirs, "evaluate": ours}, repetitions=repetitions)
-            same = all(_same(found["ours"]["models"][label]["coco"][task][metric], value)
-                       for label, coco in found["detectron2"].items() for task in ("bbox", "segm")
-                       for metric, value in coco[task].items() if metric in ("AP", "AP50", "AP75"))
-            d2, us = times["detectron2"], times["evaluate"]
-            lines.append(f"| {what} | {count / statistics.median(d2.wall):.2f} | "
-                         f"{count / statistics.median(us.wall):.2f} | {ratio(d2.wall, us.wall)} | "
-                         f"{ratio(d2.cpu, us.cpu)} | {'yes' if same else 'NO'} |")
+            times = interleaved({"detectron2": theirs, "ours": ours}, repetitions=repetitions)
+            n = len(json.loads(Path(images_json).read_text())["images"])
+            d2, us = times["detectron2"], times["ours"]
+            lines.append(f"| {what} | {n} | {n / statistics.median(d2.wall):.2f} | "
+                         f"{n / statistics.median(us.wall):.2f} | {ratio(d2.wall, us.wall)} | "
+                         f"{ratio(d2.cpu, us.cpu)} | {_same_ap(found) if run == 'evaluate' else '-'} |")
             cfgs = [get_config(config) for _, config, _ in chosen]
             workers.append(f"{what}: detectron2 {max(cfg.DATALOADER.NUM_WORKERS for cfg in cfgs)} per model, "
-                           f"evaluate {default_workers(cfgs)}")
+                           f"this project {default_workers(cfgs)}")
     lines += ["", "Decoding workers (each side's default): " + "; ".join(workers) + ". CPU time: this process's "
               "only (the workers' decoding is not in it)."]
     return lines

@@ -21,7 +21,6 @@ import math
 import cv2
 import numpy as np
 from scipy.stats import bootstrap
-from sklearn.metrics import roc_auc_score
 
 MEASURES = ("mass_share", "lift", "auroc", "pointing")
 
@@ -55,12 +54,20 @@ def lift(values: np.ndarray, mask: np.ndarray) -> float:
 
 
 def auroc(values: np.ndarray, mask: np.ndarray) -> float:
-    """The area under the ROC curve of the map as a per-pixel mask detector (sklearn);
-    NaN when the mask is empty or covers the whole image (AUROC is then undefined)."""
+    """The area under the ROC curve of the map as a per-pixel mask detector; NaN when the mask is
+    empty or covers the whole image (AUROC is then undefined).
+
+    It is the Mann-Whitney U over the number of pairs: the share of (mask pixel, other pixel)
+    pairs where the mask pixel's value is higher, ties counting one half, as in sklearn's
+    roc_auc_score. Counted exactly by searching the mask's values in the sorted others: 20x faster
+    than roc_auc_score on a 320 x 320 map, and a dataset report measures a dozen maps per image."""
     values, mask = _check(values, mask)
     if mask.all() or not mask.any():
         return math.nan
-    return float(roc_auc_score(mask.ravel(), values.ravel()))
+    inside, outside = values[mask], np.sort(values[~mask], axis=None)
+    below = np.searchsorted(outside, inside, side="left")  # other pixels lower than each mask pixel
+    tied = np.searchsorted(outside, inside, side="right") - below
+    return float((below.sum() + 0.5 * tied.sum()) / (inside.size * outside.size))
 
 
 def within(mask: np.ndarray, tolerance: float) -> np.ndarray:

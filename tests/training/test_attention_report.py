@@ -127,3 +127,26 @@ def test_detections_are_matched_to_annotations_one_to_one():
     assert match_detections(found, masks, score_threshold=0.3) == [(0, 1), (1, 3)]
     assert match_detections(found, [masks[0], masks[0]]) == [(0, 1), (1, 0)]  # each detection once
     assert match_detections(found[:0], masks) == []
+
+
+def test_reported_maps_are_those_of_each_models_own_capture(report):
+    """The report's numbers for an image are those of measuring each model's own capture of it (the
+    images are decoded in workers, shared by the models), and the CAM rows follow the maps."""
+    import models
+    from models.zoo import NAMED
+    from training.attention_report import crack_masks, measure_capture
+    from training.loader import load_images, model_input
+    from viz.capture import capture_input
+
+    image = json.loads((report[1] / "attention_report.json").read_text())["images"][-1]
+    [(entry, mask)] = crack_masks(SAMPLES_DIR / "annotations.json", [image["image_id"]])
+    record = {"image_id": entry["id"], "file_name": str(SAMPLES_DIR / entry["file_name"])}
+    for spec in (NAMED["demo-baseline"], NAMED["demo-bam"]):
+        model, cfg = models.load_model(spec.config, spec.weights)
+        loaded = next(load_images([record], [cfg], workers=0))
+        expected = measure_capture(capture_input(model.eval(), model_input(loaded, cfg)), mask, tolerance=15.0)
+        reported = image["models"][spec.label]
+        assert list(reported)[:len(expected)] == list(expected)  # the maps first, then the CAM rows
+        assert set(reported) - set(expected) == {"gradcam c4", "randomcam c4"}
+        for name, values in expected.items():
+            assert reported[name] == pytest.approx(values, rel=1e-6), name

@@ -48,6 +48,17 @@ def test_auroc_does_not_depend_on_the_scale_but_lift_does(mask):
     assert lift(noisy + 100, mask) < lift(noisy, mask)  # an offset pulls the lift towards 1
 
 
+def test_auroc_is_sklearns_with_ties(mask):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    for levels in (3, 17, None):  # many ties, some, almost none
+        values = rng.random(mask.shape) + 0.3 * mask
+        if levels:
+            values = np.round(values * levels) / levels
+        assert auroc(values, mask) == pytest.approx(roc_auc_score(mask.ravel(), values.ravel()), abs=1e-12)
+
+
 def test_pointing_game_tolerance(mask):
     values = np.zeros(mask.shape)
     values[20, 30] = 1.0  # a single peak 7 rows below the crack's last row (13)
