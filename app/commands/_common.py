@@ -23,6 +23,31 @@ def add_cpu_arguments(parser, threads_note: str = "") -> None:
                              "0: none, the images are read between the models' runs)")
 
 
+def add_set_arguments(parser, annotations: str = "COCO annotations") -> None:
+    """--json and --images: a labelled COCO set; neither, the demo's test split (`use_demo_set_unless_given`)."""
+    parser.add_argument("--json", metavar="JSON", help=f"{annotations} (default: the demo's held-out test split, "
+                                                       "regenerated into demo/data/ on first use)")
+    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+
+
+def set_arguments_problem(args) -> str | None:
+    """The sentence for --json without --images or the reverse; None when both or neither are given."""
+    if (args.json is None) != (args.images is None):
+        return "give both --json and --images, or neither (the demo test split)."
+    return None
+
+
+def use_demo_set_unless_given(args) -> bool:
+    """Without --json / --images, points them at the demo's held-out test split (regenerated into
+    demo/data/ on first use). True when it did."""
+    if args.json is not None:
+        return False
+    from demo.dataset import demo_split
+
+    args.json, args.images = demo_split("test")
+    return True
+
+
 def set_threads(args) -> None:
     """Applies --threads, in the process that runs the models."""
     if args.threads:

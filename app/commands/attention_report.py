@@ -8,11 +8,14 @@ from pathlib import Path
 from app.commands._common import (
     EXIT_OK,
     add_cpu_arguments,
+    add_set_arguments,
     fail,
     fail_with_problems,
     non_negative_int,
     positive_int,
+    set_arguments_problem,
     set_threads,
+    use_demo_set_unless_given,
 )
 
 DESCRIPTION = """\
@@ -40,10 +43,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the models: each CONFIG.yaml:WEIGHTS.pth or a named model; the first is the "
                              f"reference for the differences (default: {' '.join(DEFAULT_MODELS)})")
     parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per model (default: from the models)")
-    parser.add_argument("--json", metavar="JSON",
-                        help="COCO annotations (default: the demo's held-out test split, regenerated into "
-                             "demo/data/ on first use)")
-    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+    add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the set")
     parser.add_argument("--tolerance", type=_non_negative_float, default=15.0, metavar="PX",
@@ -78,16 +78,13 @@ def _non_negative_float(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     from app.commands.evaluate import resolve_models
 
-    if (args.json is None) != (args.images is None):
-        return fail("give both --json and --images, or neither (the demo test split).")
+    if problem := set_arguments_problem(args):
+        return fail(problem)
     try:
         chosen = resolve_models(args)
     except ValueError as e:
         return fail(str(e))
-    if args.json is None:
-        from demo.dataset import demo_split
-
-        args.json, args.images = demo_split("test")
+    use_demo_set_unless_given(args)
 
     import models
     from training.attention_report import REPORT_FILES, attention_report

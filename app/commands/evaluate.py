@@ -10,10 +10,13 @@ from app.commands._common import (
     add_cpu_arguments,
     add_device_argument,
     add_launch_arguments,
+    add_set_arguments,
     fail,
     fail_with_problems,
     launch_command,
+    set_arguments_problem,
     set_threads,
+    use_demo_set_unless_given,
 )
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
@@ -45,10 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "by ':') or a named model (demo-baseline, demo-bam); default: those two")
     parser.add_argument("--labels", nargs="+", metavar="NAME",
                         help="a column name per model (default: from the weights file names)")
-    parser.add_argument("--json", metavar="JSON",
-                        help="COCO annotations of the evaluation set (default: the demo's held-out test split, "
-                             "regenerated into demo/data/ on first use)")
-    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+    add_set_arguments(parser, "COCO annotations of the evaluation set")
     parser.add_argument("--out", metavar="DIR", help="folder for the reports (required unless --from-counts)")
     parser.add_argument("--threshold", type=_unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
@@ -159,16 +159,13 @@ def run(args: argparse.Namespace) -> int:
         return run_from_counts(args)
     if not args.out:
         return fail("give --out DIR, the folder for the reports.")
-    if (args.json is None) != (args.images is None):
-        return fail("give both --json and --images, or neither (the demo test split).")
+    if problem := set_arguments_problem(args):
+        return fail(problem)
     try:
         chosen = resolve_models(args)
     except ValueError as e:
         return fail(str(e))
-    if args.json is None:
-        from demo.dataset import demo_split
-
-        args.json, args.images = demo_split("test")  # here, before the processes start
+    use_demo_set_unless_given(args)  # here, before the processes start
     return launch_command(evaluate_in_process, args, chosen)
 
 

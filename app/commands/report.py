@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.commands._common import EXIT_OK, add_device_argument, fail, fail_with_problems, positive_int
+from app.commands._common import (
+    EXIT_OK,
+    add_device_argument,
+    add_set_arguments,
+    fail,
+    fail_with_problems,
+    positive_int,
+    set_arguments_problem,
+    use_demo_set_unless_given,
+)
 
 DESCRIPTION = """\
 Write DIR/report.pdf and DIR/report.html (the same content, images embedded): the two models
@@ -32,8 +41,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="the two models, each CONFIG.yaml:WEIGHTS.pth or a named model "
                              f"(default: {' '.join(DEFAULT_MODELS)})")
     parser.add_argument("--labels", nargs=2, metavar=("BEFORE", "AFTER"), help="a name per model")
-    parser.add_argument("--json", metavar="JSON", help="COCO annotations (default: the demo test split)")
-    parser.add_argument("--images", metavar="DIR", help="folder of its images (give it with --json)")
+    add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for report.pdf and report.html")
     parser.add_argument("--limit", type=positive_int, metavar="N",
                         help="evaluate and measure only the first N images of the set (a quick version)")
@@ -57,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from app.commands.evaluate import DEFAULT_MODELS, resolve_models
     from models.zoo import NAMED
 
-    if (args.json is None) != (args.images is None):
-        return fail("give both --json and --images, or neither (the demo test split).")
+    if problem := set_arguments_problem(args):
+        return fail(problem)
     for option, path in (("--evaluation", args.evaluation), ("--attention", args.attention),
                          *(("--examples", p) for p in args.examples or ())):
         if path and not Path(path).is_file():
@@ -70,12 +78,10 @@ def run(args: argparse.Namespace) -> int:
     specs = args.models or list(DEFAULT_MODELS)
     class_names = {label: NAMED[spec].class_names for spec, (label, _, _) in zip(specs, chosen) if spec in NAMED}
     examples_json = None
-    if args.json is None:
-        from demo.dataset import SAMPLES_DIR, demo_split
+    if use_demo_set_unless_given(args) and not args.examples:
+        from demo.dataset import SAMPLES_DIR
 
-        args.json, args.images = demo_split("test")
-        if not args.examples:
-            examples_json = SAMPLES_DIR / "annotations.json"
+        examples_json = SAMPLES_DIR / "annotations.json"
 
     from tqdm import tqdm
 
