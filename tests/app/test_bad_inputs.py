@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import pytest
 import torch
@@ -13,24 +11,15 @@ import models
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from tests.app.conftest import assert_clean, errors, main_images, open_app
 from tests.app.conftest import upload_model as _use_uploaded_model
-
-
-def _png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims width x height pixels but holds almost no data: a decompression bomb's
-    header (the pixels are never decoded)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+from tests.hostile import png_header_only
 
 
 @pytest.mark.parametrize("name, data, expected", [
     ("truncated.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR garbage", "damaged or truncated"),
     ("empty.jpg", b"", "the file is empty"),
     ("notes.png", b"these are not pixels\n" * 20, "not an image this app reads"),
-    ("bomb.png", _png_header_only(60_000, 60_000), "decompression bomb"),
-    ("huge.png", _png_header_only(8_000, 8_000), "too large to analyse"),
+    ("bomb.png", png_header_only(60_000, 60_000, decodable=False), "decompression bomb"),
+    ("huge.png", png_header_only(8_000, 8_000, decodable=False), "too large to analyse"),
 ], ids=["truncated", "empty", "not-an-image", "decompression-bomb", "too-many-pixels"])
 def test_a_bad_image_upload_is_reported_and_the_page_keeps_working(name, data, expected):
     at = open_app()
