@@ -130,9 +130,10 @@ class APResampler:
 
     def many(self, indices: np.ndarray) -> dict[str, np.ndarray]:
         """{"AP", "AP50", "AP75"}: (resamples,) arrays in percent, NaN where undefined, for a
-        (resamples, n) index array; what `__call__` gives row by row, without a Python loop over
-        resamples and detections (pycocotools' accumulate has both; a 1000-resample bootstrap on it
-        cost more than the models' inference on small sets)."""
+        (resamples, n) index array; what `__call__` gives row by row (up to rounding: the means are
+        summed in another order), without a Python loop over resamples and detections (pycocotools'
+        accumulate has both; a 1000-resample bootstrap on it cost more than the models' inference
+        on small sets)."""
         indices = np.asarray(indices)
         sums, defined = 0.0, 0
         for matches in self._matches:
@@ -152,27 +153,28 @@ class _CategoryMatches:
     threshold, as pycocotools' accumulate counts them) and each image's count of annotations that
     are not ignored, so that any resample is a gather."""
 
-    MAX_ELEMENTS = 4_000_000  # detections x IoU thresholds per chunk of resamples: bounds the memory
+    # detections x IoU thresholds per chunk of resamples; each element costs about 80 bytes in the
+    # temporaries (sums, sort keys, ranks), so a chunk peaks near 80 MB
+    MAX_ELEMENTS = 1_000_000
 
     def __init__(self, per_image: list, max_dets: int, n_iou: int):
-        scores, true_pos, false_pos, self.counts, self.truths = [], [], [], [], []
+        scores, true_pos, false_pos, truths = [], [], [], []
         for e in per_image:  # None: neither annotations nor detections in that image
             if e is None:
                 scores.append(np.zeros(0))
                 true_pos.append(np.zeros((n_iou, 0), bool))
                 false_pos.append(np.zeros((n_iou, 0), bool))
-                self.truths.append(0)
+                truths.append(0)
             else:
                 matched = np.asarray(e["dtMatches"])[:, :max_dets] != 0
                 ignored = np.asarray(e["dtIgnore"])[:, :max_dets].astype(bool)
                 scores.append(np.asarray(e["dtScores"][:max_dets], dtype=float))
                 true_pos.append(matched & ~ignored)
                 false_pos.append(~matched & ~ignored)
-                self.truths.append(int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0)))
-            self.counts.append(len(scores[-1]))
-        self.scores, self.truths = np.concatenate(scores), np.asarray(self.truths)
+                truths.append(int(np.count_nonzero(np.asarray(e["gtIgnore"]) == 0)))
+        self.scores, self.truths = np.concatenate(scores), np.asarray(truths)
         self.true_pos, self.false_pos = np.concatenate(true_pos, axis=1), np.concatenate(false_pos, axis=1)
-        self.counts = np.asarray(self.counts)
+        self.counts = np.asarray([len(s) for s in scores])  # detections per image
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
 
     def precision(self, indices: np.ndarray, rec_thrs) -> tuple[np.ndarray, np.ndarray]:
@@ -181,18 +183,17 @@ class _CategoryMatches:
         rec_thrs = np.asarray(rec_thrs, dtype=float)
         n_iou = self.true_pos.shape[0]
         truths = self.truths[indices].sum(axis=1)
+        sizes = self.counts[indices].sum(axis=1)  # detections per resample
         out = np.zeros((n_iou, len(indices), len(rec_thrs)))
-        # chunks of resamples with a bounded number of detections
-        chunk = np.cumsum(self.counts[indices].sum(axis=1)) * n_iou // self.MAX_ELEMENTS
+        chunk = np.cumsum(sizes) * n_iou // self.MAX_ELEMENTS  # resamples in chunks of bounded size
         for c in np.unique(chunk):
             rows = np.flatnonzero(chunk == c)
-            out[:, rows] = self._chunk(indices[rows], truths[rows], rec_thrs)
+            out[:, rows] = self._chunk(indices[rows], sizes[rows], truths[rows], rec_thrs)
         return out, truths > 0
 
-    def _chunk(self, indices: np.ndarray, truths: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
+    def _chunk(self, indices: np.ndarray, sizes: np.ndarray, truths: np.ndarray, rec_thrs: np.ndarray) -> np.ndarray:
         n_res, n_iou = len(indices), self.true_pos.shape[0]
         lengths = self.counts[indices].ravel()
-        sizes = lengths.reshape(n_res, -1).sum(axis=1)  # detections per resample
         total = int(sizes.sum())
         out = np.zeros((n_iou, n_res, len(rec_thrs)))
         if not total:  # no detection drawn: precision 0 at every recall

@@ -59,8 +59,8 @@ def auroc(values: np.ndarray, mask: np.ndarray) -> float:
 
     It is the Mann-Whitney U over the number of pairs: the share of (mask pixel, other pixel)
     pairs where the mask pixel's value is higher, ties counting one half, as in sklearn's
-    roc_auc_score. Counted exactly by searching the mask's values in the sorted others: 20x faster
-    than roc_auc_score on a 320 x 320 map, and a dataset report measures a dozen maps per image."""
+    roc_auc_score. Counted exactly by searching the mask's values in the sorted others, which is
+    many times faster than roc_auc_score: a dataset report measures a dozen maps per image."""
     values, mask = _check(values, mask)
     if mask.all() or not mask.any():
         return math.nan

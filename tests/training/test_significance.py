@@ -111,9 +111,12 @@ def test_bootstrap_interval_is_seeded_and_contains_the_observed_difference():
     assert (same["observed"], same["low"], same["high"]) == (0.0, 0.0, 0.0)
 
 
-def _coco_eval(gt: COCO, detections: list[dict]) -> COCOeval:
+def _coco_eval(gt: COCO, detections: list[dict], **params) -> COCOeval:
+    """pycocotools' box evaluation, with `params` (e.g. maxDets) set on COCOeval.params."""
     with contextlib.redirect_stdout(io.StringIO()):
         evaluation = COCOeval(gt, gt.loadRes(detections), "bbox")
+        for name, value in params.items():
+            setattr(evaluation.params, name, value)
         evaluation.evaluate()
         evaluation.accumulate()
         evaluation.summarize()
@@ -161,8 +164,7 @@ def test_ap_on_all_images_is_pycocotools_own(two_detectors):
 @pytest.fixture(scope="module")
 def awkward_detections():
     """Two categories (the second annotated on 5 of 30 images only), a crowd annotation, tied
-    scores, duplicate detections and images with nothing: pycocotools' evaluation of them, and the
-    image ids."""
+    scores, duplicate detections and images with nothing: (ground truth, detections, image ids)."""
     rng = np.random.default_rng(3)
     images, annotations, found = [], [], []
     for i in range(1, 31):
@@ -185,12 +187,16 @@ def awkward_detections():
                   "categories": [{"id": 1, "name": "crack"}, {"id": 2, "name": "chip"}]}
     with contextlib.redirect_stdout(io.StringIO()):
         gt.createIndex()
-    return _coco_eval(gt, found), list(range(1, 31))
+    return gt, found, list(range(1, 31))
 
 
-def test_many_resamples_at_once_equal_pycocotools_one_by_one(awkward_detections):
-    evaluation, ids = awkward_detections
-    resampler = APResampler(evaluation, ids)
+@pytest.mark.parametrize("params", [
+    {},  # pycocotools' defaults
+    {"maxDets": [1, 2, 2], "iouThrs": np.array([0.3, 0.5, 0.75]), "recThrs": np.linspace(0, 1, 11)},
+], ids=["defaults", "two-detections-other-thresholds"])
+def test_many_resamples_at_once_equal_pycocotools_one_by_one(awkward_detections, params):
+    gt, found, ids = awkward_detections
+    resampler = APResampler(_coco_eval(gt, found, **params), ids)
     indices = np.concatenate([
         np.arange(30)[None], np.zeros((1, 30), int), np.full((1, 30), 2),  # all, one image, one with nothing
         np.tile([2, 3, 5, 8, 9, 11], 5)[None],  # no annotation of the second category drawn
@@ -206,7 +212,8 @@ def test_many_resamples_at_once_equal_pycocotools_one_by_one(awkward_detections)
 
 
 def test_many_resamples_in_chunks_give_the_same(awkward_detections, monkeypatch):
-    evaluation, ids = awkward_detections
+    gt, found, ids = awkward_detections
+    evaluation = _coco_eval(gt, found)
     indices = bootstrap_indices(30, resamples=40, seed=2)
     whole = APResampler(evaluation, ids).many(indices)
     monkeypatch.setattr(_CategoryMatches, "MAX_ELEMENTS", 50)  # a few resamples per chunk
