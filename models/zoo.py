@@ -82,5 +82,6 @@ def from_files(config: str | Path, weights: str | Path | None = None, *, label: 
                                  f"folders this server lets visitors read.")
         if not path.is_file():
             raise ModelLoadError(f"{path.name or path}: {what} file not found.")
-    note = None if weights else f"no weights given for {config.name}: random weights"
+    note = None if weights else (f"no weights given for {config.name}: random weights, so its detections and "
+                                 "maps show an untrained network (give CONFIG.yaml:WEIGHTS.pth)")
     return ModelSpec(label or (weights.stem if weights else config.stem), config, weights, class_names, note)

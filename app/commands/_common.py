@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
@@ -106,8 +107,6 @@ def fail_with_problems(problems: list[str], what: str) -> int:
 
 
 def _int_at_least(text: str, minimum: int) -> int:
-    import argparse
-
     try:
         value = int(text)
     except ValueError:
@@ -115,6 +114,26 @@ def _int_at_least(text: str, minimum: int) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {value})")
     return value
+
+
+def unit_float(text: str) -> float:
+    """A number from 0 to 1 (a score threshold), for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {value})")
+    return value
+
+
+def colormap_name(text: str) -> str:
+    """A matplotlib colormap's name, for argparse (checked before any model loads)."""
+    import matplotlib
+
+    if text not in matplotlib.colormaps:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a matplotlib colormap (e.g. inferno, viridis, magma)")
+    return text
 
 
 def positive_int(text: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from app.commands._common import add_device_argument, fail, note
+from app.commands._common import add_device_argument, colormap_name, fail, note, positive_int, unit_float
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -26,12 +26,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--compare", default="demo-baseline",
                    help="the model to compare with, same forms, or 'none' (default: demo-baseline)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
-    p.add_argument("--threshold", type=float, default=0.5, help="detection score threshold (default: 0.5)")
+    p.add_argument("--threshold", type=unit_float, default=0.5, help="detection score threshold (default: 0.5)")
     p.add_argument("--cam-method", default="GradCAM", choices=list(CAM_METHODS))
     p.add_argument("--cam-target", default="score", choices=list(TARGETS))
     p.add_argument("--cam-layers", nargs="+", default=list(DEFAULT_LAYERS), metavar="LAYER")
-    p.add_argument("--cmap", default="inferno", help="matplotlib colormap of the attention maps")
-    p.add_argument("--top-k", type=int, default=16, help="channels in each feature-map grid")
+    p.add_argument("--cmap", type=colormap_name, default="inferno",
+                   help="matplotlib colormap of the attention maps (default: inferno)")
+    p.add_argument("--top-k", type=positive_int, default=16, help="channels in each feature-map grid (default: 16)")
     p.add_argument("--class-names", metavar="NAMES", default="",
                    help='comma-separated class names in the model\'s class order, e.g. "crack, scratch" '
                         "(default: metadata.json beside the weights, written by train; else class 0, class 1, ...)")
@@ -49,7 +50,7 @@ def _load(spec: str, device: str, given_names: tuple[str, ...] = ()):
 
     found = resolve(spec)
     opened = models.open_model(found.config, found.weights, device=device)
-    for message in opened.notes:
+    for message in filter(None, (found.note, *opened.notes)):
         note(f"{found.label}: {message}")
     cfg = opened.cfg
     num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
@@ -97,14 +98,18 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
 def run(args: argparse.Namespace) -> int:
     from app.model_choice import parse_class_names
     from models import ModelLoadError
-    from viz.catalogue import UnknownLayerError
+    from viz.catalogue import UnknownLayerError, get_layer, layer_catalogue
     from viz.images import ImageError, load_for_analysis
 
     specs = [args.model] + ([] if args.compare.lower() == "none" else [args.compare])
     given = parse_class_names(args.class_names)
     try:
         loaded = [_load(spec, args.device, given) for spec in specs]
-    except ModelLoadError as e:
+        for model, *_ in loaded:  # an unknown --cam-layers name fails now, not once per image
+            catalogue = layer_catalogue(model)
+            for layer in args.cam_layers:
+                get_layer(catalogue, layer)
+    except (ModelLoadError, UnknownLayerError) as e:
         return fail(str(e))
     args.out.mkdir(parents=True, exist_ok=True)
     report = {"models": [{"spec": s, "label": m[2], "description": m[4], "class_names": list(m[3])}

@@ -16,6 +16,7 @@ from app.commands._common import (
     launch_command,
     set_arguments_problem,
     set_threads,
+    unit_float,
     use_demo_set_unless_given,
 )
 
@@ -50,7 +51,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                         help="a column name per model (default: from the weights file names)")
     add_set_arguments(parser, "COCO annotations of the evaluation set")
     parser.add_argument("--out", metavar="DIR", help="folder for the reports (required unless --from-counts)")
-    parser.add_argument("--threshold", type=_unit_float, default=0.5,
+    parser.add_argument("--threshold", type=unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
     parser.add_argument("--from-counts", nargs=2, type=_counts, metavar=("BEFORE", "AFTER"),
                         help="no evaluation: the image-level tables of two models on the same images, each "
@@ -60,16 +61,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_device_argument(parser)
     add_launch_arguments(parser)
     return parser
-
-
-def _unit_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {value})")
-    return value
 
 
 def _counts(text: str) -> dict:

@@ -13,6 +13,7 @@ from app.commands._common import (
     fail_with_problems,
     positive_int,
     set_arguments_problem,
+    unit_float,
     use_demo_set_unless_given,
 )
 
@@ -32,7 +33,7 @@ A quick version: --limit 20 --example-count 2. Reuse earlier runs with --evaluat
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from app.commands.evaluate import DEFAULT_MODELS, _unit_float
+    from app.commands.evaluate import DEFAULT_MODELS
 
     parser = subparsers.add_parser("report", help="one PDF and HTML to hand out: models, before/after, "
                                                   "attention per stage, examples",
@@ -53,7 +54,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--evaluation", metavar="JSON", help="an evaluation.json written by `evaluate`, used as is")
     parser.add_argument("--attention", metavar="JSON",
                         help="an attention_report.json written by `attention-report`, used as is")
-    parser.add_argument("--threshold", type=_unit_float, default=0.5,
+    parser.add_argument("--threshold", type=unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
     parser.add_argument("--resamples", type=positive_int, default=1000,
                         help="bootstrap resamples of the attention intervals (default 1000)")

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from app.cli import main
@@ -21,7 +22,10 @@ def test_analyze_two_images_one_bad(tmp_path, capsys):
     assert status == 1  # one image failed
     report = json.loads((out / "summary.json").read_text())
     assert list(report["images"]) == ["good.png"] and "bad.jpg" in report["failed"]
-    assert "bad.jpg" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bad.jpg" in err
+    # configs without weights: said, not silent (their detections are an untrained network's)
+    assert "no weights given for mask_rcnn_R_18_FPN_bam.yaml: random weights" in err
     for name in ("good_detections.png", "good_detections.pdf", "good_comparison.png", "good_model_attention.pdf",
                  "good_model_c3_channels.png", "good_compare_c5_channels.png"):
         assert (out / name).stat().st_size > 1000, name
@@ -33,3 +37,20 @@ def test_analyze_reports_a_missing_model(tmp_path, capsys):
     Image.new("RGB", (40, 40)).save(image)
     status = main(["analyze", str(image), "--out", str(tmp_path), "--model", "nope.yaml:nope.pth", "--compare", "none"])
     assert status == 2 and "nope.yaml: config file not found" in capsys.readouterr().err
+
+
+def test_bad_options_are_one_sentence_before_any_model_loads(tmp_path, capsys):
+    image = tmp_path / "x.png"
+    Image.new("RGB", (40, 40)).save(image)
+    base = ["analyze", str(image), "--out", str(tmp_path / "out"), "--compare", "none"]
+    for option, value, expected in (("--cmap", "nosuch", "'nosuch' is not a matplotlib colormap"),
+                                    ("--threshold", "1.5", "must be between 0 and 1"),
+                                    ("--top-k", "0", "must be at least 1")):
+        with pytest.raises(SystemExit) as exit_:
+            main([*base, option, value])
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and expected in err and "Traceback" not in err, option
+    status = main([*base, "--cam-layers", "c9"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("unknown layer 'c9'") == 1 and "c4" in err
+    assert not (tmp_path / "out").exists()  # nothing written for a run that cannot go through
