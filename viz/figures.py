@@ -20,7 +20,7 @@ from viz.compare import match_instances
 from viz.render import draw_instances
 from viz.views import Panel, Scale
 from viz.views.attention import MAP_PANELS, attention_stages, channel_bars, stage_panels
-from viz.views.compare import difference_limit, difference_panel, difference_scale, feature_difference_panels
+from viz.views.compare import cam_difference_panel, feature_difference_panels
 from viz.views.detections import LEGEND as DETECTIONS_LEGEND
 from viz.views.detections import detection_panels, instance_box, instance_label
 from viz.views.gradcam import cam_panel, cam_scale
@@ -137,20 +137,24 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
     cam_rows = [(k, layer, d) for (k, layer), d in comparison.cam_diffs.items() if k < len(matches)]
     heights = [width / 2 * aspect + 0.5] + ([width / max(len(diffs), 1) * aspect + 0.9] if diffs else []) \
         + [width / 3 * aspect + 0.9] * len(cam_rows)
-    fig = Figure(figsize=(width, sum(heights) + 0.9), layout="constrained")
-    rows = fig.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    heading = 0.3  # inches: each row's title stands in a strip of its own above the row (a subfigure's
+    # suptitle landed on the panel titles in constrained layout's first draw)
+    fig = Figure(figsize=(width, sum(heights) + heading * len(heights) + 0.9), layout="constrained")
+    strips = fig.subfigures(2 * len(heights), 1, height_ratios=[h for row in heights for h in (heading, row)],
+                            squeeze=False)[:, 0]
+    headings, rows = strips[0::2], strips[1::2]
     for ax, panel in zip(rows[0].subplots(1, 2), detection_panels(with_att, without_att, comparison.detections, image)):
         _image_axis(ax, panel.image, f"{panel.title}: {panel.caption}")
     d = comparison.detections
-    rows[0].suptitle(f"kept {len(d.kept)} · gained {len(d.gained)} · lost {len(d.lost)} — {DETECTIONS_LEGEND}",
-                     fontsize=8)
+    _heading(headings[0], f"kept {len(d.kept)} · gained {len(d.gained)} · lost {len(d.lost)} — {DETECTIONS_LEGEND}",
+             fontsize=8)
     if diffs:
         axes = rows[1].subplots(1, len(diffs), squeeze=False)[0]
         for ax, panel in zip(axes, diffs):
             _panel_axis(fig, ax, panel, title=f"{panel.title}\n{panel.caption}", bar=False)
         _scale_bar(rows[1], list(axes), diffs[0].scale)
-        rows[1].suptitle("Mean |activation| per stage, each model normalised to [0, 1]: with − without", fontsize=9)
-    for row, (k, layer, cam_diff) in zip(rows[1 + bool(diffs):], cam_rows):
+        _heading(headings[1], "Mean |activation| per stage, each model normalised to [0, 1]: with − without")
+    for heading_strip, row, (k, layer, cam_diff) in zip(headings[1 + bool(diffs):], rows[1 + bool(diffs):], cam_rows):
         match = matches[k]
         axes = row.subplots(1, 3)
         for ax, analysis, index, cams in ((axes[0], without_att, match.index_without, comparison.cams[1]),
@@ -163,14 +167,17 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
                                            box=instance_box(analysis, index)[0]), bar=False)
         if any(ax.images for ax in axes[:2]):
             _scale_bar(row, list(axes[:2]), cam_scale())
-        limit = difference_limit(cam_diff)
-        panel = difference_panel("with − without", image, cam_diff, difference_scale(limit, f"±{limit:.2f}"))
-        _panel_axis(row, axes[2], panel)
+        _panel_axis(row, axes[2], cam_difference_panel(image, cam_diff))
         axes[2].add_patch(Rectangle(*_xywh(instance_box(with_att, match.index_with)[0]), fill=False,
                                     edgecolor="black", linewidth=1.2))
-        row.suptitle(f"{with_att.cam_method} at {layer}, matched instance {k}", fontsize=9)
+        _heading(heading_strip, f"{with_att.cam_method} at {layer}, matched instance {k}")
     fig.suptitle(f"With vs without attention · {_header(image_name, [with_att, without_att])}", fontsize=11)
     return fig
+
+
+def _heading(strip, text: str, fontsize: float = 9) -> None:
+    """A row's title, centred in the strip of figure above it."""
+    strip.text(0.5, 0.5, text, ha="center", va="center", fontsize=fontsize)
 
 
 def _xywh(box) -> tuple[tuple[float, float], float, float]:

@@ -11,7 +11,7 @@ from app.exports import pdf_pages, rows_csv, stem, zip_files
 from viz.analysis import summary
 from viz.compare import cam_difference
 from viz.figures import comparison_figure, figure_bytes
-from viz.views.compare import CONTRASTS, difference_limit, difference_panel, difference_scale, feature_difference_panels
+from viz.views.compare import CONTRASTS, cam_difference_panel, feature_difference_panels
 from viz.views.detections import LEGEND, at_threshold, detection_rows, detection_summary, instance_box, instance_label
 from viz.views.gradcam import cam_panel
 
@@ -75,11 +75,9 @@ else:
         cam_diffs[(k, layer)] = cam_difference(heat[1], heat[0])
         cols = st.columns(3)
         boxes = [instance_box(without_att, match.index_without)[0], instance_box(with_att, match.index_with)[0]]
-        limit = difference_limit(cam_diffs[(k, layer)])
         cam_panels = [cam_panel(f"{a.label}: GradCAM at {layer}", sel.image, h, box=b)
                       for a, h, b in ((without_att, heat[0], boxes[0]), (with_att, heat[1], boxes[1]))]
-        cam_panels.append(difference_panel("with − without", sel.image, cam_diffs[(k, layer)],
-                                           difference_scale(limit, f"±{limit:.2f} (red: more weight with attention)")))
+        cam_panels.append(cam_difference_panel(sel.image, cam_diffs[(k, layer)]))
         for col, panel in zip(st.columns(3), cam_panels):
             with col:
                 widgets.panel_ui(panel, title=True)

@@ -125,6 +125,12 @@ def test_exported_figures_are_full_and_name_what_they_show(found, image):
         assert rows > 0.85 and cols > 0.85, (name, rows, cols)  # no empty halves
     labels = [ax.get_xlabel() for ax in figures["comparison"].axes]
     assert any(label.startswith("shared by every stage: ±") for label in labels)  # the scale, stated
+    # each row's title clear of every panel title (a subfigure's suptitle sat on them in the export)
+    headings = [t for strip in figures["comparison"].subfigs for t in strip.texts]
+    assert {"Mean |activation| per stage", "kept "} <= {t.get_text()[:len(p)] for t in headings
+                                                        for p in ("Mean |activation| per stage", "kept ")}
+    titles = [ax.title.get_window_extent() for ax in figures["comparison"].axes if ax.get_title()]
+    assert titles and not [t for t in headings for title in titles if t.get_window_extent().overlaps(title)]
 
 
 def test_labels_that_find_no_room_become_numbers_with_a_legend_under_the_picture():

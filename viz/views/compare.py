@@ -66,3 +66,12 @@ def feature_difference_panels(with_att: ModelAnalysis, feature_diffs: Mapping[st
                                        f"mean {float(diff.mean()):+.3f} · mean |Δ| {float(np.abs(diff).mean()):.3f}",
                                        on_image=on_image, alpha=alpha))
     return panels
+
+
+def cam_difference_panel(image: np.ndarray, diff: np.ndarray) -> Panel:
+    """The CAM with attention minus the CAM without (viz.compare.cam_difference) as a panel. Each
+    CAM is scaled to its own peak by grad-cam, so the difference compares where each model looks
+    relative to its own strongest evidence, not how strong that evidence is."""
+    limit = difference_limit(diff)
+    return difference_panel("with − without\n(each CAM relative to its own peak)", image, diff,
+                            difference_scale(limit, f"±{limit:.2f} (red: more weight with attention)"))

@@ -23,8 +23,9 @@ def cam_picture(image: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, cmap:
 
 
 def cam_scale(cmap: str = "jet") -> Scale:
-    """grad-cam scales each CAM to [0, 1]: the one range every CAM is drawn on."""
-    return absolute_scale(cmap, label="absolute [0, 1] (each CAM scaled to [0, 1] by grad-cam)")
+    """grad-cam min-max scales each CAM to [0, 1]: every CAM is drawn on that range, but 1 is each
+    CAM's own peak, so levels do not compare across CAMs."""
+    return absolute_scale(cmap, label="relative: each CAM scaled to [0, 1] by grad-cam (1: its own peak)")
 
 
 def cam_panel(title: str, image: np.ndarray, cam: np.ndarray, caption: str = "", *, alpha: float = 0.5,
