@@ -12,6 +12,7 @@ import streamlit as st
 from app import cache, widgets
 from app.model_choice import LoadedModel
 from app.sidebar import Selection, current
+from app.text import literal
 from viz.analysis import ModelAnalysis
 from viz.views.detections import at_threshold
 
@@ -41,7 +42,8 @@ def require_pair(sel: Selection) -> tuple[LoadedModel, LoadedModel]:
     if sel.pair is None:
         for slot in sel.slots.values():
             if slot.error:
-                st.error(f"The model {slot.role} attention is not loaded. {slot.error}", icon=":material/error:")
+                st.error(f"The model {slot.role} attention is not loaded. {literal(slot.error)}",
+                         icon=":material/error:")
             elif slot.pending:
                 st.info(slot.pending, icon=":material/upload_file:")
         st.stop()

@@ -11,6 +11,7 @@ import models
 from app import assets, cache
 from app.evaluation import random_weights_file
 from app.model_choice import LoadedModel
+from app.text import literal
 from training.data import DataProblemsError
 
 STATE = "handout_report"
@@ -59,10 +60,10 @@ def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: i
                               class_names={m.label: m.class_names for m in (before, after)},
                               threshold=threshold, on_progress=lambda done, text: bar.progress(done, text=text))
     except DataProblemsError as e:
-        st.error(f"The dataset has {len(e.problems)} problem(s); no report was written: {e.problems[0]}",
+        st.error(f"The dataset has {len(e.problems)} problem(s); no report was written: {literal(e.problems[0])}",
                  icon=":material/error:")
     except (models.ModelLoadError, ValueError) as e:
-        st.error(f"The report failed: {e}", icon=":material/error:")
+        st.error(f"The report failed: {literal(e)}", icon=":material/error:")
     else:
         st.session_state[STATE] = {"pdf": report.pdf.read_bytes(), "html": report.html.read_bytes(),
                                    "pages": report.pages, "seconds": sum(report.seconds.values())}

@@ -27,6 +27,7 @@ from app.model_choice import (
 )
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from app.server_paths import folders as server_folders
+from app.text import literal
 from models.device import cuda_count
 
 SOURCES = ("Demo", "Upload", "Server path")  # "Server path" only where the operator allows it
@@ -112,7 +113,7 @@ def image_ui() -> tuple[list[ImageSource], ImageSource | None, list[str]]:
                      key="image_uploads", on_change=_select_newest_upload,
                      help="JPEG, PNG, BMP, TIFF or WebP; grayscale, RGBA and 16-bit images are converted.")
     for problem in problems:
-        st.error(problem, icon=":material/broken_image:")
+        st.error(literal(problem), icon=":material/broken_image:")
     chosen = next((i for i in images if i.name == chosen_name), None)
     return images, chosen, problems
 
@@ -219,7 +220,7 @@ def models_ui() -> dict[str, ModelSlot]:
         else:
             st.markdown(title + "none")
             if slot.error:
-                st.error(slot.error, icon=":material/error:")
+                st.error(literal(slot.error), icon=":material/error:")
     return slots
 
 

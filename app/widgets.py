@@ -15,6 +15,7 @@ from app.assets import ImageSource
 from app.exports import png_bytes, stem
 from app.model_choice import ROLE_TITLES, LoadedModel
 from app.sidebar import Selection
+from app.text import literal
 from viz.render import SEQUENTIAL_CMAPS, colorbar
 from viz.views import STRETCHED, Panel, Scale
 
@@ -118,7 +119,7 @@ def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, Loade
     if parts:
         st.caption(" · ".join(parts))
     for problem in selection.problems:
-        st.error(problem, icon=":material/broken_image:")
+        st.error(literal(problem), icon=":material/broken_image:")
     if selection.notes:
         notes = selection.notes
         text = notes[0][0].upper() + notes[0][1:] if len(notes) == 1 else "\n".join(f"- {n}" for n in notes)
@@ -164,7 +165,7 @@ def server_dataset_ui(key: str) -> tuple[Path, Path, str | None]:
         server_paths.check(json_path, "annotations file")
         server_paths.check(image_dir, "image folder")
     except server_paths.ServerPathError as e:
-        st.error(str(e), icon=":material/block:")
+        st.error(literal(e), icon=":material/block:")
         return json_path, image_dir, str(e)
     return json_path, image_dir, None
 
@@ -183,7 +184,7 @@ def dataset_problems_ui(problems: list[str], what: str, shown: int = 20) -> None
     """One error box listing a dataset's problems (the first `shown`); `what`: e.g. "evaluated"."""
     more = f"\n- … and {len(problems) - shown} more" if len(problems) > shown else ""
     st.error(f"The dataset has {len(problems)} problem(s); nothing was {what}:\n"
-             + "\n".join(f"- {p}" for p in problems[:shown]) + more, icon=":material/error:")
+             + "\n".join(f"- {literal(p)}" for p in problems[:shown]) + more, icon=":material/error:")
 
 
 def dataset_image(path: Path) -> tuple[ImageSource, np.ndarray]:

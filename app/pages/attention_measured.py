@@ -7,6 +7,7 @@ import streamlit as st
 
 import models
 from app import assets, attention_measured, cache, context, evaluation, widgets
+from app.text import literal
 from training.attention_report import crack_masks, image_maps
 from training.data import DataProblemsError
 from viz.render import normalize, overlay
@@ -47,7 +48,7 @@ if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "measured")
     except (models.ModelLoadError, ValueError) as e:
-        st.error(f"Measuring failed: {e}", icon=":material/error:")
+        st.error(f"Measuring failed: {literal(e)}", icon=":material/error:")
     bar.empty()
 
 done = st.session_state.get("alignment")
@@ -88,7 +89,7 @@ for title, entries in ((f"Best {attention_measured.measure_title(measure)}", bes
         try:
             image_source, image = widgets.dataset_image(path)
         except ValueError as e:
-            col.error(str(e))
+            col.error(literal(e))
             continue
         with st.spinner(f"Analysing {path.name}…"):
             analysis = cache.analysis(loaded.key, image_source.digest, loaded, image)

@@ -9,6 +9,7 @@ import streamlit as st
 import models
 from app import assets, cache, context, evaluation, widgets
 from app.report_block import report_block
+from app.text import literal
 from training.data import DataProblemsError
 from training.significance import COUNT_KEYS, counts_summary, pairing_from_counts
 from viz.views.detections import at_threshold
@@ -55,7 +56,7 @@ if start:
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "evaluated")
     except (models.ModelLoadError, ValueError) as e:
-        st.error(f"Evaluation failed: {e}", icon=":material/error:")
+        st.error(f"Evaluation failed: {literal(e)}", icon=":material/error:")
 
 before, after = pair[1].label, pair[0].label  # the reports' order: baseline first
 with st.expander("Only the two tables? What counts alone can say"):
@@ -73,7 +74,7 @@ with st.expander("Only the two tables? What counts alone can say"):
     try:
         from_counts = pairing_from_counts(*tables)
     except ValueError as e:
-        st.error(f"These counts cannot be compared: {e}", icon=":material/error:")
+        st.error(f"These counts cannot be compared: {literal(e)}", icon=":material/error:")
     else:
         st.table(pd.DataFrame(evaluation.counts_table(from_counts, (before, after))).set_index("pairing"))
         st.markdown(counts_summary(from_counts, (before, after)))
@@ -190,7 +191,7 @@ path = done.image_path(entry)
 try:
     image_source, image = widgets.dataset_image(path)
 except ValueError as e:
-    st.error(str(e))
+    st.error(literal(e))
     st.stop()
 found = []
 for loaded in pair:

@@ -7,6 +7,7 @@ reused by the others: only the first page pays for loading torch and analysing t
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,8 @@ def assert_clean(at: AppTest) -> None:
 
 
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    """The error boxes' text as a person reads it (the Markdown escapes of app.text.literal removed)."""
+    return [re.sub(r"\\(.)", r"\1", e.value) for e in at.error]
 
 
 def main_images(at: AppTest) -> int:

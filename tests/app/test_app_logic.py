@@ -106,3 +106,15 @@ def test_random_weights_are_written_for_the_evaluation(tmp_path):
     again, _ = models.load_model(loaded.choice.config, path)
     for (name, a), b in zip(loaded.model.state_dict().items(), again.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_text_from_files_reaches_the_page_literally():
+    import re
+
+    from app.text import literal
+
+    name = "cfg_BASE_ *x* [link](http://e.xample) $x^2$ :red[alert] `code` a|b ~~s~~ <b> #1 back\\slash"
+    shown = literal(name)
+    assert re.sub(r"\\(.)", r"\1", shown) == name  # nothing lost: Markdown drops the escapes
+    unescaped = re.sub(r"\\.", "", shown)  # what Markdown would still interpret
+    assert not set("_*[]$:`|~<>#\\") & set(unescaped)

@@ -75,6 +75,8 @@ def test_a_config_whose_base_is_missing_is_one_sentence(tmp_path):
     path = hostile.config_with_missing_base(tmp_path)
     at = _upload_model(open_app(), ("orphan.yaml", path.read_bytes()))
     assert "orphan.yaml's _BASE_ Base-RCNN-FPN.yaml: file not found." in _the_page_error(at)
+    # the Markdown the page renders: _BASE_ escaped, not italic "BASE"
+    assert any("\\_BASE\\_" in e.value for e in at.error)
 
 
 def test_server_paths_are_off_unless_the_operator_names_folders(tmp_path, monkeypatch):
