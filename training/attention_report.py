@@ -236,7 +236,8 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                      tolerance: float = 15.0, cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True,
-                     on_progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> dict:
+                     on_progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+                     device: str = "auto") -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     models: (label, config_file, weights_file) per model, labels distinct; the first is the
@@ -251,6 +252,7 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
     workers: processes decoding and resizing the images while the models run
     (training.loader.load_images; 0: this process); each image is decoded once for all models.
+    device: where the models run (models.device's rule: auto, cpu, cuda, cuda:N).
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
     problems in the data and models.ModelLoadError for a config or weights that do not load.
     """
@@ -269,7 +271,7 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     require_valid((json_path, image_dir))
     loaded = []
     for label, config_file, weights_file in models:
-        model, cfg = bam_models.load_model(config_file, weights_file)
+        model, cfg = bam_models.load_model(config_file, weights_file, device=device)
         catalogue = layer_catalogue(model)
         for layer in cam_layers:
             get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run

@@ -8,6 +8,7 @@ from pathlib import Path
 from app.commands._common import (
     EXIT_OK,
     add_cpu_arguments,
+    add_device_argument,
     add_set_arguments,
     fail,
     fail_with_problems,
@@ -62,6 +63,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
     add_cpu_arguments(parser)
+    add_device_argument(parser)
     return parser
 
 
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
         results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
                                    tolerance=args.tolerance, cam_layers=args.cams, cam_methods=args.cam_methods,
                                    faithfulness=args.faithfulness, seed=args.seed,
-                                   resamples=args.resamples, workers=args.workers)
+                                   resamples=args.resamples, workers=args.workers, device=args.device)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was measured")
     except (models.ModelLoadError, KeyError) as e:  # KeyError: an unknown --cams layer, with the valid ones

@@ -109,6 +109,10 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["attention-report", *samples, "--out", str(tmp_path / "out"), "--cams", "c4", "--cam-methods", "Magic"])
     assert "ScoreCAM" in capsys.readouterr().err  # argparse lists the choices
+    if not torch.cuda.is_available():  # --device, as every command has it
+        assert main(["attention-report", *samples, "--out", str(tmp_path / "out"), "--device", "cuda"]) == 2
+        err = capsys.readouterr().err
+        assert "no CUDA GPU" in err and "Traceback" not in err
 
 
 def test_detections_are_matched_to_annotations_one_to_one():
