@@ -235,6 +235,12 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
         raise CheckpointError(f"{path.name}: refused: its records expand to {expanded / 2**20:.0f} MB, more "
                               f"than a weights file for this model can hold ({max_bytes / 2**20:.0f} MB).")
     is_zip = zipfile.is_zipfile(io.BytesIO(data))
+    unreadable = CheckpointError(f"{path.name}: not a readable weights file (damaged or another format: "
+                                 f"PyTorch .pth/.pt or a detectron2 .pkl).")
+    if not is_zip and path.suffix.lower() != ".pkl" and not data.startswith(b"\x80"):
+        # neither PyTorch's zip nor its legacy pickle (protocol 2: 0x80 0x02): an image, text, ...
+        # torch.load would call it a refused unsafe pickle, which would alarm for nothing
+        raise unreadable
     try:
         if is_zip or path.suffix.lower() != ".pkl":
             loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
@@ -243,8 +249,7 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
     except pickle.UnpicklingError as e:
         if "Weights only load failed" in str(e) or _GLOBAL.search(str(e)):
             raise _refusal(path, e) from None
-        raise CheckpointError(f"{path.name}: not a readable weights file (damaged or another format).") from None
+        raise unreadable from None
     except Exception:  # noqa: BLE001  (garbage makes the unpicklers raise anything; one message)
-        raise CheckpointError(f"{path.name}: not a readable weights file (damaged or another format: "
-                              f"PyTorch .pth/.pt or a detectron2 .pkl).") from None
+        raise unreadable from None
     return _to_tensors(loaded)

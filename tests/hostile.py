@@ -95,6 +95,16 @@ def text_as_weights(folder: Path) -> Path:
     return path
 
 
+def image_as_weights(folder: Path) -> Path:
+    """A JPEG photo picked by mistake as the weights file."""
+    import numpy as np
+    from PIL import Image
+
+    path = folder / "photo.pth"
+    Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(path, format="JPEG")
+    return path
+
+
 def config_with_missing_base(folder: Path) -> Path:
     path = folder / "orphan.yaml"
     path.write_text('_BASE_: "Base-RCNN-FPN.yaml"\nMODEL:\n  MASK_ON: True\n')

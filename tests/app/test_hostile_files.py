@@ -54,8 +54,9 @@ def test_an_uploaded_config_may_not_reach_files_outside_its_folder(tmp_path):
 
 @pytest.mark.parametrize("make, expected", [
     (hostile.text_as_weights, "not a readable weights file"),
+    (hostile.image_as_weights, "not a readable weights file"),  # a mistake, not an attack: no alarm
     (lambda folder: hostile.pickle_running_code(folder, folder / "pwned"), "refused: it is not a plain weights file"),
-], ids=["text-as-pth", "code-pickle"])
+], ids=["text-as-pth", "jpeg-as-pth", "code-pickle"])
 def test_bad_uploaded_weights_are_one_sentence(tmp_path, make, expected):
     path = make(tmp_path)
     at = _upload_model(open_app(), ("bam.yaml", BAM_CONFIG.read_bytes()), (path.name, path.read_bytes()))
