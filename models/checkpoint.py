@@ -238,6 +238,29 @@ def _describe(label: str, keys: list[str]) -> str:
     return f"{len(keys)} {label}: " + ", ".join(keys[:_LISTED]) + more
 
 
+_PREDICTORS = ("roi_heads.box_predictor.", "roi_heads.mask_head.predictor.")
+
+
+def likely_cause(missing: list[str], unexpected: list[str], wrong_shape: list[str]) -> str | None:
+    """In words, what a weights file that does not fit most likely is, from the keys `check_fit`
+    found: trained for another number of classes, with or without the config's attention, or
+    for another backbone. None when the keys say nothing that clear."""
+    shaped = {entry.split(":", 1)[0]: entry for entry in wrong_shape}
+    if shaped and not missing and not unexpected and all(k.startswith(_PREDICTORS) for k in shaped):
+        scores = shaped.get("roi_heads.box_predictor.cls_score.weight", "")
+        classes = re.search(r": file \((\d+),", scores)  # one row per class and one for the background
+        told = f" ({int(classes.group(1)) - 1})" if classes else ""
+        return f"its heads were trained for another number of classes{told}: set MODEL.ROI_HEADS.NUM_CLASSES to it"
+    if missing and not unexpected and not shaped and all(".attention." in k for k in missing):
+        return "the config has attention modules and the weights have none: they are of a model without attention"
+    if unexpected and not missing and not shaped and all(".attention." in k for k in unexpected):
+        return ("the weights hold attention modules the config lacks: give the config with that attention "
+                "(MODEL.ATTENTION.TYPE)")
+    if any(k.startswith("backbone.") and ".attention." not in k for k in (*shaped, *missing)):
+        return "its backbone differs (another depth or width, e.g. R-50 and R-18): give the config it was trained with"
+    return None
+
+
 @dataclass(frozen=True)
 class Fit:
     """What loading a weights file into a model left out. Unpacks as (missing, unexpected)."""
@@ -292,8 +315,8 @@ def fit_weights(model: nn.Module, weights: Checkpoint | dict[str, torch.Tensor],
                  ("not in the model", unexpected))
                 if keys and (strict or (label == "wrong shapes" and not skip_mismatched))]
     if problems:
-        raise CheckpointError(f"{name} does not fit this model (is it for another "
-                              f"config?). " + "; ".join(problems))
+        cause = likely_cause(missing, unexpected, wrong_shape) or "is it for another config?"
+        raise CheckpointError(f"{name} does not fit this model ({cause}). " + "; ".join(problems))
     if skipped:
         left_out = {entry.split(":", 1)[0] for entry in skipped}
         state_dict = {k: v for k, v in state_dict.items() if k not in left_out}

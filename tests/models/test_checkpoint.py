@@ -130,3 +130,20 @@ def test_load_model_from_config_and_weights(tmp_path, bam_cfg):
     path = save_weights(models.build_model(bam_cfg), tmp_path / "w.pth")
     model, cfg = models.load_model(models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml", path)
     assert not model.training and cfg.MODEL.ATTENTION.TYPE == "bam"
+
+
+@pytest.mark.parametrize("weights_config, weights_opts, model_config, model_opts, cause", [
+    ("mask_rcnn_R_18_FPN", (), "mask_rcnn_R_18_FPN_bam", (),
+     "the config has attention modules and the weights have none"),
+    ("mask_rcnn_R_18_FPN_bam", (), "mask_rcnn_R_18_FPN", (), "the weights hold attention modules the config lacks"),
+    ("mask_rcnn_R_18_FPN", ("MODEL.ROI_HEADS.NUM_CLASSES", "3"), "mask_rcnn_R_18_FPN", (),
+     "trained for another number of classes (3): set MODEL.ROI_HEADS.NUM_CLASSES"),
+    ("mask_rcnn_R_50_FPN", (), "mask_rcnn_R_18_FPN", (), "its backbone differs"),
+], ids=["baseline-into-bam", "bam-into-baseline", "three-classes", "r50-into-r18"])
+def test_weights_that_do_not_fit_say_why_first(tmp_path, weights_config, weights_opts, model_config, model_opts,
+                                               cause):
+    path = save_weights(models.build_model(config(weights_config, *weights_opts)), tmp_path / "theirs.pth")
+    with pytest.raises(CheckpointError) as e:
+        load_weights(models.build_model(config(model_config, *model_opts)), path)
+    message = str(e.value)
+    assert message.startswith("theirs.pth does not fit this model (") and cause in message.split(". ", 1)[0]
