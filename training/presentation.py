@@ -342,15 +342,22 @@ def paired_tables(paired: dict) -> tuple[tuple[list[str], list[list[str]]], tupl
     rows = []
     for metric, observed, interval in difference_rows(paired):
         key = "accuracy" if metric.startswith("accuracy") else metric
-        rows.append([metric, observed, interval, _verdict(boot.get(key, {}), "low", "high")])
+        rows.append([metric, observed, interval, _verdict(boot.get(key, {}), "low", "high", paired["images"])])
     a, b = paired["models"]
     return outcomes, ([f"difference {b} − {a}", "observed", f"{100 * boot['confidence']:.0f}% interval",
                        "significant?"], rows)
 
 
-def _verdict(stat: dict, low: str, high: str) -> str:
+# Below this many images a percentile bootstrap interval is too narrow to trust (it cannot hold
+# the spread of images it never drew): no verdict is given.
+MIN_IMAGES_FOR_VERDICT = 10
+
+
+def _verdict(stat: dict, low: str, high: str, images: int | None) -> str:
     if not stat or stat.get(low) is None:
         return "no interval (too few images)"
+    if images is not None and images < MIN_IMAGES_FOR_VERDICT:
+        return f"too few images to tell ({images}; at least {MIN_IMAGES_FOR_VERDICT})"
     if stat[low] > 0 or stat[high] < 0:
         return "yes: the interval excludes 0"
     return "no: the interval includes 0"
@@ -368,7 +375,7 @@ def attention_rows(attention: dict, measure: str = "auroc") -> tuple[list[str], 
         cells = [format_stat(attention["summary"][label].get(name, {}).get(measure)) for label in labels]
         stats = [attention["differences"][d].get(name, {}).get(measure) for d in diffs]
         cells += [format_stat(s) for s in stats]
-        verdicts = [_verdict(s, "low", "high") if s else "only one model has it" for s in stats]
+        verdicts = [_verdict(s, "low", "high", s.get("n")) if s else "only one model has it" for s in stats]
         rows.append([name, *cells, "; ".join(verdicts)])
     return header, rows
 
@@ -384,6 +391,9 @@ def attention_summary(attention: dict) -> str:
             f"AUROC 0.5 and lift 1 are chance. ")
     if not compared:
         return text + "The models share no map: no paired difference."
+    if all(r[-1].startswith("too few") for r in compared):
+        return text + (f"Too few images to tell whether the models' maps differ (at least {MIN_IMAGES_FOR_VERDICT} "
+                       "with cracks are needed for an interval to trust).")
     if not significant:
         return text + (f"None of the {len(compared)} paired AUROC differences is significant (every 95% interval "
                        "includes 0): on these images, the maps of the two models are not shown to differ "

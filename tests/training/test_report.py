@@ -107,12 +107,12 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
     assert "--evaluation: file not found" in capsys.readouterr().err
 
 
-def _stat(mean, low, high):
-    return {"mean": mean, "low": low, "high": high, "n": 5}
+def _stat(mean, low, high, n=30):
+    return {"mean": mean, "low": low, "high": high, "n": n}
 
 
 def _attention(diff: dict) -> dict:
-    return {"dataset": {"measured": 5, "skipped_no_crack": 1},
+    return {"dataset": {"measured": diff["n"], "skipped_no_crack": 1},
             "summary": {"A": {"feature c2": {"auroc": _stat(0.8, 0.7, 0.9)}},
                         "B": {"feature c2": {"auroc": _stat(0.82, 0.7, 0.9)},
                               "attention c2": {"auroc": _stat(0.7, 0.6, 0.8)}}},
@@ -127,7 +127,12 @@ def test_attention_differences_are_called_what_they_are():
     significant = _attention(_stat(-0.1, -0.15, -0.05))
     assert "1 of 1 paired AUROC differences (B - A) have an interval that excludes 0: feature c2 -0.100" \
         in presentation.attention_summary(significant)
-    assert presentation._verdict(_stat(0.1, None, None), "low", "high") == "no interval (too few images)"
+    assert presentation._verdict(_stat(0.1, None, None), "low", "high", 30) == "no interval (too few images)"
+    # an interval of 4 images that excludes 0 is no verdict: a bootstrap cannot hold what it never drew
+    few = _attention(_stat(-0.1, -0.15, -0.05, n=4))
+    rows = dict((r[0], r[-1]) for r in presentation.attention_rows(few)[1])
+    assert rows["feature c2"] == "too few images to tell (4; at least 10)"
+    assert "Too few images to tell" in presentation.attention_summary(few)
 
 
 def test_limited_dataset_and_examples(shared_coco, tmp_path):
