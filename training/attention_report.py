@@ -90,7 +90,8 @@ def image_maps(cap: Capture) -> dict[str, np.ndarray]:
 
 def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict[str, dict[str, float]]:
     """map name -> {measure: value} for one capture and its crack mask ((H, W) bool, not empty)."""
-    return {name: alignment(values, mask, tolerance=tolerance) for name, values in image_maps(cap).items()}
+    near = within(mask, tolerance)  # the same for every map of the image
+    return {name: alignment(values, mask, tolerance=tolerance, near=near) for name, values in image_maps(cap).items()}
 
 
 class AnnotationMasks:

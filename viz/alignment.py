@@ -79,22 +79,25 @@ def within(mask: np.ndarray, tolerance: float) -> np.ndarray:
     return distance <= tolerance
 
 
-def pointing_game(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0) -> float:
+def pointing_game(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0,
+                  near: np.ndarray | None = None) -> float:
     """1.0 when the map's maximum is within `tolerance` pixels of the mask, 0.0 when not; where
-    pixels tie for the maximum, the share of them that hit. NaN for an empty mask."""
+    pixels tie for the maximum, the share of them that hit. NaN for an empty mask. near:
+    `within(mask, tolerance)` when already computed (one per mask, whatever the maps)."""
     values, mask = _check(values, mask)
     if not mask.any():
         return math.nan
     peaks = values == values.max()
-    return float(within(mask, tolerance)[peaks].mean())
+    return float((within(mask, tolerance) if near is None else near)[peaks].mean())
 
 
-def alignment(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0) -> dict[str, float]:
-    """All of MEASURES for one map and its (non-empty) mask."""
+def alignment(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0,
+              near: np.ndarray | None = None) -> dict[str, float]:
+    """All of MEASURES for one map and its (non-empty) mask (`near`: see pointing_game)."""
     share = area_share(mask)
     mass = mass_share(values, mask)
     return {"mass_share": mass, "lift": mass / share if share > 0 else math.nan,
-            "auroc": auroc(values, mask), "pointing": pointing_game(values, mask, tolerance=tolerance)}
+            "auroc": auroc(values, mask), "pointing": pointing_game(values, mask, tolerance=tolerance, near=near)}
 
 
 def mean_with_ci(values, *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> dict:

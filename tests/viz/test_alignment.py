@@ -65,6 +65,8 @@ def test_pointing_game_tolerance(mask):
     assert pointing_game(values, mask) == 0.0
     assert pointing_game(values, mask, tolerance=6.5) == 0.0
     assert pointing_game(values, mask, tolerance=7.0) == 1.0
+    assert pointing_game(values, mask, tolerance=7.0, near=within(mask, 7.0)) == 1.0  # computed once per mask
+    assert pointing_game(values, mask, tolerance=7.0, near=within(mask, 6.5)) == 0.0  # and used as given
     assert within(mask, 0).sum() == mask.sum()
 
 
