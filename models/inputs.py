@@ -43,6 +43,12 @@ class ModelInput:
         return np.asarray(boxes, dtype=np.float32) * np.array([w / self.width, h / self.height] * 2, dtype=np.float32)
 
 
+def input_size_for(height: int, width: int, cfg: CfgNode) -> tuple[int, int]:
+    """(h, w) at which the model of `cfg` sees an image of height x width (its test resize)."""
+    h, w = T.ResizeShortestEdge.get_output_shape(height, width, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+    return int(h), int(w)
+
+
 def prepare_input(image_rgb: np.ndarray, cfg: CfgNode) -> ModelInput:
     """`image_rgb`: (H, W, 3) uint8."""
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:

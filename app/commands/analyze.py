@@ -61,6 +61,26 @@ def _load(spec: str, device: str, given_names: tuple[str, ...] = ()):
     return opened.model, cfg, found.label, names, str(models.describe(cfg))
 
 
+SHRINK_NOTED = 2.0  # a model that sees the image this many times smaller (per side) is worth a note
+
+
+def shrink_notes(image, loaded: list) -> list[str]:
+    """A sentence per model that sees `image` much smaller than it is (its INPUT.MIN_SIZE_TEST):
+    details a few pixels wide, such as thin cracks in a photo, may not survive the resize."""
+    from models.inputs import input_size_for
+
+    h, w = image.shape[:2]
+    notes = []
+    for _, cfg, label, _, _ in loaded:
+        seen_h, seen_w = input_size_for(h, w, cfg)
+        factor = w / seen_w
+        if factor >= SHRINK_NOTED:
+            notes.append(f"{label} sees it at {seen_w} × {seen_h} pixels ({factor:.1f}x smaller, its "
+                         f"INPUT.MIN_SIZE_TEST {cfg.INPUT.MIN_SIZE_TEST}): cracks thinner than {factor:.0f} "
+                         "pixels may not survive the resize")
+    return notes
+
+
 def _write_image(path: Path, rgb) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
@@ -120,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
             image, downscaled = load_for_analysis(path)
             if downscaled:
                 tqdm.write(f"note: {path.name}: {downscaled}", file=sys.stderr)
+            for message in shrink_notes(image, loaded):
+                tqdm.write(f"note: {path.name}: {message}", file=sys.stderr)
             report["images"][path.name] = analyze_one(image, args.out / path.stem, loaded, args)
             if downscaled:
                 report["images"][path.name]["note"] = downscaled

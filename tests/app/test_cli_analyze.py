@@ -26,6 +26,7 @@ def test_analyze_two_images_one_bad(tmp_path, capsys):
     assert "bad.jpg" in err
     # configs without weights: said, not silent (their detections are an untrained network's)
     assert "no weights given for mask_rcnn_R_18_FPN_bam.yaml: random weights" in err
+    assert "sees it at" not in err  # those configs see the small image as large or larger
     for name in ("good_detections.png", "good_detections.pdf", "good_comparison.png", "good_model_attention.pdf",
                  "good_model_c3_channels.png", "good_compare_c5_channels.png"):
         assert (out / name).stat().st_size > 1000, name
@@ -54,3 +55,13 @@ def test_bad_options_are_one_sentence_before_any_model_loads(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("unknown layer 'c9'") == 1 and "c4" in err
     assert not (tmp_path / "out").exists()  # nothing written for a run that cannot go through
+
+
+def test_a_photo_the_model_sees_much_smaller_gets_a_note(tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (1200, 1600, 3), dtype=np.uint8)).save(photo)
+    status = main(["analyze", str(photo), "--out", str(tmp_path / "out"), "--compare", "none", "--cam-layers", "c4"])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert "analysed at 1333 × 1000 pixels (downscaled from 1600 × 1200)" in err
+    assert "sees it at 341 × 256 pixels (3.9x smaller, its INPUT.MIN_SIZE_TEST 256)" in err
