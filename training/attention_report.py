@@ -88,9 +88,11 @@ def image_maps(cap: Capture) -> dict[str, np.ndarray]:
     return {name: np.maximum(values, 0.0) for name, values in maps.items()}
 
 
-def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float) -> dict[str, dict[str, float]]:
-    """map name -> {measure: value} for one capture and its crack mask ((H, W) bool, not empty)."""
-    near = within(mask, tolerance)  # the same for every map of the image
+def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float,
+                    near: np.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """map name -> {measure: value} for one capture and its crack mask ((H, W) bool, not empty).
+    near: `within(mask, tolerance)` when already computed (the same for every map and model)."""
+    near = within(mask, tolerance) if near is None else near
     return {name: alignment(values, mask, tolerance=tolerance, near=near) for name, values in image_maps(cap).items()}
 
 
@@ -301,12 +303,12 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
         if not mask.any():
             skipped.append(ident)
         else:
-            row = {**ident, "area_share": area_share(mask),
-                   "pointing_chance": float(within(mask, tolerance).mean()), "models": {}}
+            near = within(mask, tolerance)
+            row = {**ident, "area_share": area_share(mask), "pointing_chance": float(near.mean()), "models": {}}
             for label, _, _, model, cfg in loaded:
                 start = time.perf_counter()
                 cap = capture_input(model, model_input(image, cfg))
-                row["models"][label] = measure_capture(cap, mask, tolerance=tolerance)
+                row["models"][label] = measure_capture(cap, mask, tolerance=tolerance, near=near)
                 seconds[label].append(time.perf_counter() - start)
                 if cam_layers:
                     cams, matched, spent = measure_cams(
