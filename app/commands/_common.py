@@ -116,14 +116,26 @@ def _int_at_least(text: str, minimum: int) -> int:
     return value
 
 
-def unit_float(text: str) -> float:
-    """A number from 0 to 1 (a score threshold), for argparse."""
+def _number(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def unit_float(text: str) -> float:
+    """A number from 0 to 1 (a score threshold), for argparse."""
+    value = _number(text)
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {value})")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A number of 0 or more (e.g. a tolerance in pixels), for argparse."""
+    value = _number(text)
+    if not value >= 0.0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
     return value
 
 

@@ -12,6 +12,7 @@ from app.commands._common import (
     add_set_arguments,
     fail,
     fail_with_problems,
+    non_negative_float,
     non_negative_int,
     positive_int,
     set_arguments_problem,
@@ -47,7 +48,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the set")
-    parser.add_argument("--tolerance", type=_non_negative_float, default=15.0, metavar="PX",
+    parser.add_argument("--tolerance", type=non_negative_float, default=15.0, metavar="PX",
                         help="pointing game: a hit when the maximum is within PX pixels of a crack (default 15)")
     parser.add_argument("--cams", nargs="+", metavar="LAYER", default=[],
                         help="also a CAM of every detection matched to an annotation, at these layers "
@@ -65,16 +66,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_cpu_arguments(parser)
     add_device_argument(parser)
     return parser
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more (got {text})")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
