@@ -167,7 +167,8 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
                                            box=instance_box(analysis, index)[0]), bar=False)
         if any(ax.images for ax in axes[:2]):
             _scale_bar(row, list(axes[:2]), cam_scale())
-        _panel_axis(row, axes[2], cam_difference_panel(image, cam_diff))
+        panel = cam_difference_panel(image, cam_diff)
+        _panel_axis(row, axes[2], panel, title=f"{panel.title}\n({panel.caption})")
         axes[2].add_patch(Rectangle(*_xywh(instance_box(with_att, match.index_with)[0]), fill=False,
                                     edgecolor="black", linewidth=1.2))
         _heading(heading_strip, f"{with_att.cam_method} at {layer}, matched instance {k}")

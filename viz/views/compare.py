@@ -73,5 +73,6 @@ def cam_difference_panel(image: np.ndarray, diff: np.ndarray) -> Panel:
     CAM is scaled to its own peak by grad-cam, so the difference compares where each model looks
     relative to its own strongest evidence, not how strong that evidence is."""
     limit = difference_limit(diff)
-    return difference_panel("with − without\n(each CAM relative to its own peak)", image, diff,
-                            difference_scale(limit, f"±{limit:.2f} (red: more weight with attention)"))
+    return difference_panel("with − without", image, diff,
+                            difference_scale(limit, f"±{limit:.2f} (red: more weight with attention)"),
+                            "each CAM relative to its own peak")
