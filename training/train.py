@@ -34,6 +34,7 @@ import contextlib
 import itertools
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,7 @@ from detectron2.utils.events import CommonMetricPrinter, JSONWriter
 
 logger = logging.getLogger("detectron2.training")  # shown with detectron2's own log lines
 
+PathOrPaths = str | Path | Sequence[str | Path]
 FINAL_WEIGHTS = "model_final_fp16.pth"
 CONFIG_NAME = "config.yaml"
 MAX_WORKERS = 1  # data loading processes: this tool targets small CPU machines (2 cores)
@@ -70,13 +72,19 @@ class RunExistsError(ValueError):
     """The output folder already holds a run and resume was not asked for (nothing is overwritten)."""
 
 
-def train(config_file: str | Path, train_json: str | Path, train_images: str | Path,
+def train(config_file: str | Path, train_json: PathOrPaths, train_images: PathOrPaths,
           out_dir: str | Path, *, val_json: str | Path | None = None,
           val_images: str | Path | None = None, iters: int | None = None, resume: bool = False,
           init_weights: str | Path | None = None, seed: int = 0,
-          opts: list[str] | None = None, device: str = "auto", augment: str = "standard") -> Path:
+          opts: list[str] | None = None, device: str = "auto", augment: str = "standard",
+          repeat: Sequence[int] | None = None) -> Path:
     """Train `config_file` on a COCO dataset; return the path of `model_final_fp16.pth`.
 
+    train_json, train_images: one training set, or several (lists of the same length, with the same
+        categories), e.g. real photos and synthetic images together.
+    repeat: per training set, how many times each of its images enters one pass over the data
+        (default 1 each): a small set of real photos beside many synthetic images gets its share.
+        Give the same when resuming.
     iters: SOLVER.MAX_ITER (default: the config's). SOLVER.STEPS (the LR drops) are scaled by the
         same factor, unless `opts` sets them.
     resume: continue from `out_dir/last_checkpoint` when there is one (otherwise start afresh).
@@ -104,16 +112,19 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     if not resume and (Path(out_dir) / "last_checkpoint").is_file():
         raise RunExistsError(f"{out_dir} already holds a training run. Continue it with --resume "
                              f"(resume=True), or choose another output folder.")
-    datasets = [(train_json, train_images)] + ([(val_json, val_images)] if val_json else [])
+    train_sets = _training_sets(train_json, train_images, repeat)
+    datasets = [(j, i) for j, i, _ in train_sets] + ([(val_json, val_images)] if val_json else [])
     require_valid(*datasets)
-    categories = read_categories(train_json)
-    if val_json is not None:
-        _require_same_categories(train_json, categories, val_json)
+    first_json = train_sets[0][0]
+    categories = read_categories(first_json)
+    for other_json in [j for j, _, _ in train_sets[1:]] + ([val_json] if val_json else []):
+        _require_same_categories(first_json, categories, other_json)
     if init_weights is not None and not Path(init_weights).is_file():
         raise models.CheckpointError(f"{Path(init_weights).name}: file not found ({init_weights}).")
 
     out_dir = Path(out_dir)
-    cfg = training_config(config_file, train_json, train_images, out_dir, num_classes=len(categories),
+    cfg = training_config(config_file, [j for j, _, _ in train_sets], [i for _, i, _ in train_sets], out_dir,
+                          num_classes=len(categories),
                           iters=iters, seed=seed, opts=opts, device=device)
     out_dir.mkdir(parents=True, exist_ok=True)
     if comm.is_main_process():  # under training.launch, every process runs this function
@@ -124,7 +135,7 @@ def train(config_file: str | Path, train_json: str | Path, train_images: str | P
     with _training_logs(out_dir / "log.txt"):
         logger.info("Training %s: %s; augmentations: %s", Path(config_file).name, models.describe(cfg), augment)
         seed_all_rng(seed)
-        trainer = Trainer(cfg, data_start_iter=start_iter, augment=augment)
+        trainer = Trainer(cfg, data_start_iter=start_iter, augment=augment, repeat=[r for _, _, r in train_sets])
         trainer.resume_or_load(resume=resume)
         if trainer.start_iter != start_iter:  # cannot happen unless the checkpoint changed meanwhile
             raise RuntimeError(f"resuming at iteration {trainer.start_iter}, expected {start_iter}.")
@@ -175,7 +186,7 @@ def _load_initial_weights(model, init_weights: str | Path, cfg: CfgNode) -> None
                        "(trained from scratch): %s", name, len(fit.skipped), "; ".join(fit.skipped))
 
 
-def training_config(config_file: str | Path, train_json: str | Path, train_images: str | Path,
+def training_config(config_file: str | Path, train_json: PathOrPaths, train_images: PathOrPaths,
                     out_dir: str | Path, *, num_classes: int, iters: int | None = None, seed: int = 0,
                     opts: list[str] | None = None, device: str = "auto") -> CfgNode:
     """The config a training run uses: the file and `opts`, plus dataset, output, seed and
@@ -185,12 +196,13 @@ def training_config(config_file: str | Path, train_json: str | Path, train_image
         logger.warning("%s", note)
     cfg = cfg.clone()
     cfg.defrost()
-    cfg.DATASETS.TRAIN = (register_coco_dataset(train_json, train_images),)
+    jsons, folders = _as_list(train_json), _as_list(train_images)
+    cfg.DATASETS.TRAIN = tuple(register_coco_dataset(j, i) for j, i in zip(jsons, folders))
     cfg.DATASETS.TEST = ()  # validation runs once, at the end (training.evaluate)
     cfg.TEST.EVAL_PERIOD = 0
     cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False  # keep the negatives (no-crack images)
     cfg.DATALOADER.NUM_WORKERS = min(cfg.DATALOADER.NUM_WORKERS, MAX_WORKERS)
-    if uses_rle(train_json):
+    if any(uses_rle(j) for j in jsons):
         cfg.INPUT.MASK_FORMAT = "bitmask"  # detectron2's "polygon" format cannot hold RLE masks
     cfg.MODEL.ROI_HEADS.NUM_CLASSES = num_classes
     cfg.MODEL.WEIGHTS = ""  # nothing to download; init_weights are loaded by train()
@@ -275,9 +287,11 @@ class Trainer(DefaultTrainer):
     """detectron2's DefaultTrainer with this project's model builder, writers, data order and no
     periodic evaluation (validation runs at the end, see `train`)."""
 
-    def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0, augment: str = "standard"):
+    def __init__(self, cfg: CfgNode, *, data_start_iter: int = 0, augment: str = "standard",
+                 repeat: Sequence[int] | None = None):
         self._data_start_iter = data_start_iter  # read by build_train_loader, inside __init__
         self._augment = augment
+        self._repeat = list(repeat or [1] * len(cfg.DATASETS.TRAIN))
         with _ddp_on_any_device():
             super().__init__(cfg)
 
@@ -286,8 +300,9 @@ class Trainer(DefaultTrainer):
         return models.build_model(cfg)
 
     def build_train_loader(self, cfg: CfgNode):  # an instance method: it needs the start iteration
-        records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN,
-                                              filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        filter_empty = cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS
+        records = [record for name, times in zip(cfg.DATASETS.TRAIN, self._repeat)
+                   for record in get_detection_dataset_dicts([name], filter_empty=filter_empty) * times]
         positives = sum(1 for d in records if d.get("annotations"))
         logger.info("Training images: %d (%d with instances, %d negatives).",
                     len(records), positives, len(records) - positives)
@@ -329,6 +344,22 @@ def _ddp_on_any_device():
         yield
     finally:
         defaults.create_ddp_model = create
+
+
+def _as_list(paths: PathOrPaths) -> list[str | Path]:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _training_sets(train_json: PathOrPaths, train_images: PathOrPaths,
+                   repeat: Sequence[int] | None) -> list[tuple[str | Path, str | Path, int]]:
+    jsons, folders = _as_list(train_json), _as_list(train_images)
+    repeat = [1] * len(jsons) if repeat is None else list(repeat)
+    if not jsons or len(jsons) != len(folders) or len(repeat) != len(jsons):
+        raise ValueError(f"give one image folder and one repeat count per training set "
+                         f"({len(jsons)} annotation files, {len(folders)} folders, {len(repeat)} repeat counts).")
+    if any(not isinstance(r, int) or r < 1 for r in repeat):
+        raise ValueError(f"repeat counts are whole numbers of at least 1 (got {repeat}).")
+    return list(zip(jsons, folders, repeat))
 
 
 def _require_same_categories(train_json, categories: list[dict], val_json) -> None:

@@ -35,8 +35,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", required=True, metavar="CONFIG.yaml",
                         help="detectron2 config, e.g. configs/mask_rcnn_R_18_FPN_bam.yaml")
-    parser.add_argument("--train-json", required=True, metavar="JSON", help="COCO annotations of the training set")
-    parser.add_argument("--train-images", required=True, metavar="DIR", help="folder of the training images")
+    parser.add_argument("--train-json", required=True, action="append", metavar="JSON",
+                        help="COCO annotations of the training set; give it again (with --train-images) to train "
+                             "on several sets together, e.g. real photos and synthetic images")
+    parser.add_argument("--train-images", required=True, action="append", metavar="DIR",
+                        help="folder of the training images (one per --train-json, in the same order)")
+    parser.add_argument("--repeat", type=positive_int, nargs="+", metavar="N",
+                        help="with several training sets: how often each set's images enter one pass over the "
+                             "data, one count per set (default 1 each), e.g. --repeat 8 1 for 64 photos beside "
+                             "800 synthetic images. Give the same when resuming")
     parser.add_argument("--val-json", metavar="JSON",
                         help="COCO annotations of a validation set (evaluated at the end)")
     parser.add_argument("--val-images", metavar="DIR", help="folder of the validation images")
@@ -68,6 +75,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if (args.val_json is None) != (args.val_images is None):
         return fail("give both --val-json and --val-images, or neither.")
+    if len(args.train_json) != len(args.train_images):
+        return fail(f"give one --train-images per --train-json (got {len(args.train_json)} and "
+                    f"{len(args.train_images)}).")
+    if args.repeat is not None and len(args.repeat) != len(args.train_json):
+        return fail(f"--repeat takes one count per training set ({len(args.train_json)}); got {len(args.repeat)}.")
     if len(args.opts) % 2:
         return fail(f"--opts takes KEY VALUE pairs; got an odd number of items: {' '.join(args.opts)}")
     status = launch_command(train_in_process, args)
@@ -91,7 +103,7 @@ def train_in_process(args: argparse.Namespace) -> int:
         final = train(args.config, args.train_json, args.train_images, args.out,
                       val_json=args.val_json, val_images=args.val_images, iters=args.iters,
                       resume=args.resume, init_weights=args.init_weights, seed=args.seed,
-                      opts=list(args.opts), device=args.device, augment=args.augment)
+                      opts=list(args.opts), device=args.device, augment=args.augment, repeat=args.repeat)
     except DataProblemsError as e:
         return fail_with_problems(e.problems, "nothing was trained")
     except (models.ModelLoadError, RunExistsError) as e:
