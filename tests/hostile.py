@@ -134,3 +134,24 @@ def png_header_only(width: int, height: int, *, color: bool = True, decodable: b
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2 if color else 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+def deeply_nested_json(folder: Path, depth: int = 20_000, name: str = "deep.json") -> Path:
+    """A JSON file of `depth` nested lists (40 KB): beyond the parser's recursion limit."""
+    path = folder / name
+    path.write_text("[" * depth + "]" * depth)
+    return path
+
+
+def gif_named(path: Path, size: tuple[int, int] = (128, 128)) -> Path:
+    """A GIF (a Pillow format the app does not read) written under `path`'s name, e.g. x.png."""
+    from PIL import Image
+
+    Image.new("P", size).save(path, format="GIF")
+    return path
+
+
+def polygon_far_outside(reach: float) -> list[list[float]]:
+    """A COCO segmentation: one triangle with a point at (reach, reach); reach 1e9 made pycocotools
+    draw an outline of billions of pixels (gigabytes, or a crash)."""
+    return [[10.0, 10.0, 20.0, 10.0, reach, reach]]

@@ -43,8 +43,9 @@ from pycocotools.coco import COCO
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
-from training.data import require_valid
+from training.data import dataset_image_path, require_valid
 from training.loader import load_images, model_input
+from training.text_safety import csv_row, markdown_code, markdown_text
 from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
 from viz.capture import Capture, capture_input
 from viz.catalogue import get_layer, layer_catalogue
@@ -288,7 +289,7 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     found = AnnotationMasks(json_path, limit=limit)
     total = len(found.entries)
     # decoded and resized in worker processes while the models run: the images with annotations
-    images = load_images([{"image_id": entry["id"], "file_name": str(Path(image_dir) / entry["file_name"])}
+    images = load_images([{"image_id": entry["id"], "file_name": str(dataset_image_path(image_dir, entry["file_name"]))}
                           for entry in found.entries if found.annotated(entry)],
                          [cfg for *_, cfg in loaded], workers=workers)
     per_image, skipped = [], []
@@ -410,7 +411,7 @@ def markdown_report(results: dict) -> str:
     diffs = list(results["differences"])
     boot = settings["bootstrap"]
     lines = [
-        f"# Attention alignment on {Path(ds['json']).name}",
+        f"# Attention alignment on {markdown_text(Path(ds['json']).name)}",
         "",
         f"{ds['measured']} images with cracks measured; {ds['skipped_no_crack']} without cracks skipped "
         f"(nothing to align with). Means over images with {round(100 * boot['confidence'])}% percentile "
@@ -421,7 +422,7 @@ def markdown_report(results: dict) -> str:
         f"Chance: crack area share {format_stat(results['chance']['area_share'], 4)} (lift 1 and AUROC 0.5 are "
         f"chance); pointing game by chance {format_stat(results['chance']['pointing'])}.",
     ]
-    header = ["map", *(label.replace("|", "/") for label in labels), *(d.replace("|", "/") for d in diffs)]
+    header = ["map", *map(markdown_text, labels + diffs)]  # names from visitors and files: as text
     for measure in ("lift", "auroc", "pointing", "mass_share"):
         lines += ["", f"## {MEASURE_NAMES[measure]}", "",
                   "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
@@ -442,19 +443,19 @@ def markdown_report(results: dict) -> str:
     lines.append("")
     if settings.get("cams"):
         lines.append(settings["cams"][0].upper() + settings["cams"][1:] + ". Matched: " + ", ".join(
-            f"{label}: {m['matched_detections']} of {m['annotations']} annotations"
+            f"{markdown_text(label)}: {m['matched_detections']} of {m['annotations']} annotations"
             for label, m in results["models"].items()) + ".")
         lines.append("")
         lines.append("CAM seconds per image (median over images with a matched detection; the CAM, its "
                      "faithfulness metrics and sanity check, all layers): " + "; ".join(
-                         f"{label}: " + ", ".join(f"{method} {value:g} s"
+                         f"{markdown_text(label)}: " + ", ".join(f"{method} {value:g} s"
                                                   for method, value in m["cam_seconds_per_image"].items())
                          for label, m in results["models"].items()) + ".")
         lines.append("")
     for label, m in results["models"].items():
-        lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; {m['seconds_per_image']} s per image "
-                     f"(median; capture and map measures, CAMs not included); config `{m['config']}`, "
-                     f"weights `{m['weights']}`")
+        lines.append(f"- **{markdown_text(label)}**: {markdown_text(m['model'])}; {m['seconds_per_image']} s per "
+                     f"image (median; capture and map measures, CAMs not included); config "
+                     f"{markdown_code(m['config'])}, weights {markdown_code(m['weights'])}")
     return "\n".join(lines) + "\n"
 
 
@@ -479,7 +480,7 @@ def write_reports(results: dict, out_dir: str | Path) -> list[Path]:
     paths = [out_dir / name for name in REPORT_FILES]
     paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     with paths[1].open("w", newline="") as f:
-        csv.writer(f).writerows(csv_rows(results))
+        csv.writer(f).writerows(map(csv_row, csv_rows(results)))  # labels, file names: text, not formulas
     paths[2].write_text(markdown_report(results))
     figure = alignment_figure(results)
     for path in paths[3:]:

@@ -19,20 +19,33 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from PIL import Image, ImageOps
+import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 import models  # noqa: F401  (makes detectron2 importable; must precede it)
-from viz.images import MAX_PIXELS
+from viz.images import FORMATS, MAX_PIXELS
 
 from detectron2.data import DatasetCatalog, DatasetMapper, MetadataCatalog
 from detectron2.data import transforms as T
 from detectron2.data.datasets import register_coco_instances
+from detectron2.data.detection_utils import _apply_exif_orientation, convert_PIL_to_numpy
 
 _REQUIRED_LISTS = ("images", "annotations", "categories")
 # What reading a bad image file raises (PIL's UnidentifiedImageError is an OSError; a decompression
 # bomb beyond PIL's own limit is PIL's DecompressionBombError).
 IMAGE_READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 _NAME_PREFIX = "bamviz"
+# A COCO file is read whole into memory (several times its size once parsed): larger ones are refused
+# unread. 256 MB holds about a million polygon annotations.
+MAX_DATASET_JSON_BYTES = 256 << 20
+# Polygon points may lie outside the image (annotation tools clip them late), but at most this many
+# image widths / heights beyond its edges: pycocotools draws every pixel of an outline, so a point at
+# 1e9 costs gigabytes (or crashes it) before the mask is clipped to the image.
+POLYGON_MARGIN = 1.0
+# The outlines of one annotation's polygons, in pixels (the longer of dx, dy per edge, summed): what
+# pycocotools allocates for, about 50 bytes a pixel (measured: 1e6 pixels, +50 MB, 0.1 s). A crack
+# traced pixel by pixel across a 7000 px photo is some 20,000.
+MAX_POLYGON_OUTLINE = 1_000_000
 
 
 class DataProblemsError(ValueError):
@@ -59,11 +72,16 @@ def require_valid(*datasets: tuple[str | Path, str | Path]) -> None:
 def check_coco_dataset(json_path: str | Path, image_dir: str | Path) -> list[str]:
     """Every problem that would stop (or silently spoil) training or evaluation on this dataset.
 
-    Checked: the JSON file (exists, parses, has `images`, `annotations` and `categories` lists);
-    categories (integer ids, unique); images (unique ids, the file exists under `image_dir`, can
-    be decoded, and has the width and height the JSON says); annotations (unique ids, an existing
-    `image_id` and `category_id`, a bbox [x, y, w, h] with w, h > 0 that overlaps the image, and a
-    mask, polygons or RLE, that fits the image and is not empty). An empty list means no problems.
+    Checked: the JSON file (exists, at most MAX_DATASET_JSON_BYTES, parses, has `images`,
+    `annotations` and `categories` lists); categories (integer ids, unique); images (unique ids, a
+    `file_name` inside `image_dir` (`dataset_image_path`), a file that decodes as one of the upload
+    formats within the pixel-count rule (`read_dataset_image`), with the width and height the JSON
+    says); annotations (unique ids, an existing `image_id` and `category_id`, a bbox [x, y, w, h]
+    with w, h > 0 that overlaps the image, `area` a number and `iscrowd` 0 or 1 where given, and a
+    mask, polygons within POLYGON_MARGIN of the image or RLE of the image's size, that is not empty).
+
+    Files are named as the JSON names them (its own name, image file names as given), never by
+    their full path on the server. Returns every problem, one sentence each; [] means none.
     """
     json_path, image_dir = Path(json_path), Path(image_dir)
     name = json_path.name
@@ -71,7 +89,7 @@ def check_coco_dataset(json_path: str | Path, image_dir: str | Path) -> list[str
     if data is None:
         return problems
     if not image_dir.is_dir():
-        problems.append(f"{image_dir}: image folder not found (images of {name}).")
+        problems.append(f"{image_dir.name or image_dir}: image folder not found (images of {name}).")
         image_dir = None
 
     category_ids = _check_categories(name, data["categories"], problems)
@@ -80,18 +98,38 @@ def check_coco_dataset(json_path: str | Path, image_dir: str | Path) -> list[str
     return problems
 
 
+def read_dataset_json(json_path: str | Path):
+    """The parsed content of a dataset's JSON file, read only if it is at most
+    MAX_DATASET_JSON_BYTES. Raises DataProblemsError with one sentence (naming the file by its
+    name only) where it is missing, too large, not UTF-8, not JSON or nested too deep."""
+    json_path = Path(json_path)
+    name = json_path.name
+    try:
+        if not json_path.is_file():
+            raise DataProblemsError([f"{name}: annotation file not found."])
+        with json_path.open("rb") as f:
+            raw = f.read(MAX_DATASET_JSON_BYTES + 1)  # never more, even if the file grows meanwhile
+    except OSError as e:
+        raise DataProblemsError([f"{name}: cannot be read ({e.strerror or type(e).__name__})."]) from None
+    if len(raw) > MAX_DATASET_JSON_BYTES:
+        raise DataProblemsError([f"{name}: larger than the {MAX_DATASET_JSON_BYTES >> 20} MB an annotation "
+                                 f"file may have here; refused unread."])
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataProblemsError([f"{name}: not a text (UTF-8) file, so not COCO JSON."]) from None
+    except json.JSONDecodeError as e:
+        raise DataProblemsError([f"{name}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."]) from None
+    except RecursionError:  # [[[[...: the parser's depth limit; a COCO file is 5 levels deep
+        raise DataProblemsError([f"{name}: its JSON is nested far deeper than a COCO file is."]) from None
+
+
 def _read_json(json_path: Path) -> tuple[dict | None, list[str]]:
     name = json_path.name
-    if not json_path.is_file():
-        return None, [f"{name}: annotation file not found ({json_path})."]
     try:
-        data = json.loads(json_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        return None, [f"{name}: not a text (UTF-8) file, so not COCO JSON."]
-    except json.JSONDecodeError as e:
-        return None, [f"{name}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg})."]
-    except OSError as e:
-        return None, [f"{name}: cannot be read ({e.strerror or e})."]
+        data = read_dataset_json(json_path)
+    except DataProblemsError as e:
+        return None, e.problems
     if not isinstance(data, dict):
         return None, [f"{name}: a COCO file is a JSON object with images, annotations and "
                       f"categories; this one is a {type(data).__name__}."]
@@ -109,6 +147,54 @@ def _read_json(json_path: Path) -> tuple[dict | None, list[str]]:
     if not data["categories"]:
         problems.append(f"{name}: the 'categories' list is empty (e.g. [{{\"id\": 1, \"name\": \"crack\"}}]).")
     return data, problems
+
+
+class TooManyPixels(ValueError):
+    """An image beyond MAX_PIXELS, known from its header."""
+
+
+class DatasetPathError(ValueError):
+    """An image `file_name` that does not lead inside the image folder; `reason` is the sentence
+    without the file name."""
+
+    def __init__(self, file_name: str, reason: str):
+        self.reason = reason
+        super().__init__(f"'{file_name}': {reason}")
+
+
+def dataset_image_path(image_dir: str | Path, file_name: str) -> Path:
+    """Where the image `file_name` of a dataset is: inside `image_dir`, or DatasetPathError.
+
+    Refused: absolute names, names with a '..' part, and names that reach outside the folder
+    through a symbolic link (in the folder or below it). The refusal is the same sentence whether
+    or not something exists at the place named, and never names the server's folders.
+    """
+    reason = "refused: an image's file_name must lead to a file inside the image folder (no absolute path, " \
+             "no '..', no link out of it)."
+    relative = Path(file_name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise DatasetPathError(file_name, reason)
+    try:
+        folder = Path(image_dir).resolve()
+        real = (folder / relative).resolve()  # follows every link, existing target or not
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
+        raise DatasetPathError(file_name, reason) from None
+    if folder not in real.parents:
+        raise DatasetPathError(file_name, reason)
+    return Path(image_dir) / relative
+
+
+def read_dataset_image(path: str | Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a dataset image, as detectron2's `read_image(path, "RGB")` gives it
+    (EXIF orientation applied), so evaluation sees what training saw; but opened only as one of the
+    upload formats (viz.images.FORMATS) and refused, from its header, beyond MAX_PIXELS. Raises one
+    of IMAGE_READ_ERRORS; `unreadable_image` words it."""
+    with Image.open(path, formats=FORMATS) as im:
+        if im.width * im.height > MAX_PIXELS:  # known from the header: refused before decoding
+            raise TooManyPixels(f"{im.width}x{im.height} pixels, more than the {MAX_PIXELS / 1e6:.0f} "
+                                f"megapixels an image may have here")
+        im.load()  # decodes, so truncated files are caught here
+        return convert_PIL_to_numpy(_apply_exif_orientation(im), "RGB")
 
 
 def _is_int(value) -> bool:
@@ -157,11 +243,15 @@ def _check_images(name: str, images: list, image_dir: Path | None,
         width, height = img.get("width"), img.get("height")
         if not (_is_int(width) and _is_int(height) and width > 0 and height > 0):
             problems.append(f"{label}: 'width' and 'height' must be positive integers "
-                            f"(found {width!r} x {height!r}).")
+                            f"(found {_short(width)} x {_short(height)}).")
+            continue
+        if width * height > MAX_PIXELS:  # the masks of the annotations are drawn at this size
+            problems.append(f"{label}: the JSON says {width}x{height} pixels, more than the "
+                            f"{MAX_PIXELS / 1e6:.0f} megapixels an image may have here.")
             continue
         by_id.setdefault(img["id"], img)
         if image_dir is not None:
-            problem = _check_image_file(image_dir / file_name, width, height)
+            problem = _check_image_file(image_dir, file_name, width, height)
             if problem:
                 problems.append(f"{label}: {problem}")
     for dup in _duplicates(ids):
@@ -169,17 +259,15 @@ def _check_images(name: str, images: list, image_dir: Path | None,
     return by_id
 
 
-def _check_image_file(path: Path, width: int, height: int) -> str | None:
-    if not path.is_file():
-        return f"file not found ({path})."
+def _check_image_file(image_dir: Path, file_name: str, width: int, height: int) -> str | None:
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:  # known from the header: refused before decoding
-                return (f"{im.width}x{im.height} pixels, more than the {MAX_PIXELS / 1e6:.0f} megapixels an "
-                        f"image may have here.")
-            im.load()  # decodes, so truncated files are caught
-            # detectron2 applies the EXIF orientation when it reads an image; so do we.
-            size = ImageOps.exif_transpose(im).size
+        path = dataset_image_path(image_dir, file_name)
+    except DatasetPathError as e:
+        return e.reason
+    try:
+        if not path.is_file():
+            return "file not found in the image folder."
+        size = read_dataset_image(path).shape[1::-1]
     except IMAGE_READ_ERRORS as e:
         return unreadable_image(path, e)
     if size != (width, height):
@@ -206,7 +294,7 @@ def _check_annotations(name: str, annotations: list, images: dict[int, dict],
             problems.append(f"{label}: category_id {ann.get('category_id')!r} is not in 'categories' "
                             f"(ids: {sorted(category_ids)}).")
         size = (image["height"], image["width"]) if image is not None else None
-        for problem in (_bbox_problem(ann.get("bbox"), size), _mask_problem(ann, size)):
+        for problem in (_bbox_problem(ann.get("bbox"), size), _fields_problem(ann), _mask_problem(ann, size)):
             if problem:
                 problems.append(f"{label}: {problem}")
     for dup in _duplicates(ids):
@@ -225,6 +313,16 @@ def _bbox_problem(bbox, size: tuple[int, int] | None) -> str | None:
         height, width = size
         if x >= width or y >= height or x + w <= 0 or y + h <= 0:
             return f"bbox {bbox} lies outside the {width}x{height} image."
+    return None
+
+
+def _fields_problem(ann: dict) -> str | None:
+    """`area` and `iscrowd` of the wrong type: pycocotools compares and converts them mid-evaluation."""
+    area, crowd = ann.get("area", 0), ann.get("iscrowd", 0)
+    if not (_is_number(area) and area >= 0):
+        return f"'area' must be a number of pixels >= 0 (found {_short(area)})."
+    if not (isinstance(crowd, int) and crowd in (0, 1)):
+        return f"'iscrowd' must be 0 or 1 (found {_short(crowd)})."
     return None
 
 
@@ -249,12 +347,28 @@ def _polygons_problem(polygons: list, size: tuple[int, int] | None) -> str | Non
         if len(poly) % 2 or len(poly) < 6:
             return (f"polygon {k + 1} of the segmentation has {len(poly)} coordinates; a polygon needs "
                     f"an even number, at least 6 (3 points).")
-    if size is not None:
-        from pycocotools import mask as mask_util
+    if size is None:
+        return None
+    # Bounded here, before pycocotools: it draws each outline pixel by pixel, unchecked.
+    height, width = size
+    outline = 0.0
+    for k, poly in enumerate(polygons):
+        xs, ys = poly[0::2], poly[1::2]
+        for x, y in zip(xs, ys):
+            if not (-POLYGON_MARGIN * width <= x <= (1 + POLYGON_MARGIN) * width
+                    and -POLYGON_MARGIN * height <= y <= (1 + POLYGON_MARGIN) * height):
+                return (f"polygon {k + 1} has the point ({x:g}, {y:g}), far outside the {width}x{height} image "
+                        f"(points may lie at most {POLYGON_MARGIN:g} image width / height beyond its edges).")
+        outline += sum(max(abs(x1 - x0), abs(y1 - y0))
+                       for x0, y0, x1, y1 in zip(xs, ys, xs[1:] + xs[:1], ys[1:] + ys[:1]))
+    if outline > MAX_POLYGON_OUTLINE:
+        return (f"its polygons' outlines add up to {outline:,.0f} pixels, more than the "
+                f"{MAX_POLYGON_OUTLINE:,} a mask may have here.")
+    from pycocotools import mask as mask_util
 
-        rle = mask_util.merge(mask_util.frPyObjects(polygons, size[0], size[1]))
-        if int(mask_util.area(rle)) == 0:
-            return "mask is empty (its polygons cover no pixel of the image)."
+    rle = mask_util.merge(mask_util.frPyObjects(polygons, height, width))
+    if int(mask_util.area(rle)) == 0:
+        return "mask is empty (its polygons cover no pixel of the image)."
     return None
 
 
@@ -312,13 +426,24 @@ def decode_rle_string(counts: str) -> list[int] | None:
 
 
 def _short(value, limit: int = 60) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    try:
+        text = json.dumps(value) if not isinstance(value, str) else repr(value)
+    except RecursionError:  # nested near the parser's limit: deeper than dumps may go
+        text = f"a deeply nested {type(value).__name__}"
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def unreadable_image(path: str | Path, error: Exception) -> str:
-    """The sentence for an image file that does not decode."""
-    return f"cannot be read as an image ({Path(path).name}: {_one_line(error)})."
+    """The sentence for an image file that does not decode (`read_dataset_image`'s errors), naming
+    the file by its name only: some errors' own text holds the full path."""
+    name = Path(path).name
+    if isinstance(error, TooManyPixels):
+        return f"{error}."
+    if isinstance(error, UnidentifiedImageError):
+        return f"cannot be read as an image ({name}: not JPEG, PNG, BMP, TIFF or WebP)."
+    if isinstance(error, OSError) and error.strerror:  # the file itself: missing, unreadable, ...
+        return f"cannot be read ({name}: {error.strerror})."
+    return f"cannot be read as an image ({name}: {_one_line(error)})."
 
 
 def _one_line(error: Exception) -> str:
@@ -355,13 +480,13 @@ def register_coco_dataset(json_path: str | Path, image_dir: str | Path) -> str:
 
 def read_categories(json_path: str | Path) -> list[dict]:
     """The `categories` of a COCO file, sorted by id (the order detectron2 gives class indices)."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    data = read_dataset_json(json_path)
     return sorted(data["categories"], key=lambda c: c["id"])
 
 
 def uses_rle(json_path: str | Path) -> bool:
     """Whether any annotation's mask is RLE (detectron2 then needs INPUT.MASK_FORMAT bitmask)."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    data = read_dataset_json(json_path)
     return any(isinstance(a.get("segmentation"), dict) for a in data["annotations"])
 
 

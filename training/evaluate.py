@@ -36,8 +36,9 @@ from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
 from training import significance
-from training.data import read_categories, register_coco_dataset, require_valid
+from training.data import read_categories, read_dataset_json, register_coco_dataset, require_valid
 from training.loader import load_images, model_input
+from training.text_safety import csv_row, markdown_code, markdown_text
 
 from detectron2.data import DatasetCatalog
 from detectron2.evaluation import COCOEvaluator
@@ -303,7 +304,7 @@ def _finite(value) -> float | None:
 
 def _image_extras(json_path) -> dict[int, dict]:
     """Non-standard keys of each image entry (e.g. the demo's "surface", "distractors")."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    data = read_dataset_json(json_path)
     return {img["id"]: {k: v for k, v in img.items() if k not in _STANDARD_IMAGE_KEYS}
             for img in data["images"]}
 
@@ -342,10 +343,10 @@ def format_metric(value, kind: str) -> str:
 
 def markdown_table(results: dict) -> str:
     """The comparison as Markdown: one column per model, one row per metric."""
-    labels = [label.replace("|", "\\|") for label in results["models"]]
+    labels = [markdown_text(label) for label in results["models"]]  # names from visitors and files: as text
     ds = results["dataset"]
     lines = [
-        f"# Evaluation on {Path(ds['json']).name}",
+        f"# Evaluation on {markdown_text(Path(ds['json']).name)}",
         "",
         f"{ds['num_images']} images: {ds['with_instances']} with instances (crack), "
         f"{ds['without_instances']} without. Image level: {results['rule']}. "
@@ -359,8 +360,8 @@ def markdown_table(results: dict) -> str:
     lines += ["", f"Images on which the models' verdicts differ: {results['disagreements']} "
                   "(see disagreements.json).", ""]
     for label, m in results["models"].items():
-        lines.append(f"- **{label.replace('|', '/')}**: {m['model']}; config `{m['config']}`, "
-                     f"weights `{m['weights']}`")
+        lines.append(f"- **{markdown_text(label)}**: {markdown_text(m['model'])}; config {markdown_code(m['config'])}, "
+                     f"weights {markdown_code(m['weights'])}")
     if results.get("paired"):
         lines += ["", significance.paired_markdown(results["paired"]).rstrip("\n")]
     return "\n".join(lines) + "\n"
@@ -387,7 +388,7 @@ def write_reports(results: dict, disagreements: list[dict], out_dir: str | Path)
     paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     with paths[1].open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["metric", *results["models"]])
+        writer.writerow(csv_row(["metric", *results["models"]]))  # a label "=2+5" is text, not a formula
         for name, _, values in report_rows(results):
             writer.writerow([name, *("" if v is None else v for v in values)])
     paths[2].write_text(markdown_table(results))

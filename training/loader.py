@@ -4,9 +4,10 @@ trivial_batch_collator) with a mapper that prepares every model's input from one
 
 Models with the same test resize and channel order (`input_key`: INPUT.MIN_SIZE_TEST,
 MAX_SIZE_TEST, FORMAT) share one prepared input; the resize is models.inputs.prepare_input's,
-so the models see exactly what the app and DefaultPredictor give them. Images are read as before
-(detectron2's read_image, after training.data.require_valid checked every file); a file that
-cannot be read is a sentence, not a worker's traceback: `load_images` raises
+so the models see exactly what the app and DefaultPredictor give them. Images are read as training
+reads them, held to the upload formats and the pixel-count rule (training.data.read_dataset_image,
+which require_valid applied to every file before); a file that cannot be read or prepared (changed
+since the check) is a sentence, not a worker's traceback: `load_images` raises
 training.data.DataProblemsError with it, in the calling process.
 """
 
@@ -19,11 +20,10 @@ from pathlib import Path
 from torch.utils.data import SequentialSampler
 
 from models.inputs import ModelInput, prepare_input
-from training.data import IMAGE_READ_ERRORS, DataProblemsError, unreadable_image
+from training.data import IMAGE_READ_ERRORS, DataProblemsError, read_dataset_image, unreadable_image
 
 from detectron2.config import CfgNode
 from detectron2.data import build_detection_test_loader
-from detectron2.data.detection_utils import read_image
 from detectron2.utils import comm
 
 
@@ -47,12 +47,17 @@ class PrepareInputs:
         self.cfgs = {input_key(cfg): cfg for cfg in cfgs}
 
     def __call__(self, record: dict) -> dict:
+        name = Path(record["file_name"]).name
         try:
-            image = read_image(record["file_name"], format="RGB")  # applies the EXIF orientation, as training does
+            image = read_dataset_image(record["file_name"])  # applies the EXIF orientation, as training does
         except IMAGE_READ_ERRORS as e:
-            name = Path(record["file_name"]).name
             return {**record, "problem": f"image {record['image_id']} ('{name}'): {unreadable_image(name, e)}"}
-        return {**record, "inputs": {key: prepare_input(image, cfg) for key, cfg in self.cfgs.items()}}
+        try:
+            return {**record, "inputs": {key: prepare_input(image, cfg) for key, cfg in self.cfgs.items()}}
+        except ValueError:  # a side that the resize makes 0 pixels (1 x 40000)
+            h, w = image.shape[:2]
+            return {**record, "problem": f"image {record['image_id']} ('{name}'): {w}x{h} pixels is too "
+                                         f"narrow to resize for the models."}
 
 
 def load_images(records: Sequence[dict], cfgs: Sequence[CfgNode], *, workers: int | None = None) -> Iterator[dict]:

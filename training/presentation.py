@@ -38,6 +38,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 import models as bam_models  # makes detectron2 importable: must precede it
+from training.data import dataset_image_path, read_dataset_json
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -93,12 +94,14 @@ class Report:
 def limited_dataset(json_path: str | Path, limit: int | None, folder: str | Path) -> Path:
     """The COCO file itself, or (with `limit` below its image count) a copy of its first `limit`
     images and their annotations written into `folder`; the image folder stays the same."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    if limit is None or limit >= len(data.get("images", [])):
-        return Path(json_path)
+    data = read_dataset_json(json_path)
+    if limit is None or not isinstance(data, dict) or not isinstance(data.get("images"), list) \
+            or not isinstance(data.get("annotations"), list) or limit >= len(data["images"]):
+        return Path(json_path)  # what is not a COCO file is for the evaluation's check to say
     images = data["images"][:limit]
-    ids = {image["id"] for image in images}
-    data.update(images=images, annotations=[a for a in data.get("annotations", []) if a["image_id"] in ids])
+    ids = {image.get("id") for image in images if isinstance(image, dict)}
+    data.update(images=images, annotations=[a for a in data["annotations"]
+                                            if not isinstance(a, dict) or a.get("image_id") in ids])
     path = Path(folder) / f"first_{limit}_{Path(json_path).name}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
@@ -108,12 +111,12 @@ def limited_dataset(json_path: str | Path, limit: int | None, folder: str | Path
 def pick_examples(json_path: str | Path, image_dir: str | Path, count: int) -> list[Path]:
     """`count` images with at least one annotation, spread evenly over the file's order (all
     with annotations when there are fewer)."""
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    data = read_dataset_json(json_path)
     annotated = {a["image_id"] for a in data.get("annotations", [])}
     names = [im["file_name"] for im in data.get("images", []) if im["id"] in annotated]
     if len(names) > count:
         names = [names[round(i * (len(names) - 1) / max(count - 1, 1))] for i in range(count)]
-    return [Path(image_dir) / name for name in names]
+    return [dataset_image_path(image_dir, name) for name in names]
 
 
 def crack_outline(json_path: str | Path | None, file_name: str) -> np.ndarray | None:
@@ -123,7 +126,7 @@ def crack_outline(json_path: str | Path | None, file_name: str) -> np.ndarray | 
 
     if json_path is None:
         return None
-    data = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    data = read_dataset_json(json_path)
     ids = [im["id"] for im in data.get("images", []) if im["file_name"] == file_name]
     if not ids:
         return None

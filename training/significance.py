@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
+from training.text_safety import markdown_text
+
 ALPHA = 0.05
 RESAMPLES = 1000  # enough for 95 % percentile intervals
 SEED = 0
@@ -418,24 +420,25 @@ def difference_rows(stats: dict) -> list[tuple[str, str, str]]:
 
 
 def paired_markdown(stats: dict) -> str:
-    """The paired statistics as a Markdown section."""
-    a, b = (label.replace("|", "\\|") for label in stats["models"])
+    """The paired statistics as a Markdown section (the model labels escaped: training.text_safety)."""
+    stats = {**stats, "models": [markdown_text(label) for label in stats["models"]]}
+    a, b = stats["models"]
     boot = stats["bootstrap"]
     lines = ["## Paired statistics", "", f"Before: {a}. After: {b}. The same {stats['images']} images.",
              "", "| | |", "| --- | ---: |"]
-    lines += [f"| {what.replace('|', '/')} | {value} |" for what, value in paired_rows(stats)]
+    lines += [f"| {what} | {value} |" for what, value in paired_rows(stats)]
     lines += ["", f"| difference {b} - {a} | observed | {100 * boot['confidence']:.0f}% bootstrap interval |",
               "| --- | ---: | ---: |"]
     lines += [f"| {metric} | {observed} | {interval} |" for metric, observed, interval in difference_rows(stats)]
     lines += ["", f"Bootstrap: {boot['resamples']} resamples of the images (seed {boot['seed']}), the same "
                   "images for both models; AP from pycocotools' per-image matches, not re-matched.", "",
-              stats["summary"], ""]
+              paired_summary(stats), ""]
     return "\n".join(lines)
 
 
 def counts_markdown(result: dict, labels: tuple[str, str] = ("A", "B")) -> str:
-    """`pairing_from_counts`' result as a Markdown section."""
-    a, b = (label.replace("|", "\\|") for label in labels)
+    """`pairing_from_counts`' result as a Markdown section (the labels escaped: training.text_safety)."""
+    labels = a, b = tuple(markdown_text(label) for label in labels)
     lines = ["## From counts alone", "",
              f"{result['images']} images ({result['positives']} with cracks, {result['negatives']} without): "
              f"{a} right on {result['correct_a']}, {b} on {result['correct_b']}.", "",

@@ -86,8 +86,10 @@ def test_missing_and_unreadable_image_files(tiny_coco):
 def test_huge_images_are_refused_from_their_header(tiny_coco, width, height, reason):
     json_path, image_dir = tiny_coco
     (image_dir / "img_005.png").write_bytes(png_header_only(width, height, decodable=False))
-    _edit(json_path, lambda d: d["images"][5].update(width=width, height=height))  # a negative: no mask
-    _one_problem(json_path, image_dir, "image 6 ('img_005.png')", reason)
+    _one_problem(json_path, image_dir, "image 6 ('img_005.png')", reason)  # the file's header, not the JSON
+    # the JSON's own size claim is held to the same rule (a negative: no mask)
+    _edit(json_path, lambda d: d["images"][5].update(width=width, height=height))
+    _one_problem(json_path, image_dir, "image 6 ('img_005.png')", f"the JSON says {width}x{height} pixels")
 
 
 def test_image_size_differs_from_the_json(tiny_coco):
