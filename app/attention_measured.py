@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,8 @@ import pandas as pd
 
 from app.evaluation import random_weights_file
 from app.model_choice import LoadedModel
-from training.attention_report import MEASURE_NAMES, REPORT_FILES, format_stat, map_order
+from training.attention_report import MEASURE_NAMES, REPORT_FILES, crack_masks, format_stat, map_order
+from training.data import dataset_image_path
 
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
         ".pdf": "application/pdf"}
@@ -36,7 +38,8 @@ class AlignmentRun:
         return self.out_dir / "attention_report.png"
 
     def image_path(self, entry: dict) -> Path:
-        return self.image_dir / entry["file_name"]
+        """Raises training.data.DatasetPathError where the file_name leads outside the image folder."""
+        return dataset_image_path(self.image_dir, entry["file_name"])
 
     def ranked(self, label: str, name: str, measure: str, k: int = 3) -> tuple[list[dict], list[dict]]:
         """The k best and k worst images for one model's map on one measure (undefined values
@@ -77,6 +80,18 @@ def summary_table(results: dict, measure: str) -> pd.DataFrame:
             row[column] = format_stat(per_map.get(name, {}).get(measure))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=2)
+def _crack_masks(path: str, size: int, mtime_ns: int, image_ids: tuple[int, ...]) -> dict[int, np.ndarray]:
+    return {entry["id"]: mask for entry, mask in crack_masks(path, list(image_ids))}
+
+
+def drill_masks(json_path: Path, image_ids: list[int]) -> dict[int, np.ndarray]:
+    """{image id: the union of its crack masks} for a few images of a COCO file, read once per
+    change of the file (path, size, modification time) and choice of images, not on every rerun."""
+    stat = Path(json_path).stat()
+    return _crack_masks(str(Path(json_path).resolve()), stat.st_size, stat.st_mtime_ns, tuple(image_ids))
 
 
 def measure_title(measure: str) -> str:

@@ -42,10 +42,13 @@ class EvaluationRun:
         return json.loads(path.read_text())["images"] if path.is_file() else []
 
     def image_path(self, entry: dict) -> Path:
-        """Where the image of a disagreement entry is (the JSON's file_name under the image folder)."""
-        data = json.loads(self.json_path.read_text(encoding="utf-8"))
-        by_id = {img["id"]: img["file_name"] for img in data["images"]}
-        return self.image_dir / by_id.get(entry["image_id"], entry["file_name"])
+        """Where the image of a disagreement entry is (the JSON's file_name under the image folder).
+        Raises training.data.DatasetPathError where that file_name leads outside the folder."""
+        from training.data import dataset_image_path
+
+        index = dataset_index(self.json_path)
+        file_name = (index.file_names if index else {}).get(entry["image_id"], entry["file_name"])
+        return dataset_image_path(self.image_dir, file_name)
 
 
 def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, work_dir: Path, *,
@@ -215,11 +218,44 @@ def evaluation_table(results: dict) -> list[dict]:
             for name, kind, values in report_rows(results)]
 
 
-def dataset_size(json_path: Path) -> int | None:
+@dataclass(frozen=True)
+class DatasetIndex:
+    """What the pages need of a COCO file on every rerun: its image count and each image's file_name."""
+
+    size: int
+    file_names: dict
+
+
+@functools.lru_cache(maxsize=4)
+def _dataset_index(path: str, size: int, mtime_ns: int) -> DatasetIndex | None:
+    from training.data import DataProblemsError, read_dataset_json
+
     try:
-        return len(json.loads(Path(json_path).read_text(encoding="utf-8"))["images"])
-    except (OSError, ValueError, KeyError, TypeError):
+        data = read_dataset_json(path)  # at most training.data.MAX_DATASET_JSON_BYTES, read
+    except DataProblemsError:
         return None
+    images = data.get("images") if isinstance(data, dict) else None
+    if not isinstance(images, list):
+        return None
+    return DatasetIndex(len(images), {img["id"]: img["file_name"] for img in images
+                                      if isinstance(img, dict) and isinstance(img.get("file_name"), str)
+                                      and isinstance(img.get("id"), int)})
+
+
+def dataset_index(json_path: Path) -> DatasetIndex | None:
+    """The image count and file names of a COCO file, or None where it cannot be read as one. The
+    file is read once per change (its path, size and modification time), not on every rerun of a page."""
+    try:
+        stat = Path(json_path).stat()
+        return _dataset_index(str(Path(json_path).resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return None
+
+
+def dataset_size(json_path: Path) -> int | None:
+    """How many images a COCO file lists (None where it cannot be read as one)."""
+    index = dataset_index(json_path)
+    return index.size if index else None
 
 
 def verdict(entry: dict, label: str) -> str:

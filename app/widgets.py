@@ -188,11 +188,15 @@ def dataset_problems_ui(problems: list[str], what: str, shown: int = 20) -> None
 
 
 def dataset_image(path: Path) -> tuple[ImageSource, np.ndarray]:
-    """A dataset's image file as (its source, the decoded image to analyse); ValueError with one
-    sentence where it cannot be read or decoded."""
+    """A dataset's image file (a path from training.data.dataset_image_path) as (its source, the
+    decoded image to analyse: the upload formats and pixel rule); ValueError with one sentence,
+    naming the file by its name only, where it cannot be read or decoded."""
     try:
         data = path.read_bytes()
-        source = ImageSource(path.name, data, "dataset")
+    except OSError as e:  # str(e) would hold the full path
+        raise ValueError(f"{path.name}: cannot be shown ({e.strerror or type(e).__name__}).") from None
+    source = ImageSource(path.name, data, "dataset")
+    try:
         return source, cache.decoded_image(source.digest, data, path.name)[0]
-    except (OSError, ValueError) as e:
+    except ValueError as e:
         raise ValueError(f"{path.name}: cannot be shown ({e}).") from None

@@ -8,7 +8,7 @@ import streamlit as st
 import models
 from app import assets, attention_measured, cache, context, evaluation, widgets
 from app.text import literal
-from training.attention_report import crack_masks, image_maps
+from training.attention_report import image_maps
 from training.data import DataProblemsError
 from viz.render import normalize, overlay
 
@@ -60,7 +60,7 @@ results = done.results
 ds = results["dataset"]
 st.subheader("Per stage")
 st.caption(f"{ds['measured']} images with cracks measured, {ds['skipped_no_crack']} without cracks skipped · "
-           f"{Path(ds['json']).name}")
+           f"{literal(Path(ds['json']).name)}")
 if not ds["measured"]:
     st.warning("No image of this set has a crack annotation: nothing to measure.", icon=":material/warning:")
     st.stop()
@@ -80,18 +80,18 @@ names = [n for n in results["summary"][label] if not n.startswith("gradcam")]  #
 name = cols[1].selectbox("Map", names, key="am_drill_map")
 best, worst = done.ranked(label, name, measure, SHOWN)
 loaded = next(m for m in pair if m.label == label)
-masks = {entry["id"]: mask for entry, mask in crack_masks(Path(ds["json"]), [e["image_id"] for e in best + worst])}
+masks = attention_measured.drill_masks(Path(ds["json"]), [e["image_id"] for e in best + worst])  # once per change
 for title, entries in ((f"Best {attention_measured.measure_title(measure)}", best),
                        (f"Worst {attention_measured.measure_title(measure)}", worst)):
-    st.markdown(f"**{title}** · {name} of {label}")
+    st.markdown(f"**{title}** · {name} of {literal(label)}")
     for col, entry in zip(st.columns(SHOWN), entries):
-        path = done.image_path(entry)
         try:
+            path = done.image_path(entry)  # held to the image folder
             image_source, image = widgets.dataset_image(path)
         except ValueError as e:
             col.error(literal(e))
             continue
-        with st.spinner(f"Analysing {path.name}…"):
+        with st.spinner(f"Analysing {literal(path.name)}…"):
             analysis = cache.analysis(loaded.key, image_source.digest, loaded, image)
         values = image_maps(analysis.capture)[name]
         picture = attention_measured.drill_picture(overlay(image, normalize(values), alpha=0.55),

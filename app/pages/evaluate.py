@@ -11,7 +11,7 @@ from app import assets, cache, context, evaluation, widgets
 from app.report_block import report_block
 from app.text import literal
 from training.data import DataProblemsError
-from training.significance import COUNT_KEYS, counts_summary, pairing_from_counts
+from training.significance import COUNT_KEYS, counts_summary, paired_summary, pairing_from_counts
 from viz.views.detections import at_threshold
 
 SOURCES = ("Demo test split", "A COCO dataset on the server")
@@ -67,7 +67,7 @@ with st.expander("Only the two tables? What counts alone can say"):
     tables = []
     for label, defaults, row in zip((before, after), evaluation.EXPERIMENT_COUNTS, ("a", "b")):
         cols = st.columns([2, 1, 1, 1, 1], vertical_alignment="bottom")
-        cols[0].markdown(f"**{label}**")
+        cols[0].markdown(f"**{literal(label)}**")
         tables.append({k: int(col.number_input(k.upper(), min_value=0, step=1, value=defaults[k],
                                                key=f"counts_{row}_{k}"))
                        for col, k in zip(cols[1:], COUNT_KEYS)})
@@ -77,7 +77,7 @@ with st.expander("Only the two tables? What counts alone can say"):
         st.error(f"These counts cannot be compared: {literal(e)}", icon=":material/error:")
     else:
         st.table(pd.DataFrame(evaluation.counts_table(from_counts, (before, after))).set_index("pairing"))
-        st.markdown(counts_summary(from_counts, (before, after)))
+        st.markdown(counts_summary(from_counts, (literal(before), literal(after))))
 
 report_block(pair, json_path, image_dir, threshold=sel.threshold, disabled=bool(missing))  # PDF / HTML handout
 
@@ -96,11 +96,11 @@ results = done.results
 ds = results["dataset"]
 st.subheader("Results")
 st.caption(f"{ds['num_images']} images: {ds['with_instances']} with cracks, {ds['without_instances']} without · "
-           f"{Path(ds['json']).name}")
+           f"{literal(Path(ds['json']).name)}")
 table = evaluation.evaluation_table(results)
 st.dataframe(table, hide_index=True, width="stretch", height=(len(table) + 1) * 35 + 3)  # every row, no scrolling
 for label, m in results["models"].items():
-    st.caption(f"**{label}**: {m['model']}")
+    st.caption(f"**{literal(label)}**: {literal(m['model'])}")
 widgets.downloads_row([(f"{'Disagreements' if name.startswith('disagreements') else 'Table'} "
                         f"({name.split('.')[-1].upper()})", (lambda n=name: done.report(n)), name, mime)
                        for name, mime in evaluation.REPORTS.items()], key="eval")
@@ -111,11 +111,12 @@ if paired:
     cols = st.columns([2, 3])
     cols[0].dataframe(evaluation.paired_table(paired), hide_index=True, width="stretch")
     cols[1].dataframe(evaluation.difference_table(paired), hide_index=True, width="stretch")
-    st.markdown(paired["summary"])
+    st.markdown(paired_summary({**paired, "models": [literal(m) for m in paired["models"]]}))  # labels escaped
     boot = paired["bootstrap"]
-    st.caption(f"Differences: {paired['models'][1]} − {paired['models'][0]}, accuracy in percentage points, AP in "
-               f"AP points. Intervals: {boot['resamples']} bootstrap resamples of the images (seed {boot['seed']}), "
-               "the same images for both models; AP re-counted from pycocotools' per-image matches.")
+    st.caption(f"Differences: {literal(paired['models'][1])} − {literal(paired['models'][0])}, accuracy in "
+               f"percentage points, AP in AP points. Intervals: {boot['resamples']} bootstrap resamples of the "
+               f"images (seed {boot['seed']}), the same images for both models; AP re-counted from pycocotools' "
+               "per-image matches.")
 
 run_threshold = results["threshold"]
 images = done.images
@@ -174,7 +175,7 @@ if only_disagree:
     shown = [im for im in shown if len({s >= run_threshold for s in im["max_scores"].values()}) > 1]
 tally = {o: sum(evaluation.outcome(im["crack"], im["max_scores"][label], run_threshold) == o for im in images)
          for o in evaluation.OUTCOMES}
-st.caption(f"{len(shown)} of {len(images)} images · {label} at {run_threshold:.2f}: "
+st.caption(f"{len(shown)} of {len(images)} images · {literal(label)} at {run_threshold:.2f}: "
            + " · ".join(f"{o} {n}" for o, n in tally.items()))
 if not shown:
     st.info("No image matches these filters.", icon=":material/info:")
@@ -184,18 +185,18 @@ st.dataframe(evaluation.browse_rows(shown, run_threshold), hide_index=True, widt
 k = st.selectbox("Image", range(len(shown)), key="eval_browse", format_func=lambda k: shown[k]["file_name"])
 entry = shown[min(k or 0, len(shown) - 1)]
 truth = "crack" if entry["crack"] else "no crack"
-st.markdown(f"**{entry['file_name']}** · truth: **{truth}** · "
-            + " · ".join(f"{m}: {evaluation.outcome(entry['crack'], s, run_threshold)} (max score {s:.2f})"
+st.markdown(f"**{literal(entry['file_name'])}** · truth: **{truth}** · "  # names from the dataset: escaped
+            + " · ".join(f"{literal(m)}: {evaluation.outcome(entry['crack'], s, run_threshold)} (max score {s:.2f})"
                          for m, s in entry["max_scores"].items()))
-path = done.image_path(entry)
 try:
+    path = done.image_path(entry)  # held to the image folder
     image_source, image = widgets.dataset_image(path)
 except ValueError as e:
     st.error(literal(e))
     st.stop()
 found = []
 for loaded in pair:
-    with st.spinner(f"Analysing {path.name} with {loaded.label}…"):
+    with st.spinner(f"Analysing {literal(path.name)} with {literal(loaded.label)}…"):
         found.append(at_threshold(cache.analysis(loaded.key, image_source.digest, loaded, image), run_threshold))
 diff = cache.comparison(pair[0].key, pair[1].key, image_source.digest, run_threshold, *found).detections
 pictures = cache.detection_panels(pair[0].key, pair[1].key, image_source.digest, run_threshold, *found, diff, image)
