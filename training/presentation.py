@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 
 import models as bam_models  # makes detectron2 importable: must precede it
 from training.data import dataset_image_path, read_dataset_json
+from training.text_safety import figure_text
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -272,7 +273,7 @@ def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: 
         kept = len(found.detections)
         panels.append((draw_instances(image, found.capture.instances, list(info.class_names),
                                       score_threshold=threshold),
-                       f"{info.label}\n{kept} detection{'s' if kept != 1 else ''} ≥ {threshold:.2f}"))
+                       f"{figure_text(info.label)}\n{kept} detection{'s' if kept != 1 else ''} ≥ {threshold:.2f}"))
         maps = image_maps(found.capture)
         for stage in EXAMPLE_STAGES:
             if f"attention {stage}" in maps:
@@ -289,7 +290,8 @@ def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: 
             panels.append((image, f"no Grad-CAM:\nno detection ≥ {threshold:.2f}"))
     outline = " Green: the annotated crack." if mask is not None else ""
     fig = panels_figure(panels, cols=len(panels) // len(loaded), panel_width=2.2,
-                        title=f"{path.name}: detections, maps at c2–c4 (brighter: more), Grad-CAM.{outline}")
+                        title=f"{figure_text(path.name)}: detections, maps at c2–c4 (brighter: more), "
+                              f"Grad-CAM.{outline}")  # a dataset's file name: no mathtext
     return Example(path.name, figure_bytes(fig, "png", dpi=FIGURE_DPI), downscaled or "")
 
 

@@ -1,7 +1,8 @@
 """Names from files and visitors (model labels, dataset file names, config paths) written into the
-reports that other programs open: Markdown (evaluation.md, attention_report.md) and CSV
-(evaluation.csv, attention_report.csv). A name must reach the reader as text: not as a link, an
-image, raw HTML or a table cell break in Markdown, not as a formula in a spreadsheet."""
+reports that other programs open: Markdown (evaluation.md, attention_report.md), CSV
+(evaluation.csv, attention_report.csv) and figure titles. A name must reach the reader as text: not
+as a link, an image, raw HTML or a table cell break in Markdown, not as a formula in a spreadsheet,
+not as matplotlib mathtext (a file named '$\\frac$.png' stops the figure with a parse error)."""
 
 from __future__ import annotations
 
@@ -41,3 +42,8 @@ def csv_cell(value: object) -> object:
 def csv_row(row) -> list:
     """`csv_cell` of every cell of a row."""
     return [csv_cell(value) for value in row]
+
+
+def figure_text(value: object) -> str:
+    """`value` (str() of it) as plain matplotlib text: every '$' escaped, so no mathtext is parsed."""
+    return str(value).replace("$", r"\$")

@@ -63,6 +63,7 @@ def alignment_figure(results: dict) -> Figure:
     fig.legend(handles=bars, loc="outside lower center", ncols=min(len(series), 3), fontsize=9)
     interval = round(100 * results["settings"]["bootstrap"]["confidence"])
     fig.suptitle(f"Do the maps point at the cracks? {Path(ds['json']).parent.name}/{Path(ds['json']).name}: "
-                 f"{ds['measured']} images with cracks (means, {interval}% bootstrap intervals)")
+                 f"{ds['measured']} images with cracks (means, {interval}% bootstrap intervals)",
+                 parse_math=False)  # the dataset's names: '$\frac$.json' is not mathtext here
     return fig
 

@@ -154,3 +154,13 @@ def test_reported_maps_are_those_of_each_models_own_capture(report):
         assert set(reported) - set(expected) == {"gradcam c4", "randomcam c4"}
         for name, values in expected.items():
             assert reported[name] == pytest.approx(values, rel=1e-6), name
+
+
+def test_the_figure_takes_a_dataset_named_like_mathtext(report):
+    """'$\\frac$' would stop matplotlib's mathtext parser: the dataset's name is plain text."""
+    from viz.alignment_figure import alignment_figure
+    from viz.figures import figure_bytes
+
+    results = json.loads((report[1] / "attention_report.json").read_text())
+    results["dataset"]["json"] = "data/$\\frac$.json"
+    assert figure_bytes(alignment_figure(results), "png").startswith(b"\x89PNG")

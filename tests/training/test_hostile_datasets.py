@@ -25,7 +25,7 @@ from training.data import (
 from training.evaluate import image_level_counts, markdown_table, write_reports
 from training.loader import PrepareInputs
 from training.significance import counts_markdown, pairing_from_counts
-from training.text_safety import csv_cell, markdown_code, markdown_text
+from training.text_safety import csv_cell, figure_text, markdown_code, markdown_text
 
 REFUSED = "refused: an image's file_name must lead to a file inside the image folder"
 
@@ -250,3 +250,14 @@ def test_counts_markdown_escapes_its_labels():
     text = counts_markdown(pairing_from_counts({"tp": 38, "tn": 81, "fp": 0, "fn": 11},
                                                {"tp": 41, "tn": 81, "fp": 0, "fn": 8}), ("[a](x)", "<b>"))
     assert "[a](x)" not in text and "<b>" not in text and "only \\[a\\]\\(x\\) right" in text
+
+
+def test_figure_text_is_not_mathtext():
+    from matplotlib.figure import Figure
+
+    from viz.figures import figure_bytes
+
+    fig = Figure()
+    fig.suptitle(figure_text("$\\frac$.png"))  # unescaped: matplotlib's parser raises ValueError on saving
+    assert figure_bytes(fig, "png").startswith(b"\x89PNG")
+    assert figure_text("a $5 b") == "a \\$5 b"
