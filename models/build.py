@@ -16,6 +16,7 @@ from models.checkpoint import attention_problem, find_attention, fit_weights, ho
 from models.config import PLACEMENTS, add_attention_config
 from models.device import choose_device
 from models.errors import CheckpointError, ConfigError
+from models.limits import bound_input_size, check_limits
 from models.safe_load import check_config_file, weights_budget
 
 from detectron2.config import CfgNode, get_cfg
@@ -51,10 +52,12 @@ def read_config(config_file: str | Path, opts: list[str] | None = None, *, devic
     except (KeyError, ValueError, TypeError, AssertionError, AttributeError) as e:
         raise ConfigError(f"{config_file.name}: not a detectron2 config we can use ({_one_line(e)}).") from None
     validate(cfg, config_file.name)
+    check_limits(cfg, config_file.name)
+    notes = [note] if (note := bound_input_size(cfg)) else []
     wish = cfg.MODEL.DEVICE if named_device or "MODEL.DEVICE" in (opts or [])[::2] else ""
     cfg.MODEL.DEVICE, note = choose_device(device, wish)
     cfg.freeze()
-    return cfg, [note] if note else []
+    return cfg, notes + ([note] if note else [])
 
 
 def get_config(config_file: str | Path, opts: list[str] | None = None, *, device: str = "auto",

@@ -82,6 +82,10 @@ def read_checkpoint(path: str | Path, *, max_bytes: int | None = None) -> Checkp
         raise CheckpointError(f"{path.name}: holds no state dict of tensors.")
     if all(str(k).startswith("module.") for k in data):
         data = {k[len("module."):]: v for k, v in data.items()}
+    broken = [k for k, v in data.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CheckpointError(f"{path.name}: {len(broken)} of its tensors hold NaN or infinite values (e.g. "
+                              f"{broken[0]}): the training that wrote it diverged, and every score would be NaN.")
     return Checkpoint(data, heuristics, caffe2, str(author) if author is not None else None)
 
 

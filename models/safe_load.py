@@ -15,28 +15,36 @@ Weights: `torch.load(weights_only=True)` (tensors and plain containers only) for
 for detectron2 model-zoo `.pkl` files, an unpickler that admits numpy arrays and plain containers
 only. Before anything is unpickled, the sizes the file declares (a zip archive's record sizes,
 otherwise the file size) are checked against `max_bytes`, which callers derive from the model
-being loaded: a small file whose compressed records expand to gigabytes is refused unread.
+being loaded: a small file whose compressed records expand to gigabytes is refused unread. The
+unpickling itself runs in a child process with a memory and a CPU-time limit (models.unpickle):
+a few kilobytes of allowed data can still ask for gigabytes.
 """
 
 from __future__ import annotations
 
+import collections
+import hashlib
 import io
+import json
 import os
-import pickle
 import re
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
+from models import unpickle
 from models.errors import CheckpointError, ConfigError
 
 MAX_CONFIG_BYTES = 1 << 20  # detectron2's largest configs are a few KB
 MAX_BASE_DEPTH = 8
+MAX_CONFIG_FILES = 16  # a config and all its bases, each read once
 MAX_ZIP_RECORDS = 100_000
-MAX_PICKLE_BYTES = 64 << 20  # the pickle of a checkpoint holds names and shapes, not tensor data
+MAX_PICKLE_BYTES = 16 << 20  # a checkpoint's index holds names and shapes (R-50 + optimizer: ~300 KB)
 CONFIG_SUFFIXES = (".yaml", ".yml")
 
 # ------------------------------------------------------------------------------------------------
@@ -88,6 +96,8 @@ def _read_yaml(path: Path, label: str) -> dict:
                           f"code ({' '.join(tag.split())}); a detectron2 config is plain YAML.") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{label}: not valid YAML ({' '.join(str(e).split())}).") from None
+    except RecursionError:
+        raise ConfigError(f"{label}: nested far too deeply to be a config.") from None
     if _count_values(data, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
         raise ConfigError(f"{label}: refused: it expands to more than {MAX_CONFIG_VALUES} values "
                           f"(nested YAML aliases?); a detectron2 config has a few hundred.")
@@ -108,6 +118,7 @@ def check_config_file(config_file: str | Path, *, allowed_dirs: list[str | Path]
     """
     folders = None if allowed_dirs is None else [Path(d).resolve() for d in allowed_dirs]
     top = Path(config_file)
+    read: set[Path] = set()
 
     def walk(path: Path, chain: tuple[Path, ...]) -> str | None:
         label = top.name if not chain else f"{top.name}'s _BASE_ {path.name}"
@@ -116,6 +127,11 @@ def check_config_file(config_file: str | Path, *, allowed_dirs: list[str | Path]
             raise ConfigError(f"{label}: refused: the file lies outside the folders this app may read.")
         if real in chain:
             raise ConfigError(f"{label}: its _BASE_ chain loops back to {path.name}.")
+        if real in read:  # fvcore would read it once per mention: a few files could mean days of reading
+            raise ConfigError(f"{top.name}: its _BASE_ chain names {path.name} more than once; name each file once.")
+        read.add(real)
+        if len(read) > MAX_CONFIG_FILES:
+            raise ConfigError(f"{top.name}: its _BASE_ chain holds more than {MAX_CONFIG_FILES} files.")
         if len(chain) > MAX_BASE_DEPTH:
             raise ConfigError(f"{top.name}: its _BASE_ chain is more than {MAX_BASE_DEPTH} files deep.")
         if path.suffix.lower() not in CONFIG_SUFFIXES:
@@ -162,58 +178,48 @@ def _declared_size(path: Path, data: bytes) -> int:
                                   f"any weights file.")
         for record in records:
             if record.filename.endswith(".pkl") and record.file_size > MAX_PICKLE_BYTES:
-                raise CheckpointError(f"{path.name}: refused: its index ({record.filename}) expands to "
-                                      f"{record.file_size / 2**20:.0f} MB.")
+                raise CheckpointError(f"{path.name}: refused: its index ({record.filename}) is "
+                                      f"{record.file_size / 2**20:.0f} MB; a weights file's index is a few hundred KB "
+                                      f"(it lists far more tensors than a model has).")
         return sum(record.file_size for record in records)
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits what detectron2's model-zoo .pkl files hold (dicts of numpy arrays, strings,
-    numbers) and nothing that could run code."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("collections", "OrderedDict"),
-        ("_codecs", "encode"),  # how Python 2 pickles store bytes (Caffe2-era zoo files)
-    }
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"Unsupported global: GLOBAL {module}.{name}")
-
-
-def _unpickle_numpy(data: bytes) -> object:
-    return _NumpyOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
-
-
-_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-
-
-def _refusal(path: Path, error: Exception) -> CheckpointError:
+def _refusal(path: Path, detail: str) -> CheckpointError:
     """The message for a file whose unpickling would build something other than data. It names
     what the file asked for and never suggests loading it another way."""
-    found = _GLOBAL.search(str(error))
+    found = _GLOBAL.search(detail)
     what = f" (it asks for {found.group(1)})" if found else ""
     return CheckpointError(f"{path.name}: refused: it is not a plain weights file. Unpickling it would run "
                            f"code or build objects other than tensors{what}, so it was not read.")
 
 
-def _to_tensors(data: object) -> object:
-    """numpy arrays (model-zoo files) -> tensors, inside plain containers."""
-    if isinstance(data, np.ndarray):
-        return torch.from_numpy(np.ascontiguousarray(data).reshape(data.shape))  # keeps 0-d arrays 0-d
-    if isinstance(data, dict):
-        return {k: _to_tensors(v) for k, v in data.items()}
-    return data
+_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+_REFUSED: collections.OrderedDict[tuple[str, int | None], str] = collections.OrderedDict()  # digest -> message
+_REMEMBERED = 256
 
 
 def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict:
     """The unpickled content of a weights file (a PyTorch file or a detectron2 model-zoo .pkl),
-    with numpy arrays turned into tensors. Raises CheckpointError, with a message naming the file
-    and the reason, for anything unreadable, oversized (over `max_bytes` expanded) or unsafe."""
+    with numpy arrays turned into tensors.
+
+    The file is unpickled in a child process that may take at most about three times the file's
+    size (or `max_bytes`) of memory and a few seconds (READ_SECONDS plus one per 20 MB): what
+    it hands back is a plain structure within models.unpickle's caps. A refused file is
+    remembered by its content, so asking again (a rerun of the app's page) costs nothing. The
+    shipped demo weights are read in this process (they come with the code).
+
+    Args:
+        path: the file.
+        max_bytes: the most its tensors may expand to (see `weights_budget`); None: no limit
+            beyond the child's.
+
+    Returns:
+        What the file holds: usually a dict (a state dict, or {"model": ..., ...}).
+
+    Raises:
+        CheckpointError: one sentence naming the file and the reason (unreadable, oversized,
+            unsafe, too slow or too large to read).
+    """
     path = Path(path)
     try:
         if not path.is_file():
@@ -227,6 +233,20 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
         raise CheckpointError(f"{path.name}: cannot be read ({e.strerror or e}).") from None
     if not data:
         raise CheckpointError(f"{path.name}: the file is empty.")
+    digest = (hashlib.sha256(data).hexdigest(), max_bytes)
+    if digest in _REFUSED:
+        _REFUSED.move_to_end(digest)
+        raise CheckpointError(_REFUSED[digest].replace("{name}", path.name))
+    try:
+        return _read_weights_bytes(path, data, max_bytes)
+    except CheckpointError as e:
+        _REFUSED[digest] = str(e).replace(path.name, "{name}", 1)
+        while len(_REFUSED) > _REMEMBERED:
+            _REFUSED.popitem(last=False)
+        raise
+
+
+def _read_weights_bytes(path: Path, data: bytes, max_bytes: int | None) -> dict:
     try:
         expanded = _declared_size(path, data)
     except (zipfile.BadZipFile, ValueError) as e:
@@ -235,21 +255,72 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
         raise CheckpointError(f"{path.name}: refused: its records expand to {expanded / 2**20:.0f} MB, more "
                               f"than a weights file for this model can hold ({max_bytes / 2**20:.0f} MB).")
     is_zip = zipfile.is_zipfile(io.BytesIO(data))
-    unreadable = CheckpointError(f"{path.name}: not a readable weights file (damaged or another format: "
-                                 f"PyTorch .pth/.pt or a detectron2 .pkl).")
     if not is_zip and path.suffix.lower() != ".pkl" and not data.startswith(b"\x80"):
         # neither PyTorch's zip nor its legacy pickle (protocol 2: 0x80 0x02): an image, text, ...
         # torch.load would call it a refused unsafe pickle, which would alarm for nothing
-        raise unreadable
-    try:
-        if is_zip or path.suffix.lower() != ".pkl":
-            loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        else:
-            loaded = _unpickle_numpy(data)
-    except pickle.UnpicklingError as e:
-        if "Weights only load failed" in str(e) or _GLOBAL.search(str(e)):
-            raise _refusal(path, e) from None
-        raise unreadable from None
-    except Exception:  # noqa: BLE001  (garbage makes the unpicklers raise anything; one message)
-        raise unreadable from None
-    return _to_tensors(loaded)
+        raise _unreadable(path)
+    numpy_pickle = not is_zip and path.suffix.lower() == ".pkl"
+    if _trusted(path) or not _CAN_LIMIT:
+        try:
+            return unpickle.read(data, numpy_pickle)
+        except unpickle.Refused as e:
+            raise _refusal(path, str(e)) from None
+        except unpickle.Unreadable:
+            raise _unreadable(path) from None
+        except (unpickle.TooLarge, MemoryError, RecursionError) as e:
+            raise _too_large(path, str(e) if isinstance(e, unpickle.TooLarge) else "") from None
+    return _read_in_child(path, data, max_bytes, numpy_pickle)
+
+
+def _unreadable(path: Path) -> CheckpointError:
+    return CheckpointError(f"{path.name}: not a readable weights file (damaged or another format: "
+                           f"PyTorch .pth/.pt or a detectron2 .pkl).")
+
+
+def _too_large(path: Path, detail: str) -> CheckpointError:
+    size = path.stat().st_size
+    size = f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size / 2**10:.1f} KB"
+    why = f": {detail}" if detail else ""
+    return CheckpointError(f"{path.name}: refused: reading it would take far more memory or time than a weights "
+                           f"file of {size} needs{why}.")
+
+
+READ_SECONDS = 20  # the child's time for a small file: starting Python and torch, under load
+_CAN_LIMIT = sys.platform.startswith("linux")  # the limits read /proc and use setrlimit
+
+
+def _trusted(path: Path) -> bool:
+    """The shipped demo weights, which come with the code (read in this process: faster start)."""
+    return inside(path, (_SHIPPED_WEIGHTS,))
+
+
+_SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "demo" / "weights"
+
+
+def _read_in_child(path: Path, data: bytes, max_bytes: int | None, numpy_pickle: bool) -> dict:
+    """models.unpickle in a child process with a memory and a CPU-time limit."""
+    size = len(data)
+    extra = max(3 * size, max_bytes or 0) + (256 << 20)
+    seconds = READ_SECONDS + size // (20 << 20)
+    with tempfile.TemporaryDirectory(prefix="bamviz-weights-") as tmp:
+        source, target = Path(tmp) / "in", Path(tmp) / "out.pt"
+        source.write_bytes(data)
+        command = [sys.executable, "-I", unpickle.__file__, str(source), str(target), str(extra), str(seconds),
+                   "1" if numpy_pickle else "0"]
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=2 * seconds + 10,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+        except subprocess.TimeoutExpired:
+            raise _too_large(path, "") from None
+        try:
+            detail = json.loads(done.stdout.strip().splitlines()[-1])["detail"] if done.stdout.strip() else ""
+        except (ValueError, KeyError, TypeError):
+            detail = ""
+        if done.returncode == unpickle.REFUSED:
+            raise _refusal(path, detail)
+        if done.returncode == unpickle.UNREADABLE:
+            raise _unreadable(path)
+        if done.returncode != unpickle.OK or not target.is_file():
+            # TOO_LARGE, or killed by its limits (MemoryError outside Python, SIGXCPU, SIGKILL)
+            raise _too_large(path, detail)
+        return torch.load(target, map_location="cpu", weights_only=True)

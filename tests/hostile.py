@@ -155,3 +155,105 @@ def polygon_far_outside(reach: float) -> list[list[float]]:
     """A COCO segmentation: one triangle with a point at (reach, reach); reach 1e9 made pycocotools
     draw an outline of billions of pixels (gigabytes, or a crash)."""
     return [[10.0, 10.0, 20.0, 10.0, reach, reach]]
+
+
+# ---------------------------------------------------------------------------------------------
+# Round two (issue 22): files of a few KB that cost gigabytes or minutes once read.
+
+
+class _Hex:
+    """Pickles as _codecs.encode(inner, "hex"): allowed by torch's weights-only unpickler."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def __reduce__(self):
+        import _codecs
+
+        return _codecs.encode, (self.inner, "hex")
+
+
+def weights_doubling_strings(folder: Path, levels: int = 24) -> Path:
+    """~3 KB: a string hex-encoded `levels` times, each level doubling it (2^24 KB = 16 GB)."""
+    payload: object = b"a" * 1024
+    for _ in range(levels):
+        payload = _Hex(payload)
+    path = folder / "doubling.pth"
+    torch.save({"model": {"w": torch.zeros(1)}, "notes": payload}, path)
+    return path
+
+
+def weights_shared_references(folder: Path, levels: int = 7) -> Path:
+    """~2 KB of nested dicts whose values are the same dict ten times: 10^levels leaves once copied out."""
+    node: object = {"w": torch.zeros(1)}
+    for _ in range(levels):
+        node = {f"k{i}": node for i in range(10)}
+    path = folder / "shared.pth"
+    torch.save({"model": node}, path)
+    return path
+
+
+def weights_many_tensors(folder: Path, count: int = 750_000) -> Path:
+    """A .pth of `count` one-element views of one storage (tens of MB of index)."""
+    base = torch.zeros(count)
+    path = folder / "many.pth"
+    torch.save({"model": {f"t{i}": base[i:i + 1] for i in range(count)}}, path)
+    return path
+
+
+def weights_with_nan(folder: Path, model: torch.nn.Module) -> Path:
+    """The model's own weights with NaN in one tensor and inf in another (a diverged run)."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    floats = [k for k, v in state.items() if v.is_floating_point()]
+    state[floats[0]].view(-1)[0] = float("nan")
+    state[floats[-1]].view(-1)[0] = float("inf")
+    path = folder / "diverged.pth"
+    torch.save({"model": state}, path)
+    return path
+
+
+def zoo_pickle_without_array_data(folder: Path) -> Path:
+    """A .pkl whose numpy array is built by _reconstruct with a shape and no state: uninitialised
+    memory of any size (here 10^9 float64 = 8 GB)."""
+    path = folder / "uninitialised.pkl"
+    body = (b"\x80\x02}q\x00X\x05\x00\x00\x00modelq\x01}q\x02X\x01\x00\x00\x00wq\x03"
+            b"cnumpy.core.multiarray\n_reconstruct\nq\x04cnumpy\nndarray\nq\x05J\x00\xca\x9a;\x85q\x06"
+            b"cnumpy\ndtype\nq\x07X\x02\x00\x00\x00f8q\x08K\x00K\x01\x87q\tRq\n\x87q\x0bRq\x0css.")
+    path.write_bytes(body)
+    return path
+
+
+def pickle_holding_itself(folder: Path) -> Path:
+    node: dict = {"w": torch.zeros(1)}
+    node["self"] = node
+    path = folder / "loop.pth"
+    torch.save({"model": node}, path)
+    return path
+
+
+def config_with(folder: Path, name: str, yaml_body: str) -> Path:
+    """A config on the shipped R-18 BAM one, with `yaml_body` (YAML text) on top."""
+    path = folder / name
+    path.write_text(f'_BASE_: "{models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"}"\n{yaml_body}')
+    return path
+
+
+def config_base_fan_out(folder: Path, levels: int = 5, fan: int = 10) -> Path:
+    """`levels` configs of a few hundred bytes, each naming the next `fan` times: fvcore would read
+    the last one fan^levels times."""
+    last = config_with(folder, f"fan{levels}.yaml", "")
+    for i in range(levels - 1, -1, -1):
+        (folder / f"fan{i}.yaml").write_text("_BASE_: [" + ", ".join([f'"fan{i + 1}.yaml"'] * fan) + "]\n")
+    assert last.is_file()
+    return folder / "fan0.yaml"
+
+
+def deep_yaml(folder: Path, depth: int = 20_000) -> Path:
+    path = folder / "deep.yaml"
+    path.write_text("MODEL: " + "[" * depth + "]" * depth + "\n")
+    return path
+
+
+def png_strip(width: int = 40_000, height: int = 1) -> bytes:
+    """A valid PNG of a 1-pixel-high strip: its short side vanishes at any model's input size."""
+    return png_header_only(width, height)

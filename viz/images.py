@@ -15,11 +15,14 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from models.limits import MAX_INPUT_SIDE
+
 MAX_PIXELS = 40_000_000  # about 7000 x 5700: more would take minutes and gigabytes to analyse
 # Images larger than this (longest side) are analysed downscaled, by every front end: the models
 # see at most INPUT.MAX_SIZE_TEST pixels anyway (640 for the R-18 demo, 1333 for R-50), while
 # full-size masks of a 12-megapixel photo would cost gigabytes per analysis.
-ANALYSIS_MAX_SIDE = 1333
+ANALYSIS_MAX_SIDE = MAX_INPUT_SIDE
+MAX_ASPECT = 50  # a 1 x 40000 strip would be 0 px high at the models' input size
 FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
 
 
@@ -70,6 +73,10 @@ def load_image(source: str | Path | bytes, *, name: str | None = None, max_pixel
                                      f"(at most {max_pixels / 1e6:.0f} megapixels); resize it first.")
                 if width == 0 or height == 0:
                     raise ImageError(f"{name}: the image has no pixels.")
+                if max(width, height) > MAX_ASPECT * min(width, height):
+                    raise ImageError(f"{name}: {width} x {height} pixels is too narrow to analyse (at most "
+                                     f"{MAX_ASPECT} times longer than wide): its short side would vanish at the "
+                                     f"models' input size.")
                 image = ImageOps.exif_transpose(image)
                 rgb = _to_rgb(image)
         except ImageError:

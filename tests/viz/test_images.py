@@ -74,3 +74,11 @@ def test_fit_for_analysis_downscales_only_large_images():
     assert fit_for_analysis(small) == (small, None)
     big, note = fit_for_analysis(np.zeros((3000, 4000, 3), np.uint8), 1000)
     assert big.shape == (750, 1000, 3) and "4000 × 3000" in note
+
+
+def test_a_strip_too_narrow_to_analyse_is_one_sentence():
+    """A 40000 x 1 PNG: its short side would be 0 px at any model's input size (issue 22)."""
+    from tests import hostile
+
+    with pytest.raises(ImageError, match=r"^strip.png: 40000 x 1 pixels is too narrow to analyse"):
+        load_image(hostile.png_strip(), name="strip.png")
