@@ -104,16 +104,19 @@ def read_dataset_json(json_path: str | Path):
     name only) where it is missing, too large, not UTF-8, not JSON or nested too deep."""
     json_path = Path(json_path)
     name = json_path.name
+    too_large = DataProblemsError([f"{name}: larger than the {MAX_DATASET_JSON_BYTES >> 20} MB an annotation "
+                                   f"file may have here; refused unread."])
     try:
         if not json_path.is_file():
             raise DataProblemsError([f"{name}: annotation file not found."])
+        if json_path.stat().st_size > MAX_DATASET_JSON_BYTES:
+            raise too_large
         with json_path.open("rb") as f:
-            raw = f.read(MAX_DATASET_JSON_BYTES + 1)  # never more, even if the file grows meanwhile
+            raw = f.read(MAX_DATASET_JSON_BYTES + 1)  # never more, even if the file grew meanwhile
     except OSError as e:
         raise DataProblemsError([f"{name}: cannot be read ({e.strerror or type(e).__name__})."]) from None
     if len(raw) > MAX_DATASET_JSON_BYTES:
-        raise DataProblemsError([f"{name}: larger than the {MAX_DATASET_JSON_BYTES >> 20} MB an annotation "
-                                 f"file may have here; refused unread."])
+        raise too_large
     try:
         return json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:

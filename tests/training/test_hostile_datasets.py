@@ -189,6 +189,7 @@ def test_a_json_above_the_size_limit_is_refused_unread(tiny_coco, monkeypatch):
     json_path, image_dir = tiny_coco
     monkeypatch.setattr(training_data, "MAX_DATASET_JSON_BYTES", json_path.stat().st_size - 1)
     monkeypatch.setattr(training_data.json, "loads", lambda *a, **k: pytest.fail("parsed"))
+    monkeypatch.setattr(type(json_path), "open", lambda *a, **k: pytest.fail("opened"))
     (problem,) = check_coco_dataset(json_path, image_dir)
     assert problem.startswith("annotations.json: larger than the ") and problem.endswith("refused unread.")
 
