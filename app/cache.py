@@ -8,7 +8,9 @@
   `_`-prefixed arguments, which Streamlit does not hash. Display controls (score threshold,
   colormap, opacity, stage, channel, instance) are not part of any analysis key: changing them
   never re-runs the network.
-- CAMs and sanity checks: one per (model, image, box, method, target, layer), computed on demand.
+- CAMs and sanity checks: one per (model, image, box, method, target, layer), computed on demand;
+  the costly ones inside `_heavy`, a slot of the server-wide limit taken on a miss only
+  (app/heavy_jobs.run_cached).
 - Per-session temp folder for uploaded model files, removed when the session ends.
 
 Sizes (R-18 demo models): an analysis of a 320 px image holds about 10 MB (feature, attention
@@ -21,6 +23,7 @@ An exception raised inside a cached function is not cached: a bad file is retrie
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -105,25 +108,29 @@ def comparison(with_key: str, without_key: str, image_key: str, threshold: float
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def cam(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str, layer: str,
-        _loaded: LoadedModel, _analysis, aug_smooth: bool = False, eigen_smooth: bool = False) -> np.ndarray:
+        _loaded: LoadedModel, _analysis, aug_smooth: bool = False, eigen_smooth: bool = False,
+        _heavy: contextlib.AbstractContextManager | None = None) -> np.ndarray:
     """A CAM, (H, W) in [0, 1], for one box of the image (an instance of this model, or another
     model's box scored by this one); the smoothing options are part of the key."""
     from viz.gradcam import instance_cam
 
-    return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                        method=method, layer=layer, target=target, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth,
-                        kept=_analysis.capture.stage_outputs)
+    with _heavy or contextlib.nullcontext():
+        return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
+                            method=method, layer=layer, target=target, aug_smooth=aug_smooth,
+                            eigen_smooth=eigen_smooth, kept=_analysis.capture.stage_outputs)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sanity(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str,
-           layer: str, aug_smooth: bool, eigen_smooth: bool, _loaded: LoadedModel, _analysis, _original: np.ndarray):
+           layer: str, aug_smooth: bool, eigen_smooth: bool, _loaded: LoadedModel, _analysis, _original: np.ndarray,
+           _heavy: contextlib.AbstractContextManager | None = None):
     """viz.gradcam.sanity_check of that CAM (the model with randomized heads, the same options)."""
     from viz.gradcam import sanity_check
 
-    return sanity_check(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                        method=method, layer=layer, target=target, original=_original,
-                        aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+    with _heavy or contextlib.nullcontext():
+        return sanity_check(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
+                            method=method, layer=layer, target=target, original=_original,
+                            aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
 
 
 @st.cache_data(max_entries=24, show_spinner=False)

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import streamlit as st
 
-from app import cache, widgets
+from app import cache, heavy_ui, widgets
 from app.model_choice import LoadedModel
 from app.sidebar import Selection, current
 from app.text import literal
@@ -70,8 +70,35 @@ def comparison(sel: Selection, pair: tuple[LoadedModel, LoadedModel], found):
     return cache.comparison(pair[0].key, pair[1].key, sel.image_key, sel.threshold, found[0], found[1])
 
 
+def heavy_cam(method: str, aug_smooth: bool = False, eigen_smooth: bool = False) -> bool:
+    """Whether a CAM is heavy work (the server-wide limit of app/heavy_jobs.py): the perturbation
+    methods (a forward pass per channel) and any smoothing (several passes)."""
+    from viz.gradcam import PERTURBATION_METHODS
+
+    return method in PERTURBATION_METHODS or aug_smooth or eigen_smooth
+
+
 def cam(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
         *, aug_smooth: bool = False, eigen_smooth: bool = False):
-    with st.spinner(f"{method} at {layer} for {loaded.label}…"):
-        return cache.cam(loaded.key, sel.image_key, tuple(float(v) for v in box), int(class_id), method, target, layer,
-                         loaded, analysis, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+    what = f"{method} at {layer} for {loaded.label}"
+    box = tuple(float(v) for v in box)
+
+    def run(gate):
+        return cache.cam(loaded.key, sel.image_key, box, int(class_id), method, target, layer, loaded, analysis,
+                         aug_smooth=aug_smooth, eigen_smooth=eigen_smooth, _heavy=gate)
+
+    with st.spinner(f"{what}…"):
+        return heavy_ui.cached(run, what) if heavy_cam(method, aug_smooth, eigen_smooth) else run(None)
+
+
+def sanity(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
+           original, *, aug_smooth: bool = False, eigen_smooth: bool = False):
+    """cache.sanity of a CAM, inside the server-wide limit when the CAM is heavy (see `cam`)."""
+    what = f"Sanity check of {method} at {layer} for {loaded.label}"
+
+    def run(gate):
+        return cache.sanity(loaded.key, sel.image_key, tuple(box), class_id, method, target, layer, aug_smooth,
+                            eigen_smooth, loaded, analysis, original, _heavy=gate)
+
+    with st.spinner("Sanity check: the same CAM with randomized heads…"):
+        return heavy_ui.cached(run, what) if heavy_cam(method, aug_smooth, eigen_smooth) else run(None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 import models
-from app import assets, cache
+from app import assets, cache, heavy_ui
 from app.evaluation import random_weights_file
 from app.model_choice import LoadedModel
 from app.text import literal
@@ -32,6 +32,8 @@ def report_block(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
         count = cols[1].number_input("Example images", min_value=1, max_value=6, value=3, key="handout_examples")
         if st.button("Write the report", disabled=disabled, key="handout_run"):
             _write(pair, json_path, image_dir, threshold=threshold, limit=int(limit) or None, count=int(count))
+        else:
+            heavy_ui.stopped_note("handout")
         made = st.session_state.get(STATE)
         if made:
             st.caption(f"{made['pages']} pages, written in {made['seconds']:.0f} s.")
@@ -55,10 +57,11 @@ def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: i
     try:
         chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, folder))
                   for m in (before, after)]
-        report = build_report(chosen, json_path, image_dir, folder, limit=limit, example_count=count,
-                              examples_json=assets.SAMPLE_ANNOTATIONS if demo else None,
-                              class_names={m.label: m.class_names for m in (before, after)},
-                              threshold=threshold, on_progress=lambda done, text: bar.progress(done, text=text))
+        with heavy_ui.job("The report", "handout"):  # kept below only once complete
+            report = build_report(chosen, json_path, image_dir, folder, limit=limit, example_count=count,
+                                  examples_json=assets.SAMPLE_ANNOTATIONS if demo else None,
+                                  class_names={m.label: m.class_names for m in (before, after)},
+                                  threshold=threshold, on_progress=lambda done, text: bar.progress(done, text=text))
     except DataProblemsError as e:
         st.error(f"The dataset has {len(e.problems)} problem(s); no report was written: {literal(e.problems[0])}",
                  icon=":material/error:")

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 import models
-from app import assets, attention_measured, cache, context, evaluation, widgets
+from app import assets, attention_measured, cache, context, evaluation, heavy_ui, widgets
 from app.text import literal
 from training.attention_report import image_maps
 from training.data import DataProblemsError
@@ -42,14 +42,17 @@ if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
         widgets.make_demo_split_ui()
     bar = st.progress(0.0, text="Starting…")
     try:
-        st.session_state["alignment"] = attention_measured.measure_pair(
-            pair, json_path, image_dir, cache.session_folder() / "attention_report", limit=limit,
-            on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"{done} of {total} images"))
+        with heavy_ui.job("Measuring", "am"):
+            st.session_state["alignment"] = attention_measured.measure_pair(
+                pair, json_path, image_dir, cache.session_folder() / "attention_report", limit=limit,
+                on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"{done} of {total} images"))
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "measured")
     except (models.ModelLoadError, ValueError) as e:
         st.error(f"Measuring failed: {literal(e)}", icon=":material/error:")
     bar.empty()
+else:
+    heavy_ui.stopped_note("am")
 
 done = st.session_state.get("alignment")
 if done is None:

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import cache, context, widgets
+from app import cache, context, heavy_jobs, heavy_ui, widgets
 from app.exports import pdf_pages, rows_csv, stem, zip_files
 from viz.analysis import summary
 from viz.compare import cam_difference
@@ -99,30 +99,40 @@ st.divider()
 st.subheader("Presentation export")
 st.caption("The before/after figure for each chosen image: one multi-page PDF, or a zip of PNGs.")
 names = [i.name for i in sel.images]
+cap = heavy_jobs.max_presentation_images()  # each image costs ~50 MB and seconds: the operator's cap
 row = st.columns([3, 1.6, 1], vertical_alignment="bottom")
-chosen = row[0].multiselect("Images", names, default=[sel.image_name], key="deck_images")
+chosen = row[0].multiselect(f"Images (at most {cap})", names, default=[sel.image_name], key="deck_images",
+                            help=f"A presentation holds at most {cap} images (the server's limit).")
 with_cams = row[1].toggle("With Grad-CAM difference", value=False, key="deck_cams",
                           help="The CAM difference of each image's best matched instance at c4 (slower).")
-if row[2].button("Build presentation", type="primary", disabled=not chosen, key="deck_build"):
-    pages, pngs = [], {}
-    progress = st.progress(0.0, text="Starting…")
-    for n, image_name in enumerate(chosen):
-        progress.progress(n / len(chosen), text=f"{image_name} ({n + 1} of {len(chosen)})")
-        source = next(i for i in sel.images if i.name == image_name)
-        image, _ = cache.decoded_image(source.digest, source.data, source.name)
-        a, b = (at_threshold(cache.analysis(m.key, source.digest, m, image), sel.threshold) for m in pair)
-        result = cache.comparison(pair[0].key, pair[1].key, source.digest, sel.threshold, a, b)
-        if with_cams and result.detections.kept:
-            best = max(result.detections.kept, key=lambda m: m.score_with)
-            heat = [cache.cam(m.key, source.digest, *instance_box(x, i), "GradCAM", "score", "c4", m, x)
-                    for m, x, i in ((pair[0], a, best.index_with), (pair[1], b, best.index_without))]
-            result = replace(result, cam_diffs={(0, "c4"): cam_difference(heat[0], heat[1])},
-                             cams=({(best.index_with, "c4"): heat[0]}, {(best.index_without, "c4"): heat[1]}))
-        fig = comparison_figure(a, b, result, image, image_name=image_name)
-        pages.append(fig)
-        pngs[f"{stem(image_name)}_comparison.png"] = figure_bytes(fig, "png")
-    progress.progress(1.0, text=f"{len(chosen)} images done")
-    st.session_state["deck"] = (pdf_pages(pages), zip_files(pngs), len(pages))
+too_many = len(chosen) > cap
+if too_many:
+    st.warning(f"{len(chosen)} images chosen: a presentation holds at most {cap}; remove "
+               f"{len(chosen) - cap} to build it.", icon=":material/warning:")
+build = row[2].button("Build presentation", type="primary", disabled=not chosen or too_many, key="deck_build")
+if build and not too_many:
+    with heavy_ui.job("The presentation", "deck"):
+        pages, pngs = [], {}
+        progress = st.progress(0.0, text="Starting…")
+        for n, image_name in enumerate(chosen):
+            progress.progress(n / len(chosen), text=f"{image_name} ({n + 1} of {len(chosen)})")
+            source = next(i for i in sel.images if i.name == image_name)
+            image, _ = cache.decoded_image(source.digest, source.data, source.name)
+            a, b = (at_threshold(cache.analysis(m.key, source.digest, m, image), sel.threshold) for m in pair)
+            result = cache.comparison(pair[0].key, pair[1].key, source.digest, sel.threshold, a, b)
+            if with_cams and result.detections.kept:
+                best = max(result.detections.kept, key=lambda m: m.score_with)
+                heat = [cache.cam(m.key, source.digest, *instance_box(x, i), "GradCAM", "score", "c4", m, x)
+                        for m, x, i in ((pair[0], a, best.index_with), (pair[1], b, best.index_without))]
+                result = replace(result, cam_diffs={(0, "c4"): cam_difference(heat[0], heat[1])},
+                                 cams=({(best.index_with, "c4"): heat[0]}, {(best.index_without, "c4"): heat[1]}))
+            fig = comparison_figure(a, b, result, image, image_name=image_name)
+            pages.append(fig)
+            pngs[f"{stem(image_name)}_comparison.png"] = figure_bytes(fig, "png")
+        progress.progress(1.0, text=f"{len(chosen)} images done")
+        st.session_state["deck"] = (pdf_pages(pages), zip_files(pngs), len(pages))
+else:
+    heavy_ui.stopped_note("deck")
 if "deck" in st.session_state:
     pdf, archive, count = st.session_state["deck"]
     row = st.columns(4)

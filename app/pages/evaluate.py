@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import models
-from app import assets, cache, context, evaluation, widgets
+from app import assets, cache, context, evaluation, heavy_ui, widgets
 from app.report_block import report_block
 from app.text import literal
 from training.data import DataProblemsError
@@ -50,13 +50,16 @@ if start:
         widgets.make_demo_split_ui()
         size = evaluation.dataset_size(json_path)
     try:
-        with st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True):
+        with (heavy_ui.job("The evaluation", "eval"),
+              st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True)):
             st.session_state["evaluation"] = evaluation.evaluate_pair(
                 pair, json_path, image_dir, cache.session_folder(), threshold=sel.threshold, on_progress=report)
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "evaluated")
     except (models.ModelLoadError, ValueError) as e:
         st.error(f"Evaluation failed: {literal(e)}", icon=":material/error:")
+else:
+    heavy_ui.stopped_note("eval")
 
 before, after = pair[1].label, pair[0].label  # the reports' order: baseline first
 with st.expander("Only the two tables? What counts alone can say"):

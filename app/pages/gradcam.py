@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import cache, context, widgets
+from app import context, widgets
 from app.exports import stem
 from viz.analysis import summary
 from viz.catalogue import layer_catalogue
@@ -101,9 +101,8 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
         figure_panels.append(Panel(f"{loaded.label}\n{caption}", picture, values=heat, scale=cam_scale(cmap)))
         cams[loaded.key] = (box, heat)
         if check:
-            with st.spinner("Sanity check: the same CAM with randomized heads…"):
-                result = cache.sanity(loaded.key, sel.image_key, tuple(box), class_id, method, target, layer,
-                                      aug_smooth, eigen_smooth, loaded, analysis, heat)
+            result = context.sanity(loaded, sel, analysis, box, class_id, method, target, layer, heat,
+                                    aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
             (st.success if result.passed else st.warning)(str(result),
                                                          icon=":material/check_circle:" if result.passed
                                                          else ":material/warning:")
