@@ -52,6 +52,7 @@ MAT_EXTENSION = ".mat"
 MASK_SUFFIXES = ("_mask", "_masks", "_gt", "_label", "_labels", "_seg", "-mask", "-gt", "_crack")
 MAX_MAT_BYTES = 64 * 2**20  # a MATLAB mask file larger than this is not a mask
 CATEGORY_ID = 1
+_BOMB = "refused: it claims far more pixels than an image may have (a decompression bomb?)."
 
 
 class ImportProblemsError(ValueError):
@@ -150,8 +151,10 @@ def _read_image_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
                     values = np.asarray(im.convert("L"))
         except ValueError:
             raise
-        except (OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"cannot be read as a mask image ({_one_line(e)}).") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(_BOMB) from None
+        except (OSError, SyntaxError):
+            raise ValueError("cannot be read as a mask image (PNG, BMP, TIFF or JPEG).") from None
     return _binarize(values)
 
 
@@ -256,8 +259,10 @@ def _image_size(path: Path) -> tuple[int, int]:
                 return ImageOps.exif_transpose(im).size
         except ValueError:
             raise
-        except (OSError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"cannot be read as an image (JPEG, PNG, BMP, TIFF or WebP): {_one_line(e)}.") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ValueError(_BOMB) from None
+        except (OSError, SyntaxError):  # PIL's messages name the full path: not shown
+            raise ValueError("cannot be read as an image (JPEG, PNG, BMP, TIFF or WebP).") from None
 
 
 def _one_line(error: Exception) -> str:
@@ -387,6 +392,22 @@ def assign_splits(stems: Sequence[str], splits: Sequence[tuple[str, float | list
             taken.setdefault(stem, name)
         out[name] = sorted({s for s in listed if s in known})
     return out, sorted(known - set(taken))
+
+
+def stem_ranges(stems: Sequence[str]) -> str:
+    """"001-072, 080, 1a": runs of consecutive numeric stems (of one width) written as ranges."""
+    parts: list[str] = []
+    run: list[str] = []
+    for stem in sorted(stems):
+        if run and stem.isdigit() and run[-1].isdigit() and len(stem) == len(run[-1]) and int(stem) == int(run[-1]) + 1:
+            run.append(stem)
+            continue
+        if run:
+            parts.append(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}")
+        run = [stem]
+    if run:
+        parts.append(run[0] if len(run) == 1 else f"{run[0]}-{run[-1]}")
+    return ", ".join(parts)
 
 
 def _some(items: Sequence[str], limit: int = 6) -> str:

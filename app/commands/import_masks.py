@@ -57,7 +57,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from training.import_masks import ImportProblemsError, InstanceRule, TileRule, import_masks, parse_split
+    from training.import_masks import (
+        ImportProblemsError,
+        InstanceRule,
+        TileRule,
+        import_masks,
+        parse_split,
+        stem_ranges,
+    )
 
     try:
         splits = [parse_split(text) for text in args.split]
@@ -81,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{label}{s.images} images, {s.instances} instances, {s.negatives} without any -> "
               f"{s.folder / 'annotations.json'}")
     if summary.left_out:
-        print(f"in no split (left out): {', '.join(summary.left_out)}")
+        print(f"in no split (left out), {len(summary.left_out)}: {stem_ranges(summary.left_out)}")
     if summary.ignored:
         print(f"ignored ({len(summary.ignored)}): " + "; ".join(summary.ignored))
     return EXIT_OK
