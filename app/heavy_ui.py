@@ -9,6 +9,7 @@ nothing half-done is kept (results are stored only once complete)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
@@ -16,8 +17,10 @@ from typing import TypeVar
 import streamlit as st
 
 from app import heavy_jobs
+from app.text import literal
 
 T = TypeVar("T")
+_notes = itertools.count()  # a key per note: two waits of one run never share a button key
 
 
 def waiting_text(running: int, waiting: int) -> str:
@@ -34,28 +37,31 @@ class WaitNote:
 
     def __init__(self, what: str, *, cancel: bool = True):
         """Args:
-            what: the job in words, unique on the page ("ScoreCAM at c4 for Mask R-CNN + BAM").
+            what: the job in words ("ScoreCAM at c4 for Mask R-CNN + BAM"), for the caption.
             cancel: a Cancel button beside the text (False where the page has one already).
         """
-        self.what, self.cancel = what, cancel
+        self.what, self.cancel, self._key = what, cancel, f"heavy_wait_cancel_{next(_notes)}"
         self._holder = self._text = None
         self._since = 0.0
 
     def on_wait(self, running: int, waiting: int) -> None:
+        """heavy_jobs' on_wait: shows the waiting text (an st.* call: where a click stops the run)."""
         if self._holder is None:
             self._holder = st.empty()
             with self._holder.container():
                 self._text = st.empty()
                 if self.cancel:  # any click stops the run; this one says so
-                    st.button("Cancel", key=f"heavy_wait_cancel_{self.what}", icon=":material/cancel:",
+                    st.button("Cancel", key=self._key, icon=":material/cancel:",
                               help="Stop waiting (nothing is computed).")
             self._since = time.monotonic()
         self._text.info(waiting_text(running, waiting), icon=":material/hourglass_top:")
 
     def done(self) -> None:
+        """The wait is over: the note becomes a caption (nothing, where there was no wait)."""
         if self._holder is not None:
-            self._holder.caption(f"{self.what}: waited {time.monotonic() - self._since:.0f} s for heavy jobs of "
-                                 "other visitors to finish.")
+            seconds = time.monotonic() - self._since
+            self._holder.caption(f"{literal(self.what)}: waited {seconds:.0f} s for heavy jobs of other visitors "
+                                 "to finish.")
             self._holder = None
 
 
