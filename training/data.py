@@ -321,7 +321,9 @@ def _bbox_problem(bbox, size: tuple[int, int] | None) -> str | None:
 
 def _fields_problem(ann: dict) -> str | None:
     """`area` and `iscrowd` of the wrong type: pycocotools compares and converts them mid-evaluation."""
-    area, crowd = ann.get("area", 0), ann.get("iscrowd", 0)
+    area, crowd = ann.get("area"), ann.get("iscrowd", 0)
+    if area is None:  # COCO's evaluation sorts annotations by area; without it, it stops mid-run
+        return "has no 'area' (the mask's pixel count, which COCO's evaluation needs)."
     if not (_is_number(area) and area >= 0):
         return f"'area' must be a number of pixels >= 0 (found {_short(area)})."
     if not (isinstance(crowd, int) and crowd in (0, 1)):

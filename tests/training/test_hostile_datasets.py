@@ -174,11 +174,13 @@ def test_area_and_iscrowd_of_the_wrong_type_are_sentences(tiny_coco):
         data["annotations"][1]["iscrowd"] = "0"
         data["annotations"][2]["area"] = -3
         data["annotations"][3]["iscrowd"] = 2
+        del data["annotations"][4]["area"]  # pycocotools' evaluation would stop with KeyError: 'area'
     _edit(json_path, spoil)
     problems = check_coco_dataset(json_path, image_dir)
     assert [p.split(": ", 2)[-1] for p in problems] == [
         "'area' must be a number of pixels >= 0 (found '12').", "'iscrowd' must be 0 or 1 (found '0').",
-        "'area' must be a number of pixels >= 0 (found -3).", "'iscrowd' must be 0 or 1 (found 2)."]
+        "'area' must be a number of pixels >= 0 (found -3).", "'iscrowd' must be 0 or 1 (found 2).",
+        "has no 'area' (the mask's pixel count, which COCO's evaluation needs)."]
 
 
 # ---------------------------------------------------------------------------------------------
