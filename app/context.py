@@ -70,9 +70,13 @@ def comparison(sel: Selection, pair: tuple[LoadedModel, LoadedModel], found):
     return cache.comparison(pair[0].key, pair[1].key, sel.image_key, sel.threshold, found[0], found[1])
 
 
+# a CAM computes once started (and is kept); its wait ends with the run, and a rerun with the same choices waits again
+STOP_WAITING = "To stop waiting, choose GradCAM or another light method, or turn smoothing off."
+
+
 def heavy_cam(method: str, aug_smooth: bool = False, eigen_smooth: bool = False) -> bool:
     """Whether a CAM is heavy work (the server-wide limit of app/heavy_jobs.py): the perturbation
-    methods (a forward pass per channel) and any smoothing (several passes)."""
+    methods (a forward pass per channel) and smoothing (aug_smooth: three CAMs; eigen_smooth: an SVD)."""
     from viz.gradcam import PERTURBATION_METHODS
 
     return method in PERTURBATION_METHODS or aug_smooth or eigen_smooth
@@ -88,7 +92,9 @@ def cam(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, metho
                          aug_smooth=aug_smooth, eigen_smooth=eigen_smooth, _heavy=gate)
 
     with st.spinner(f"{what}…"):
-        return heavy_ui.cached(run, what) if heavy_cam(method, aug_smooth, eigen_smooth) else run(None)
+        if heavy_cam(method, aug_smooth, eigen_smooth):
+            return heavy_ui.cached(run, what, hint=STOP_WAITING)
+        return run(None)
 
 
 def sanity(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
@@ -101,4 +107,6 @@ def sanity(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, me
                             eigen_smooth, loaded, analysis, original, _heavy=gate)
 
     with st.spinner("Sanity check: the same CAM with randomized heads…"):
-        return heavy_ui.cached(run, what) if heavy_cam(method, aug_smooth, eigen_smooth) else run(None)
+        if heavy_cam(method, aug_smooth, eigen_smooth):
+            return heavy_ui.cached(run, what, hint=STOP_WAITING)
+        return run(None)
