@@ -116,3 +116,31 @@ def test_cam_picture_outlines_the_box(image):
     cam = np.zeros(image.shape[:2], np.float32)
     picture = cam_picture(image, cam, alpha=0.0, box=(10, 10, 50, 40))
     assert (picture[10, 30] == 255).all() and np.array_equal(picture[100, 100], image[100, 100])
+
+
+def _caption_numbers(caption: str) -> list[float]:
+    import re
+
+    return [float(x) for x in re.findall(r"-?\d+\.\d{3}", caption)]
+
+
+@pytest.mark.parametrize("stretch", [False, True])
+def test_captions_give_the_numbers_of_their_colour_bars(found, image, stretch):
+    """Issue 23: a caption said 0.601 – 1.880 under a bar of 0.63 – 1.46 (the bar was made from the
+    enlarged map and stopped at the 99.5th percentile, silently)."""
+    a, _ = found
+    for stage in attention_view.attention_stages(a):
+        for name, panel in attention_view.stage_panels(a, image, stage, stretch=stretch).items():
+            numbers = _caption_numbers(panel.caption)
+            low, high = numbers[:2]
+            if panel.scale.label.startswith("mean |activation|") or stretch:
+                assert round(panel.scale.vmin, 3) == low, (name, panel.caption)
+                top = numbers[2] if "colours up to" in panel.caption else high
+                assert round(panel.scale.vmax, 3) == top, (name, panel.caption, panel.scale)
+            else:  # the attention maps on their absolute [0, 1]
+                assert (panel.scale.vmin, panel.scale.vmax) == (0.0, 1.0) and 0.0 <= low <= high <= 1.0
+            assert panel.values.min() >= low - 1e-3 and panel.values.max() <= high + 1e-3  # drawn within it
+    layer = features_view.feature_layers(a)[0]
+    panel = features_view.channel_panel(a, image, layer, 0, on_image=False, alpha=0.5, cmap="viridis")
+    low, high = _caption_numbers(panel.caption)[:2]
+    assert (round(panel.scale.vmin, 3), round(panel.scale.vmax, 3)) == (low, high)

@@ -79,3 +79,12 @@ def with_colorbar(panel: Panel) -> np.ndarray:
 def value_range(values: np.ndarray) -> str:
     """'min – max' of a map, for captions."""
     return f"{float(values.min()):.3f} – {float(values.max()):.3f}"
+
+
+def clip_note(values: np.ndarray, scale: Scale) -> str:
+    """What a caption adds when its colour bar stops below the map's maximum (a percentile scale):
+    the caption's range and the bar then tell the same story."""
+    top = float(np.max(values)) if np.size(values) else 0.0
+    if scale.vmax >= top - 1e-6:
+        return ""
+    return f"; colours up to {scale.vmax:.3f} (99.5th percentile), the brightest values drawn as it"

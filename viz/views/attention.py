@@ -9,7 +9,7 @@ import numpy as np
 
 from viz.analysis import STAGES, ModelAnalysis, attention_statistics
 from viz.render import activation_energy, top_channels
-from viz.views import Panel, absolute_scale, map_picture, stretched_scale, value_range
+from viz.views import Panel, absolute_scale, clip_note, map_picture, stretched_scale, value_range
 
 MAP_PANELS = ("input feature", "spatial attention", "combined attention", "refined feature")
 SUMMARY_STATISTICS = ("channel_mean", "channel_std", "channel_max", "spatial_mean", "spatial_max",
@@ -28,7 +28,8 @@ def stage_panels(analysis: ModelAnalysis, image: np.ndarray, stage: str, *, on_i
     chart: see `channel_bars`), each with `values` (the map at image size, (H, W), true values)
     and its `scale`. The attention maps (sigmoid outputs) are drawn on their absolute range
     [0, 1], or with `stretch` on their own min–max; the activations (unbounded) on their own
-    range, up to the 99.5th percentile."""
+    range, up to the 99.5th percentile (the caption says so). Scales and captions come from the
+    map's own cells, so they give the same numbers."""
     cap = analysis.capture
     maps, stride = cap.attention[stage], cap.strides[stage]
     spec = maps.spec
@@ -45,10 +46,13 @@ def stage_panels(analysis: ModelAnalysis, image: np.ndarray, stage: str, *, on_i
     panels = {}
     for name, (grid, caption, activation_label) in grids.items():
         values = cap.to_image(grid, stride)
+        # scales from the map's own cells (the values the caption gives), not from their bilinear
+        # enlargement, whose extremes are lower: caption and colour bar give the same numbers
         if activation_label:
-            scale = stretched_scale(values, cmap, high_pct=99.5, label=activation_label)
+            scale = stretched_scale(grid, cmap, high_pct=99.5, label=activation_label)
+            caption += clip_note(grid, scale)
         else:
-            scale = stretched_scale(values, cmap) if stretch else absolute_scale(cmap)
+            scale = stretched_scale(grid, cmap) if stretch else absolute_scale(cmap)
         picture = map_picture(values, image, scale, on_image=on_image, alpha=alpha)
         panels[name] = Panel(f"{stage}: {name}", picture, caption, values, scale)
     return panels

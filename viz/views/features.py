@@ -46,7 +46,7 @@ def channel_panel(analysis: ModelAnalysis, image: np.ndarray, layer: str, channe
     full = cap.to_image(values, cap.strides[layer])
     stage = attention_stage_of(analysis, layer)
     weight = f", channel attention {float(cap.attention[stage].channel[channel]):.3f}" if stage else ""
-    scale = stretched_scale(full, cmap, label="activation, stretched to this channel's min–max")
+    scale = stretched_scale(values, cmap, label="activation, stretched to this channel's min–max")  # as the caption
     return Panel(f"{analysis.label}: {layer} channel {channel}",
                  map_picture(full, image, scale, on_image=on_image, alpha=alpha),
                  f"activation {value_range(values)}, mean {float(values.mean()):.3f}{weight}", full, scale)
