@@ -82,7 +82,8 @@ def table_ui(rows: list[dict], formats: dict[str, str] | None = None, **datafram
 
     frame = pd.DataFrame(rows).convert_dtypes()  # ints with gaps stay ints (nullable), not 3.0
     shown = frame.style.format(formats or {}, na_rep="–")
-    st.dataframe(shown, **({"hide_index": True, "width": "stretch"} | dataframe_args))
+    # placeholder: Streamlit draws a missing cell as "None" whatever the Styler says
+    st.dataframe(shown, **({"hide_index": True, "width": "stretch", "placeholder": "–"} | dataframe_args))
 
 
 def downloads_row(items: list[tuple[str, Callable[[], bytes | str], str, str]], key: str) -> None:

@@ -33,10 +33,10 @@ for col, panel, analysis, other in ((cols[-2], pictures[0], without_att, with_at
         widgets.panel_ui(panel, title=True)
         scores = analysis.capture.instances.scores.numpy()[analysis.detections]
         m1, m2 = st.columns(2)
+        change = len(analysis.detections) - len(other.detections) if analysis is with_att else 0
+        # a delta of 0 would show a bare grey "0" badge: only a real change is shown, in words
         m1.metric("Detections", len(analysis.detections),
-                  delta=len(analysis.detections) - len(other.detections) if analysis is with_att else None,
-                  delta_color="off",
-                  help="Compared with the model without attention." if analysis is with_att else None)
+                  delta=f"{change:+d} vs. without attention" if change else None, delta_color="off")
         m2.metric("Best score", f"{scores.max():.2f}" if len(scores) else "–")
 
 st.caption(view.LEGEND[0].upper() + view.LEGEND[1:] + ".")
@@ -53,6 +53,8 @@ rows = view.detection_rows(with_att, without_att, diff)
 if rows:
     widgets.table_ui(rows, {"score with": "{:.3f}", "score without": "{:.3f}", "score change": "{:+.3f}",
                             "mask IoU": "{:.2f}"})
+    st.caption("“with #” and “without #”: the instance's number in each model's picture above (#3 crack "
+               "(0.87)); “–”: that model has no such instance.")
 else:
     st.info(f"Neither model detects anything with score ≥ {sel.threshold:.2f}. Lower the threshold in the sidebar.")
 
