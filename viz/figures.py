@@ -7,6 +7,7 @@ Built with matplotlib's object API (no pyplot): no global state, safe from sever
 from __future__ import annotations
 
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,62 @@ def comparison_figure(with_att: ModelAnalysis, without_att: ModelAnalysis, compa
         _heading(heading_strip, f"{with_att.cam_method} at {layer}, matched instance {k}")
     fig.suptitle(f"With vs without attention · {_header(image_name, [with_att, without_att])}", fontsize=11)
     return fig
+
+
+SLIDE = (13.333, 7.5)  # inches: a 16:9 presentation page
+
+
+def comparison_slides(with_att: ModelAnalysis, without_att: ModelAnalysis, comparison: Comparison,
+                      image: np.ndarray, *, image_name: str = "") -> list[Figure]:
+    """The before/after of `comparison_figure` as 16:9 pages for a presentation: one page with
+    both models' detections (left) and the per-stage feature differences on one shared scale
+    (right), then one page per matched instance with a CAM difference (CAM without, with, and
+    their difference).
+
+    Returns:
+        The pages, each a Figure of SLIDE inches.
+    """
+    header = _header(image_name, [with_att, without_att])
+    d = comparison.detections
+    first = Figure(figsize=SLIDE, layout="constrained")
+    left, right = first.subfigures(1, 2, width_ratios=[2, 1.15])
+    for ax, panel in zip(left.subplots(1, 2), detection_panels(with_att, without_att, d, image)):
+        _image_axis(ax, panel.image, f"{panel.title}\n{panel.caption}")
+    legend = textwrap.fill(DETECTIONS_LEGEND[0].upper() + DETECTIONS_LEGEND[1:] + ".", 110)
+    left.suptitle(f"kept {len(d.kept)} · gained {len(d.gained)} · lost {len(d.lost)}\n{legend}", fontsize=9)
+    diffs = feature_difference_panels(with_att, comparison.feature_diffs, image)
+    if diffs:
+        cols = 2 if len(diffs) > 1 else 1
+        axes = right.subplots(-(-len(diffs) // cols), cols, squeeze=False)
+        for ax, panel in zip(axes.flat, diffs):
+            _image_axis(ax, panel.image, f"{panel.title}\n{panel.caption}")
+        for ax in list(axes.flat)[len(diffs):]:
+            ax.set_axis_off()
+        _scale_bar(right, list(axes.flat), diffs[0].scale)
+        right.suptitle("Mean |activation| per stage, each model\nnormalised to [0, 1]: with − without", fontsize=9)
+    first.suptitle(f"With vs without attention · {header}", fontsize=12)
+    pages = [first]
+    matches = sorted(comparison.detections.kept, key=lambda m: -m.score_with)
+    for (k, layer), cam_diff in sorted(comparison.cam_diffs.items()):
+        if k >= len(matches):
+            continue
+        match, page = matches[k], Figure(figsize=SLIDE, layout="constrained")
+        axes = page.subplots(1, 3)
+        for ax, analysis, index, cams in ((axes[0], without_att, match.index_without, comparison.cams[1]),
+                                          (axes[1], with_att, match.index_with, comparison.cams[0])):
+            cam = cams.get((index, layer))
+            if cam is None:
+                ax.set_axis_off()
+                continue
+            _panel_axis(page, ax, cam_panel(f"{analysis.label}: {instance_label(analysis, index)}", image, cam,
+                                            box=instance_box(analysis, index)[0]), bar=False)
+        if any(ax.images for ax in axes[:2]):
+            _scale_bar(page, list(axes[:2]), cam_scale())
+        panel = cam_difference_panel(image, cam_diff)
+        _panel_axis(page, axes[2], panel, title=f"{panel.title}\n({panel.caption})")
+        page.suptitle(f"{with_att.cam_method} at {layer}, matched instance {k} · {header}", fontsize=12)
+        pages.append(page)
+    return pages
 
 
 def _heading(strip, text: str, fontsize: float = 9) -> None:

@@ -2,6 +2,7 @@
 shared by matched instances, labels that do not collide, exports without empty halves."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -147,3 +148,25 @@ def test_labels_that_find_no_room_become_numbers_with_a_legend_under_the_picture
     assert (legend < 200).any(axis=2).mean() > 0.01  # it holds text
     assert len(rects) == n
     assert not [(a, b) for i, a in enumerate(rects) for b in rects[i + 1:] if _overlaps(a, b)]
+
+
+def test_presentation_pages_are_16_by_9_and_full(found, image):
+    """Issue 23: the "Build presentation" PDF had square-ish pages; slides are 16:9."""
+    from viz.compare import cam_difference
+    from viz.figures import SLIDE, comparison_slides
+
+    a, b = found
+    comparison = compare(a, b)
+    if comparison.detections.kept:  # a CAM page for the best matched instance
+        best = max(comparison.detections.kept, key=lambda m: m.score_with)
+        heat = np.linspace(0, 1, image.shape[0] * image.shape[1], dtype=np.float32).reshape(image.shape[:2])
+        comparison = replace(comparison, cam_diffs={(0, "c4"): cam_difference(heat, heat[::-1])},
+                             cams=({(best.index_with, "c4"): heat}, {(best.index_without, "c4"): heat[::-1]}))
+    pages = comparison_slides(a, b, comparison, image, image_name="wall.png")
+    assert len(pages) == 1 + bool(comparison.detections.kept)
+    for page in pages:
+        assert tuple(page.get_size_inches()) == pytest.approx(SLIDE)
+        assert abs(SLIDE[0] / SLIDE[1] - 16 / 9) < 1e-3
+        assert "wall.png" in page._suptitle.get_text()
+        (height, width), rows, cols = content_fraction(figure_bytes(page, "png", dpi=40))
+        assert rows > 0.45 and cols > 0.85, (rows, cols)  # a 16:9 page around square pictures
