@@ -1,4 +1,4 @@
-"""The "Attention, measured" page's glue to training.attention_report. Plain Python (no Streamlit)."""
+"""The "Attention, measured" page's glue to evaluation.attention_report. Plain Python (no Streamlit)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pandas as pd
 
 from app.evaluation import random_weights_file
 from app.model_choice import LoadedModel
-from training.attention_report import MEASURE_NAMES, REPORT_FILES, crack_masks, format_stat, map_order
+from evaluation.attention_report import MEASURE_NAMES, REPORT_FILES, crack_masks, format_stat, map_order
 from training.data import dataset_image_path
 
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
@@ -23,7 +23,7 @@ REPORTS = {name: MIME[Path(name).suffix] for name in REPORT_FILES}
 
 @dataclass
 class AlignmentRun:
-    """One finished report: its inputs and what training.attention_report wrote."""
+    """One finished report: its inputs and what evaluation.attention_report wrote."""
 
     key: tuple
     results: dict
@@ -60,7 +60,7 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
                  limit: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> AlignmentRun:
     """Both models over a labelled COCO set, the baseline first (the differences are BAM minus it).
     Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
-    from training.attention_report import attention_report
+    from evaluation.attention_report import attention_report
 
     chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
               for m in (pair[1], pair[0])]

@@ -1,4 +1,4 @@
-"""The Evaluate view's glue to training.evaluate. Plain Python (no Streamlit)."""
+"""The Evaluate view's glue to evaluation.evaluate. Plain Python (no Streamlit)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ OUTCOMES = ("TP", "FP", "FN", "TN")
 
 @dataclass
 class EvaluationRun:
-    """One finished evaluation: its inputs and what training.evaluate wrote."""
+    """One finished evaluation: its inputs and what evaluation.evaluate wrote."""
 
     key: tuple
     results: dict
@@ -36,7 +36,7 @@ class EvaluationRun:
 
     @property
     def images(self) -> list[dict]:
-        """Every image with its ground truth and each model's max score (training.evaluate's
+        """Every image with its ground truth and each model's max score (evaluation.evaluate's
         images.json), [] for runs written before it existed."""
         path = self.out_dir / "images.json"
         return json.loads(path.read_text())["images"] if path.is_file() else []
@@ -54,14 +54,14 @@ class EvaluationRun:
 def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, work_dir: Path, *,
                   threshold: float, on_progress: Callable[[int, int], None] | None = None,
                   cache_root: Path | None = None) -> EvaluationRun:
-    """Both models over a labelled COCO set (baseline first, as training.evaluate's reports put it),
+    """Both models over a labelled COCO set (baseline first, as evaluation.evaluate's reports put it),
     kept on disk under `cache_root` (see `saved_run`); `work_dir`: this session's folder (random
     weights written to a file). Raises training.data.DataProblemsError, models.ModelLoadError or
     ValueError with a message."""
     import shutil
     import tempfile
 
-    from training.evaluate import evaluate
+    from evaluation.evaluate import evaluate
 
     chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(work_dir)))
               for m in (pair[1], pair[0])]
@@ -181,7 +181,7 @@ def image_pr_curves(images: list[dict]) -> tuple[list[dict], dict[str, float | N
 
 def instance_pr_rows(results: dict) -> list[dict]:
     """Rows {"model", "task" ("mask" | "box"), "recall", "precision"} of every model's instance-level
-    precision-recall curve at IoU 0.5 (training.evaluate.pr_curve), for a line chart."""
+    precision-recall curve at IoU 0.5 (evaluation.evaluate.pr_curve), for a line chart."""
     rows = []
     for label, m in results["models"].items():
         curve = m.get("pr_curve") or {}
@@ -209,9 +209,9 @@ def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: P
 
 
 def evaluation_table(results: dict) -> list[dict]:
-    """training.evaluate's comparison as rows: {"metric", <model label>: formatted value, ...},
+    """evaluation.evaluate's comparison as rows: {"metric", <model label>: formatted value, ...},
     formatted as in its reports."""
-    from training.evaluate import format_metric, report_rows
+    from evaluation.evaluate import format_metric, report_rows
 
     labels = list(results["models"])
     return [{"metric": name, **{label: format_metric(v, kind) for label, v in zip(labels, values)}}
@@ -265,15 +265,15 @@ def verdict(entry: dict, label: str) -> str:
 
 
 def paired_table(stats: dict) -> list[dict]:
-    """training.significance's paired statistics as rows {"": what, "value"} for a small table."""
-    from training.significance import paired_rows
+    """evaluation.significance's paired statistics as rows {"": what, "value"} for a small table."""
+    from evaluation.significance import paired_rows
 
     return [{"": what, "value": value} for what, value in paired_rows(stats)]
 
 
 def difference_table(stats: dict) -> list[dict]:
     """The bootstrap rows: {"difference": metric, "observed", "<confidence> interval"} (second model minus first)."""
-    from training.significance import difference_rows
+    from evaluation.significance import difference_rows
 
     name = f"{100 * stats['bootstrap']['confidence']:.0f}% interval"
     return [{"difference": metric, "observed": observed, name: interval}
@@ -285,8 +285,8 @@ EXPERIMENT_COUNTS = ({"tp": 38, "tn": 81, "fp": 0, "fn": 11}, {"tp": 41, "tn": 8
 
 
 def counts_table(result: dict, labels: tuple[str, str]) -> list[dict]:
-    """training.significance.pairing_from_counts' best and worst pairings as rows for a small table."""
-    from training.significance import format_p
+    """evaluation.significance.pairing_from_counts' best and worst pairings as rows for a small table."""
+    from evaluation.significance import format_p
 
     return [{"pairing": f"{name} case", f"only {labels[0]} right": p["only_a_right"],
              f"only {labels[1]} right": p["only_b_right"], "McNemar exact p": format_p(p["mcnemar_p"])}

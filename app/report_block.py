@@ -1,4 +1,4 @@
-"""The "Report to hand out" block: training.presentation.build_report behind one button, with a
+"""The "Report to hand out" block: evaluation.handout.build_report behind one button, with a
 progress bar, and the PDF and HTML as downloads. Placed on the Evaluate page."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def report_block(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
 
 
 def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: int | None, count: int) -> None:
-    from training.presentation import build_report
+    from evaluation.handout import build_report
 
     folder = cache.session_folder() / "report"
     demo = Path(json_path) == assets.TEST_SPLIT_JSON

@@ -6,12 +6,12 @@ temporary folder), every repetition running, interleaved:
 - detectron2: per model, `inference_on_dataset(model, build_detection_test_loader(cfg, name),
   COCOEvaluator)`, its loader with the config's DATALOADER.NUM_WORKERS workers decoding and
   resizing each image (once per model);
-- this project: `training.evaluate.evaluate` over the same models and images, as `python -m app
+- this project: `evaluation.evaluate.evaluate` over the same models and images, as `python -m app
   evaluate` runs it: the data checked, every image decoded once for all models in
-  training.loader's workers, the same COCOEvaluator, then the image-level counts, paired
+  evaluation.loader's workers, the same COCOEvaluator, then the image-level counts, paired
   statistics and reports.
 
-And the dataset attention report (`training.attention_report.attention_report`, as `python -m app
+And the dataset attention report (`evaluation.attention_report.attention_report`, as `python -m app
 attention-report` runs it: captures, every map measured against the crack masks, the reports and
 figure written) for the pair, against detectron2's evaluation pass over the same images (those with
 an annotation, the only ones the report measures). Not the same job: the report computes no AP and
@@ -37,12 +37,12 @@ from pathlib import Path
 from benchmarks.common import interleaved, machine, ratio
 from demo.dataset import DEMO_SEED, DEMO_SIZE
 from demo.generator import generate_dataset
+from evaluation.attention_report import attention_report
+from evaluation.evaluate import evaluate, load_for_evaluation
+from evaluation.loader import default_workers
 from models import get_config
 from models.zoo import NAMED
-from training.attention_report import attention_report
 from training.data import register_coco_dataset
-from training.evaluate import evaluate, load_for_evaluation
-from training.loader import default_workers
 
 from detectron2.data import build_detection_test_loader
 from detectron2.evaluation import COCOEvaluator, inference_on_dataset

@@ -2,7 +2,7 @@
 over a labelled COCO set, for one or more models.
 
 For every image with at least one annotation (the union of its masks is "the crack") and every
-model, the maps of `viz.capture.capture` are measured with `viz.alignment`:
+model, the maps of `viz.capture.capture` are measured with `evaluation.alignment`:
 
 - "attention cN": the spatial attention map of each attention stage (BAM's sigmoid(Ms), CBAM's
   spatial gate); only models with attention have these;
@@ -43,10 +43,10 @@ from pycocotools.coco import COCO
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
+from evaluation.alignment import MEASURES, alignment, area_share, mean_with_ci, within
+from evaluation.loader import load_images, model_input
+from evaluation.text_safety import csv_row, markdown_code, markdown_text
 from training.data import dataset_image_path, require_valid
-from training.loader import load_images, model_input
-from training.text_safety import csv_row, markdown_code, markdown_text
-from viz.alignment import MEASURES, alignment, area_share, mean_with_ci, within
 from viz.capture import Capture, capture_input
 from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
@@ -255,7 +255,7 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
     confidence: the bootstrap's.
     progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
     workers: processes decoding and resizing the images while the models run
-    (training.loader.load_images; 0: this process); each image is decoded once for all models.
+    (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
     device: where the models run (models.device's rule: auto, cpu, cuda, cuda:N).
     Returns the content of attention_report.json. Raises training.data.DataProblemsError for
     problems in the data and models.ModelLoadError for a config or weights that do not load.
@@ -473,7 +473,7 @@ def csv_rows(results: dict) -> list[list]:
 
 def write_reports(results: dict, out_dir: str | Path) -> list[Path]:
     """REPORT_FILES in `out_dir`."""
-    from viz.alignment_figure import alignment_figure
+    from evaluation.alignment_figure import alignment_figure
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ Two views of the same predictions:
   TP / TN / FP / FN with accuracy, precision and recall (the table of the BAM crack experiment:
   Mask R-CNN 38 TP / 81 TN / 91.54 % accuracy, with BAM 41 / 81 / 93.85 %);
 - instance level: COCO box and mask AP, AP50, AP75 (detectron2's COCOEvaluator, pycocotools);
-- with two models, paired statistics (training.significance): McNemar's exact test on the image-level
+- with two models, paired statistics (evaluation.significance): McNemar's exact test on the image-level
   verdicts and bootstrap intervals of the accuracy and AP differences.
 
 Every image goes through each model once; the same outputs feed both views. `evaluate()` writes
@@ -35,10 +35,10 @@ import torch
 from tqdm import tqdm
 
 import models as bam_models  # makes detectron2 importable: must precede it
-from training import significance
+from evaluation import significance
+from evaluation.loader import load_images, model_input
+from evaluation.text_safety import csv_row, markdown_code, markdown_text
 from training.data import read_categories, read_dataset_json, register_coco_dataset, require_valid
-from training.loader import load_images, model_input
-from training.text_safety import csv_row, markdown_code, markdown_text
 
 from detectron2.data import DatasetCatalog
 from detectron2.evaluation import COCOEvaluator
@@ -146,7 +146,7 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
 
     progress: a tqdm bar on the terminal; on_progress: called with (images done, total) after
     each image (the app's progress bar). device: models.device.choose_device's rule. workers:
-    processes decoding and resizing the images while the models run (training.loader.load_images;
+    processes decoding and resizing the images while the models run (evaluation.loader.load_images;
     0: this process); each image is decoded once for all models.
 
     models: (label, config_file, weights_file) per model; labels must differ.
@@ -285,7 +285,7 @@ class _KeepingCOCOEvaluator(COCOEvaluator):
 
 def paired_statistics(labels: Sequence[str], gt_positive: Sequence[bool], scores: dict[str, Sequence[float]],
                       threshold: float, image_ids: Sequence[int], evaluators: dict) -> dict:
-    """training.significance's paired statistics of the two models (labels[0] before, labels[1]
+    """evaluation.significance's paired statistics of the two models (labels[0] before, labels[1]
     after): McNemar on the image-level verdicts, bootstrap intervals of the accuracy and AP
     differences (AP where both models have a COCOeval for the task)."""
     correct = [[(s >= threshold) == truth for s, truth in zip(scores[label], gt_positive)] for label in labels]

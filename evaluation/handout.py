@@ -5,10 +5,10 @@ What it holds, in order:
 
 1. the two models described (architecture from `models.describe`, parameters, weights file,
    class names) and the dataset;
-2. the before / after table of `training.evaluate` (image-level counts and rates, COCO AP) with
-   its paired statistics (`training.significance`: McNemar's exact test, bootstrap intervals),
+2. the before / after table of `evaluation.evaluate` (image-level counts and rates, COCO AP) with
+   its paired statistics (`evaluation.significance`: McNemar's exact test, bootstrap intervals),
    saying in words when a difference is not significant;
-3. the per-stage attention figure of `training.attention_report` with the paired differences of
+3. the per-stage attention figure of `evaluation.attention_report` with the paired differences of
    its AUROC per map, each marked significant or not (does its interval exclude 0?);
 4. a few example images: for each model its detections, its maps at c2..c4 (the spatial
    attention where the model has attention, the feature energy where it has none) and the
@@ -38,8 +38,8 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 import models as bam_models  # makes detectron2 importable: must precede it
+from evaluation.text_safety import figure_text
 from training.data import dataset_image_path, read_dataset_json
-from training.text_safety import figure_text
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
 PAGE = (11.69, 8.27)  # A4 landscape, inches
@@ -123,7 +123,7 @@ def pick_examples(json_path: str | Path, image_dir: str | Path, count: int) -> l
 def crack_outline(json_path: str | Path | None, file_name: str) -> np.ndarray | None:
     """The union of an image's annotation masks ((H, W) bool) from a COCO file, or None where the
     file does not list the image (or there is no file)."""
-    from training.attention_report import crack_masks
+    from evaluation.attention_report import crack_masks
 
     if json_path is None:
         return None
@@ -180,8 +180,8 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
     Returns the Report. Raises ValueError (a sentence for the user), models.ModelLoadError, or
     training.data.DataProblemsError.
     """
-    from training.attention_report import attention_report
-    from training.evaluate import evaluate
+    from evaluation.attention_report import attention_report
+    from evaluation.evaluate import evaluate
 
     if len(chosen) != 2:
         raise ValueError(f"the report compares two models (before, after); got {len(chosen)}.")
@@ -256,7 +256,7 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
 def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: str | Path | None) -> Example:
     """Both models on one image: a row per model with its detections, its maps at c2..c4 and the
     Grad-CAM of its best detection. `loaded`: (ModelInfo, model, cfg) per model."""
-    from training.attention_report import image_maps
+    from evaluation.attention_report import image_maps
     from viz.analysis import analyze
     from viz.figures import figure_bytes, panels_figure
     from viz.images import load_for_analysis
@@ -325,7 +325,7 @@ def model_rows(infos: list[ModelInfo]) -> tuple[list[str], list[list[str]]]:
 
 def evaluation_rows(evaluation: dict) -> tuple[list[str], list[list[str]]]:
     """(header, rows) of the before / after table: a row per metric, a column per model."""
-    from training.evaluate import report_rows
+    from evaluation.evaluate import report_rows
 
     def fmt(value, kind):
         if value is None:
@@ -340,7 +340,7 @@ def evaluation_rows(evaluation: dict) -> tuple[list[str], list[list[str]]]:
 def paired_tables(paired: dict) -> tuple[tuple[list[str], list[list[str]]], tuple[list[str], list[list[str]]]]:
     """The paired statistics as two (header, rows): the outcomes with McNemar's p, and the
     bootstrap differences (after − before) each with its interval and a verdict."""
-    from training.significance import difference_rows, paired_rows
+    from evaluation.significance import difference_rows, paired_rows
 
     boot = paired["bootstrap"]
     outcomes = (["", "value"], [list(r) for r in paired_rows(paired)])
@@ -371,7 +371,7 @@ def _verdict(stat: dict, low: str, high: str, images: int | None) -> str:
 def attention_rows(attention: dict, measure: str = "auroc") -> tuple[list[str], list[list[str]]]:
     """(header, rows): per map, each model's mean [interval] of `measure` and each paired
     difference with its verdict."""
-    from training.attention_report import format_stat, map_order
+    from evaluation.attention_report import format_stat, map_order
 
     labels, diffs = list(attention["summary"]), list(attention["differences"])
     header = ["map", *labels, *diffs, "difference significant?"]
@@ -421,7 +421,7 @@ def _png(fig: Figure) -> bytes:
 
 def write_report(report: Report, *, title: str | None = None, limit: int | None = None) -> None:
     """report.pdf and report.html from a Report's content; sets report.pages."""
-    from viz.alignment_figure import alignment_figure
+    from evaluation.alignment_figure import alignment_figure
 
     title = title or "Mask R-CNN with and without BAM: what changes"
     before, after = (m.label for m in report.models)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from training.text_safety import markdown_text
+from evaluation.text_safety import markdown_text
 
 ALPHA = 0.05
 RESAMPLES = 1000  # enough for 95 % percentile intervals
@@ -420,7 +420,7 @@ def difference_rows(stats: dict) -> list[tuple[str, str, str]]:
 
 
 def paired_markdown(stats: dict) -> str:
-    """The paired statistics as a Markdown section (the model labels escaped: training.text_safety)."""
+    """The paired statistics as a Markdown section (the model labels escaped: evaluation.text_safety)."""
     stats = {**stats, "models": [markdown_text(label) for label in stats["models"]]}
     a, b = stats["models"]
     boot = stats["bootstrap"]
@@ -437,7 +437,7 @@ def paired_markdown(stats: dict) -> str:
 
 
 def counts_markdown(result: dict, labels: tuple[str, str] = ("A", "B")) -> str:
-    """`pairing_from_counts`' result as a Markdown section (the labels escaped: training.text_safety)."""
+    """`pairing_from_counts`' result as a Markdown section (the labels escaped: evaluation.text_safety)."""
     labels = a, b = tuple(markdown_text(label) for label in labels)
     lines = ["## From counts alone", "",
              f"{result['images']} images ({result['positives']} with cracks, {result['negatives']} without): "

@@ -1,16 +1,15 @@
-"""Fixtures for tests/training: a tiny COCO crack dataset drawn on the fly (dark lines, the
-instances, on a noisy grey surface, plus negatives with no line), independent of demo/; and one
-short training run shared by the tests that need a trained model."""
+"""A tiny COCO crack dataset drawn on the fly (dark lines, the instances, on a noisy grey
+surface, plus negatives with no line), independent of demo/, and the small test sizes of the R-18
+configs. The fixtures built on it (tiny_coco, shared_coco, trained_run, random_baseline) are in
+tests/conftest.py."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 from pycocotools import mask as mask_util
 
 import models
@@ -59,58 +58,3 @@ def make_coco_dataset(root: Path, *, n_positive: int = 4, n_negative: int = 2, s
     json_path.write_text(json.dumps({"images": images, "annotations": annotations,
                                      "categories": [{"id": 1, "name": "crack"}]}))
     return json_path, image_dir
-
-
-@pytest.fixture
-def tiny_coco(tmp_path):
-    """A fresh tiny dataset per test (tests may break it): (json_path, image_dir)."""
-    return make_coco_dataset(tmp_path / "data")
-
-
-@pytest.fixture(scope="session")
-def shared_coco(tmp_path_factory):
-    """One tiny dataset for the tests that only read it: (json_path, image_dir)."""
-    return make_coco_dataset(tmp_path_factory.mktemp("coco"))
-
-
-@pytest.fixture(scope="session")
-def trained_run(tmp_path_factory, shared_coco):
-    """The R-18 BAM config trained for 4 iterations with train(), then resumed to 6 through the
-    `train` command (with a validation set). Records what each phase left behind."""
-    from app.commands import train as train_command
-    from training.train import train
-
-    json_path, image_dir = shared_coco
-    out = tmp_path_factory.mktemp("run")
-    first = train(BAM_CONFIG, json_path, image_dir, out, iters=4, seed=0, opts=SMALL)
-    phase1 = {"final": first, "metrics": _read_lines(out / "metrics.json"),
-              "last_checkpoint": (out / "last_checkpoint").read_text().strip(),
-              "files": sorted(p.name for p in out.iterdir())}
-    args = argparse.Namespace(config=str(BAM_CONFIG), train_json=str(json_path), train_images=str(image_dir),
-                              val_json=str(json_path), val_images=str(image_dir), out=str(out), iters=6,
-                              resume=True, init_weights=None, seed=0, threads=None, opts=SMALL, device="auto",
-                              augment="standard",
-                              num_processes=1, num_machines=1, machine_rank=0, dist_url="auto")  # one process
-    status = train_command.run(args)
-    yield {"out": out, "phase1": phase1, "resume_status": status,
-           "metrics": _read_lines(out / "metrics.json")}
-    for checkpoint in out.glob("model_*.pth"):  # ~60 MB each; keep the temp folders small
-        checkpoint.unlink()
-
-
-def _read_lines(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="session")
-def random_baseline(tmp_path_factory):
-    """An untrained R-18 baseline saved as (config.yaml, weights.pth), at most 10 detections per image."""
-    import torch
-
-    out = tmp_path_factory.mktemp("baseline")
-    cfg = models.get_config(BASELINE_CONFIG, SMALL + ["TEST.DETECTIONS_PER_IMAGE", "10"])
-    torch.manual_seed(1)
-    config = out / "config.yaml"
-    config.write_text(cfg.dump())
-    return config, models.save_weights(models.build_model(cfg), out / "weights.pth")
-

@@ -24,8 +24,9 @@ trains with a `DefaultTrainer` adapted to this project:
 `out_dir` receives: `config.yaml` (the resolved config; load it with `models.load_model`),
 `model_XXXXXXX.pth` checkpoints, `last_checkpoint`, `model_final.pth`, `model_final_fp16.pth` (the
 final weights in float16, what the app loads), `metadata.json` (the class names, in the model's
-class order: models.metadata), `metrics.json`, `log.txt`, and with a validation set
-`validation/` (see `training.evaluate`).
+class order: models.metadata), `metrics.json` and `log.txt`. A validation set given to `train()` is
+checked with the training data, before training; the `train` command evaluates the final weights
+on it (evaluation.evaluate), into `validation/`.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ def train(config_file: str | Path, train_json: PathOrPaths, train_images: PathOr
 
     train_json, train_images: one training set, or several (lists of the same length, with the same
         categories), e.g. real photos and synthetic images together.
+    val_json, val_images: a validation set, checked with the training sets before training (the
+        same categories); evaluating on it is the caller's (the train command does).
     repeat: per training set, how many times each of its images enters one pass over the data
         (default 1 each): a small set of real photos beside many synthetic images gets its share.
         Give the same when resuming.
@@ -152,14 +155,7 @@ def train(config_file: str | Path, train_json: PathOrPaths, train_images: PathOr
         if comm.is_main_process():
             models.save_weights(_unwrapped(trainer.model), final)
             logger.info("Final weights (float16): %s", final)
-        comm.synchronize()  # the weights are written before any process evaluates them
-
-        if val_json is not None:
-            from training.evaluate import evaluate
-
-            label = Path(config_file).stem
-            evaluate([(label, out_dir / CONFIG_NAME, final)], val_json, val_images,
-                     out_dir / "validation", progress=False)
+        comm.synchronize()  # the weights are written before any process goes on to use them
     return final
 
 
@@ -198,7 +194,7 @@ def training_config(config_file: str | Path, train_json: PathOrPaths, train_imag
     cfg.defrost()
     jsons, folders = _as_list(train_json), _as_list(train_images)
     cfg.DATASETS.TRAIN = tuple(register_coco_dataset(j, i) for j, i in zip(jsons, folders))
-    cfg.DATASETS.TEST = ()  # validation runs once, at the end (training.evaluate)
+    cfg.DATASETS.TEST = ()  # no periodic evaluation: the train command validates the final weights
     cfg.TEST.EVAL_PERIOD = 0
     cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False  # keep the negatives (no-crack images)
     cfg.DATALOADER.NUM_WORKERS = min(cfg.DATALOADER.NUM_WORKERS, MAX_WORKERS)

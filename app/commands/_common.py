@@ -15,7 +15,7 @@ def add_device_argument(parser) -> None:
 
 
 def add_cpu_arguments(parser, threads_note: str = "") -> None:
-    """--threads (torch's CPU threads) and --workers (image-decoding processes, training.loader)."""
+    """--threads (torch's CPU threads) and --workers (image-decoding processes, evaluation.loader)."""
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads for torch (default: one per core)" + threads_note)
     parser.add_argument("--workers", type=non_negative_int, metavar="N",

@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     use_demo_set_unless_given(args)
 
     import models
-    from training.attention_report import REPORT_FILES, attention_report
+    from evaluation.attention_report import REPORT_FILES, attention_report
     from training.data import DataProblemsError
 
     set_threads(args)

@@ -65,7 +65,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def _counts(text: str) -> dict:
     """'TP,TN,FP,FN' -> {"tp", "tn", "fp", "fn"}."""
-    from training.significance import COUNT_KEYS
+    from evaluation.significance import COUNT_KEYS
 
     parts = text.replace(" ", "").split(",")
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
@@ -129,8 +129,8 @@ def resolve_models(args: argparse.Namespace) -> list[tuple[str, Path, Path]]:
 
 
 def run_from_counts(args: argparse.Namespace) -> int:
-    """Prints what the two tables of --from-counts allow (training.significance.pairing_from_counts)."""
-    from training.significance import counts_markdown, pairing_from_counts
+    """Prints what the two tables of --from-counts allow (evaluation.significance.pairing_from_counts)."""
+    from evaluation.significance import counts_markdown, pairing_from_counts
 
     if args.models or args.json or args.images or args.out:
         return fail("--from-counts runs no model: give it without --models, --json, --images or --out.")
@@ -163,8 +163,8 @@ def run(args: argparse.Namespace) -> int:
 def evaluate_in_process(args: argparse.Namespace, chosen: list[tuple[str, Path, Path]]) -> int:
     """The evaluation, in each process of training.launch (the only one by default)."""
     import models
+    from evaluation.evaluate import evaluate
     from training.data import DataProblemsError
-    from training.evaluate import evaluate
 
     set_threads(args)
     try:

@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     import models
+    from evaluation.handout import build_report
     from training.data import DataProblemsError
-    from training.presentation import build_report
 
     bar = tqdm(total=100, unit="%", bar_format="{percentage:3.0f}% |{bar:30}| {desc} [{elapsed}]")
 

@@ -110,6 +110,8 @@ def train_in_process(args: argparse.Namespace) -> int:
         return fail(str(e))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED  # run() says how to continue
+    if args.val_json:
+        validate(args, Path(final))
     if not comm.is_main_process():  # the main process shows the results
         return EXIT_OK
     print(f"\nWeights: {final}\nConfig:  {Path(final).parent / 'config.yaml'}")
@@ -118,3 +120,12 @@ def train_in_process(args: argparse.Namespace) -> int:
         print(f"\nValidation ({report}):\n")
         print(report.read_text())
     return EXIT_OK
+
+
+def validate(args: argparse.Namespace, final: Path) -> None:
+    """The final weights evaluated on the validation set, into OUT/validation (in every process,
+    as evaluation.evaluate shares the images between them)."""
+    from evaluation.evaluate import evaluate
+
+    evaluate([(Path(args.config).stem, final.parent / "config.yaml", final)], args.val_json, args.val_images,
+             Path(args.out) / "validation", progress=False, device=args.device)

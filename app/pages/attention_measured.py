@@ -8,7 +8,7 @@ import streamlit as st
 import models
 from app import assets, attention_measured, cache, context, evaluation, heavy_ui, widgets
 from app.text import literal
-from training.attention_report import image_maps
+from evaluation.attention_report import image_maps
 from training.data import DataProblemsError
 from viz.render import normalize, overlay
 

@@ -10,8 +10,8 @@ import models
 from app import assets, cache, context, evaluation, heavy_ui, widgets
 from app.report_block import report_block
 from app.text import literal
+from evaluation.significance import COUNT_KEYS, counts_summary, paired_summary, pairing_from_counts
 from training.data import DataProblemsError
-from training.significance import COUNT_KEYS, counts_summary, paired_summary, pairing_from_counts
 from viz.views.detections import at_threshold
 
 SOURCES = ("Demo test split", "A COCO dataset on the server")

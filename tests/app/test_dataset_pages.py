@@ -9,7 +9,7 @@ from conftest import assert_clean, errors, open_app
 from PIL import Image
 
 from app import evaluation
-from tests.training.conftest import make_coco_dataset
+from tests.coco import make_coco_dataset
 from training import data as training_data
 from training.data import DatasetPathError
 

@@ -162,10 +162,10 @@ def _stopped(at) -> bool:
 
 def test_an_evaluation_waits_visibly_and_a_click_while_it_waits_stops_it(tmp_path, server_folder, one_slot,
                                                                          evaluation_cache, count_calls):
-    import training.evaluate
+    import evaluation.evaluate
 
     at = _evaluate_page(tmp_path)
-    evaluations = count_calls(training.evaluate, "evaluate")
+    evaluations = count_calls(evaluation.evaluate, "evaluate")
     release = _holder(one_slot)  # another visitor's job has the only slot
     try:
         at.button(key="eval_run").click()
@@ -190,10 +190,10 @@ def test_an_evaluation_waits_visibly_and_a_click_while_it_waits_stops_it(tmp_pat
 
 def test_an_evaluation_stopped_mid_way_keeps_nothing(tmp_path, server_folder, one_slot, evaluation_cache,
                                                      monkeypatch):
-    import training.evaluate
+    import evaluation.evaluate
 
     at = _evaluate_page(tmp_path)
-    real, progress = training.evaluate.evaluate, []
+    real, progress = evaluation.evaluate.evaluate, []
 
     def clicked_after_one_image(*args, on_progress, **kwargs):
         def report(done, total):
@@ -203,7 +203,7 @@ def test_an_evaluation_stopped_mid_way_keeps_nothing(tmp_path, server_folder, on
 
         return real(*args, on_progress=report, **kwargs)
 
-    monkeypatch.setattr(training.evaluate, "evaluate", clicked_after_one_image)
+    monkeypatch.setattr(evaluation.evaluate, "evaluate", clicked_after_one_image)
     at.button(key="eval_run").click().run()
     assert_clean(at)
     assert progress == [1]  # stopped at the first image's progress

@@ -130,7 +130,7 @@ def test_analyze_refuses_a_code_running_config(tmp_path, capsys):
     ["train", "--config", "{config}", "--train-json", "{json}", "--train-images", "{images}", "--out", "{out}"],
 ], ids=["evaluate", "train"])
 def test_every_command_refuses_a_code_running_config(tmp_path, capsys, command):
-    from tests.training.conftest import make_coco_dataset
+    from tests.coco import make_coco_dataset
 
     marker = tmp_path / "pwned"
     config = hostile.yaml_running_code(tmp_path, marker)

@@ -110,7 +110,7 @@ def _evaluate_on(at, folder):
 
 def test_evaluate_results_are_kept_for_a_new_session_and_browsable(tmp_path, server_folder, evaluation_cache,
                                                                    count_calls):
-    import training.evaluate
+    import evaluation.evaluate
     from demo.generator import generate_dataset
 
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(160, 160))
@@ -122,7 +122,7 @@ def test_evaluate_results_are_kept_for_a_new_session_and_browsable(tmp_path, ser
     assert "Disagreements (JSON)" in offered
     assert "disagreements.json" in at.session_state["evaluation"].report("evaluation.md").decode()
 
-    runs = count_calls(training.evaluate, "evaluate")
+    runs = count_calls(evaluation.evaluate, "evaluate")
     again = _evaluate_on(open_app("evaluate"), tmp_path)  # a new session: nothing in its state
     assert_clean(again)
     assert runs.calls == 0 and any("without recomputing" in c.value for c in again.caption)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from demo.v2.generator import generate_dataset
+from evaluation.evaluate import evaluate, format_metric, image_level_counts
 from models.zoo import resolve
-from training.evaluate import evaluate, format_metric, image_level_counts
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
 CARD = DEMO / "MODEL_CARD.md"

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from viz.alignment import alignment, auroc, lift, mass_share, mean_with_ci, pointing_game, within
+from evaluation.alignment import alignment, auroc, lift, mass_share, mean_with_ci, pointing_game, within
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import torch
 
 from app.cli import main
 from demo.dataset import SAMPLES_DIR
-from training.attention_report import REPORT_FILES
+from evaluation.attention_report import REPORT_FILES
 
 PICKED = ("000001.png", "000002.png", "000013.png")  # 000013 has no crack
 
@@ -116,7 +116,7 @@ def test_bad_input_is_one_sentence(tmp_path, capsys):
 
 
 def test_detections_are_matched_to_annotations_one_to_one():
-    from training.attention_report import match_detections
+    from evaluation.attention_report import match_detections
 
     from detectron2.structures import Boxes, Instances
 
@@ -137,9 +137,9 @@ def test_reported_maps_are_those_of_each_models_own_capture(report):
     """The report's numbers for an image are those of measuring each model's own capture of it (the
     images are decoded in workers, shared by the models), and the CAM rows follow the maps."""
     import models
+    from evaluation.attention_report import crack_masks, measure_capture
+    from evaluation.loader import load_images, model_input
     from models.zoo import NAMED
-    from training.attention_report import crack_masks, measure_capture
-    from training.loader import load_images, model_input
     from viz.capture import capture_input
 
     image = json.loads((report[1] / "attention_report.json").read_text())["images"][-1]
@@ -158,7 +158,7 @@ def test_reported_maps_are_those_of_each_models_own_capture(report):
 
 def test_the_figure_takes_a_dataset_named_like_mathtext(report):
     """'$\\frac$' would stop matplotlib's mathtext parser: the dataset's name is plain text."""
-    from viz.alignment_figure import alignment_figure
+    from evaluation.alignment_figure import alignment_figure
     from viz.figures import figure_bytes
 
     results = json.loads((report[1] / "attention_report.json").read_text())

@@ -17,8 +17,8 @@ from PIL import Image
 
 import models
 from app.cli import main
-from tests.training.conftest import BAM_CONFIG, SMALL
-from training import presentation
+from evaluation import handout
+from tests.coco import BAM_CONFIG, SMALL
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +49,12 @@ def report(tmp_path_factory, random_baseline, random_bam, shared_coco):
 def test_the_pdf_has_every_page(report):
     status, out, _ = report
     assert status == 0
-    data = (out / presentation.REPORT_PDF).read_bytes()
+    data = (out / handout.REPORT_PDF).read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     # models, before / after, paired statistics, attention figure, attention table, one example
     assert len(re.findall(rb"/Type /Page\b", data)) == 6
     if shutil.which("pdftoppm"):  # poppler renders every page, and none is blank
-        subprocess.run(["pdftoppm", "-png", "-r", "30", str(out / presentation.REPORT_PDF), str(out / "page")],
+        subprocess.run(["pdftoppm", "-png", "-r", "30", str(out / handout.REPORT_PDF), str(out / "page")],
                        check=True)
         pages = sorted(out.glob("page-*.png"))
         assert len(pages) == 6
@@ -64,7 +64,7 @@ def test_the_pdf_has_every_page(report):
 
 def test_the_html_is_self_contained(report):
     _, out, _ = report
-    text = (out / presentation.REPORT_HTML).read_text(encoding="utf-8")
+    text = (out / handout.REPORT_HTML).read_text(encoding="utf-8")
     for section in ("models", "before-after", "attention", "examples"):
         assert f'<section id="{section}">' in text
     assert "plain" in text and "with BAM" in text and "McNemar" in text
@@ -92,7 +92,7 @@ def test_earlier_runs_are_reused_and_must_match(report, tmp_path, capsys):
                                           "--evaluation", str(parts / "evaluation" / "evaluation.json"),
                                           "--attention", str(parts / "attention" / "attention_report.json")]
     assert main(reuse) == 0
-    assert (tmp_path / "again" / presentation.REPORT_PDF).stat().st_size > 10_000
+    assert (tmp_path / "again" / handout.REPORT_PDF).stat().st_size > 10_000
     assert not (tmp_path / "again" / "report_parts" / "evaluation").exists()  # not run again
     relabelled = [a if a != "plain" else "other" for a in reuse]
     assert main(relabelled) == 2
@@ -121,27 +121,27 @@ def _attention(diff: dict) -> dict:
 
 def test_attention_differences_are_called_what_they_are():
     not_significant = _attention(_stat(0.02, -0.01, 0.05))
-    rows = dict((r[0], r[-1]) for r in presentation.attention_rows(not_significant)[1])
+    rows = dict((r[0], r[-1]) for r in handout.attention_rows(not_significant)[1])
     assert rows == {"attention c2": "only one model has it", "feature c2": "no: the interval includes 0"}
-    assert "None of the 1 paired AUROC differences is significant" in presentation.attention_summary(not_significant)
+    assert "None of the 1 paired AUROC differences is significant" in handout.attention_summary(not_significant)
     significant = _attention(_stat(-0.1, -0.15, -0.05))
     assert "1 of 1 paired AUROC differences (B - A) have an interval that excludes 0: feature c2 -0.100" \
-        in presentation.attention_summary(significant)
-    assert presentation._verdict(_stat(0.1, None, None), "low", "high", 30) == "no interval (too few images)"
+        in handout.attention_summary(significant)
+    assert handout._verdict(_stat(0.1, None, None), "low", "high", 30) == "no interval (too few images)"
     # an interval of 4 images that excludes 0 is no verdict: a bootstrap cannot hold what it never drew
     few = _attention(_stat(-0.1, -0.15, -0.05, n=4))
-    rows = dict((r[0], r[-1]) for r in presentation.attention_rows(few)[1])
+    rows = dict((r[0], r[-1]) for r in handout.attention_rows(few)[1])
     assert rows["feature c2"] == "too few images to tell (4; at least 10)"
-    assert "Too few images to tell" in presentation.attention_summary(few)
+    assert "Too few images to tell" in handout.attention_summary(few)
 
 
 def test_limited_dataset_and_examples(shared_coco, tmp_path):
     json_path, image_dir = shared_coco
-    assert presentation.limited_dataset(json_path, None, tmp_path) == json_path
-    assert presentation.limited_dataset(json_path, 100, tmp_path) == json_path
-    first = json.loads(presentation.limited_dataset(json_path, 3, tmp_path).read_text())
+    assert handout.limited_dataset(json_path, None, tmp_path) == json_path
+    assert handout.limited_dataset(json_path, 100, tmp_path) == json_path
+    first = json.loads(handout.limited_dataset(json_path, 3, tmp_path).read_text())
     assert [im["id"] for im in first["images"]] == [1, 2, 3]
     assert first["annotations"] and {a["image_id"] for a in first["annotations"]} <= {1, 2, 3}
-    picked = presentation.pick_examples(json_path, image_dir, 2)  # images 1..4 have cracks, 5 and 6 none
+    picked = handout.pick_examples(json_path, image_dir, 2)  # images 1..4 have cracks, 5 and 6 none
     assert [p.name for p in picked] == ["img_000.png", "img_003.png"]
-    assert len(presentation.pick_examples(json_path, image_dir, 10)) == 4
+    assert len(handout.pick_examples(json_path, image_dir, 10)) == 4

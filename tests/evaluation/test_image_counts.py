@@ -2,7 +2,7 @@
 
 import pytest
 
-from training.evaluate import find_disagreements, image_level_counts, markdown_table
+from evaluation.evaluate import find_disagreements, image_level_counts, markdown_table
 
 
 def test_the_experiment_table():

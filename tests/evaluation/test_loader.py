@@ -1,18 +1,21 @@
-"""training.loader: each image decoded once, in worker processes, into exactly the input each model
+"""evaluation.loader: each image decoded once, in worker processes, into exactly the input each model
 would have prepared itself; and evaluate() through it giving what it gave reading images itself."""
 
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
-from conftest import BAM_CONFIG, BASELINE_CONFIG, SMALL
+from PIL import Image
 
 import models
+from evaluation.evaluate import evaluate, max_score
+from evaluation.loader import PrepareInputs, default_workers, input_key, load_images, model_input
 from models.inputs import prepare_input
+from tests import hostile
+from tests.coco import BAM_CONFIG, BASELINE_CONFIG, SMALL
 from training.data import DataProblemsError, register_coco_dataset
-from training.evaluate import evaluate, max_score
-from training.loader import PrepareInputs, default_workers, input_key, load_images, model_input
 
 from detectron2.data import DatasetCatalog, DatasetMapper
 from detectron2.data.detection_utils import read_image
@@ -90,3 +93,18 @@ def test_default_workers_are_the_configs_at_most_one_per_core():
         BASELINE_CONFIG, ["DATALOADER.NUM_WORKERS", "512"])
     assert default_workers([few]) == 0
     assert default_workers([few, many]) == os.cpu_count()
+
+
+def test_the_loader_refuses_a_file_changed_after_the_check_in_one_sentence(tiny_coco):
+    """The check ran; then one file became a GIF, another a 1 x 40000 strip: sentences, not tracebacks."""
+    json_path, image_dir = tiny_coco
+    cfg = models.get_config(models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml")
+    prepare = PrepareInputs([cfg])
+    hostile.gif_named(image_dir / "img_004.png")
+    Image.fromarray(np.zeros((1, 40000, 3), np.uint8)).save(image_dir / "img_005.png")
+    gif = prepare({"image_id": 5, "file_name": str(image_dir / "img_004.png")})
+    strip = prepare({"image_id": 6, "file_name": str(image_dir / "img_005.png")})
+    assert gif["problem"] == "image 5 ('img_004.png'): cannot be read as an image (img_004.png: not JPEG, " \
+                             "PNG, BMP, TIFF or WebP)."
+    assert strip["problem"] == "image 6 ('img_005.png'): 40000x1 pixels is too narrow to resize for the models."
+    assert "inputs" in prepare({"image_id": 1, "file_name": str(image_dir / "img_000.png")})

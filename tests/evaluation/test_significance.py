@@ -1,4 +1,4 @@
-"""Paired statistics (training.significance) on cases whose answers are known by hand."""
+"""Paired statistics (evaluation.significance) on cases whose answers are known by hand."""
 
 import contextlib
 import io
@@ -10,7 +10,7 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from app.cli import main as cli
-from training.significance import (
+from evaluation.significance import (
     APResampler,
     _CategoryMatches,
     bootstrap_indices,
@@ -259,7 +259,7 @@ def test_cli_from_counts_refuses_bad_tables(capsys):
 def test_instance_pr_curve_from_pycocotools_known_answer():
     """2 cracks; detections: a hit (0.9), a false positive (0.8), a hit (0.7). Precision is 1 up
     to recall 0.5 and 2/3 beyond; the curve's mean is pycocotools' own AP50."""
-    from training.evaluate import pr_curve
+    from evaluation.evaluate import pr_curve
 
     gt = COCO()
     gt.dataset = {"images": [{"id": 1, "width": 100, "height": 100}], "categories": [{"id": 1, "name": "crack"}],

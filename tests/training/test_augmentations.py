@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import models  # noqa: F401  (before detectron2)
-from tests.training.conftest import BAM_CONFIG, SMALL, make_coco_dataset
+from tests.coco import BAM_CONFIG, SMALL, make_coco_dataset
 from training.data import register_coco_dataset, train_mapper
 from training.train import training_config
 

@@ -6,7 +6,7 @@ import torch
 
 import models
 from models.metadata import read_class_names
-from tests.training.conftest import BAM_CONFIG, SMALL
+from tests.coco import BAM_CONFIG, SMALL
 
 HEADS = ["roi_heads.box_predictor.bbox_pred.bias", "roi_heads.box_predictor.bbox_pred.weight",
          "roi_heads.box_predictor.cls_score.bias", "roi_heads.box_predictor.cls_score.weight",

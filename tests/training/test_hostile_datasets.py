@@ -1,18 +1,15 @@
 """Hostile datasets (issue 22): image file names that lead out of the image folder, polygons that
 cost pycocotools gigabytes, oversized or deeply nested JSON, wrong field types, foreign image
 formats: each is one sentence from the check, naming files as the dataset does, never by their
-server path; and names written into the reports stay text (CSV, Markdown)."""
+server path (names written into the reports: tests/evaluation/test_hostile_names.py)."""
 
-import csv
 import json
 import os
 import time
 
-import numpy as np
 import pytest
 from PIL import Image
 
-import models
 from tests import hostile
 from training import data as training_data
 from training.data import (
@@ -22,10 +19,6 @@ from training.data import (
     dataset_image_path,
     read_dataset_json,
 )
-from training.evaluate import image_level_counts, markdown_table, write_reports
-from training.loader import PrepareInputs
-from training.significance import counts_markdown, pairing_from_counts
-from training.text_safety import csv_cell, figure_text, markdown_code, markdown_text
 
 REFUSED = "refused: an image's file_name must lead to a file inside the image folder"
 
@@ -64,7 +57,7 @@ def _file_name(case, image_dir, target):
 
 @pytest.mark.parametrize("case", ["absolute", "dotdot", "symlink"])
 def test_file_names_leading_out_of_the_image_folder_are_refused_alike(tmp_path, case):
-    from tests.training.conftest import make_coco_dataset
+    from tests.coco import make_coco_dataset
 
     messages = []
     for exists in (True, False):
@@ -123,21 +116,6 @@ def test_a_gif_named_png_is_refused(tiny_coco):
     (problem,) = check_coco_dataset(json_path, image_dir)
     assert problem == ("annotations.json: image 6 ('img_005.png'): cannot be read as an image "
                        "(img_005.png: not JPEG, PNG, BMP, TIFF or WebP).")
-
-
-def test_the_loader_refuses_a_file_changed_after_the_check_in_one_sentence(tiny_coco):
-    """The check ran; then one file became a GIF, another a 1 x 40000 strip: sentences, not tracebacks."""
-    json_path, image_dir = tiny_coco
-    cfg = models.get_config(models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml")
-    prepare = PrepareInputs([cfg])
-    hostile.gif_named(image_dir / "img_004.png")
-    Image.fromarray(np.zeros((1, 40000, 3), np.uint8)).save(image_dir / "img_005.png")
-    gif = prepare({"image_id": 5, "file_name": str(image_dir / "img_004.png")})
-    strip = prepare({"image_id": 6, "file_name": str(image_dir / "img_005.png")})
-    assert gif["problem"] == "image 5 ('img_004.png'): cannot be read as an image (img_004.png: not JPEG, " \
-                             "PNG, BMP, TIFF or WebP)."
-    assert strip["problem"] == "image 6 ('img_005.png'): 40000x1 pixels is too narrow to resize for the models."
-    assert "inputs" in prepare({"image_id": 1, "file_name": str(image_dir / "img_000.png")})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -205,62 +183,3 @@ def test_deeply_nested_json_is_one_sentence(tmp_path):
     assert check_coco_dataset(path, tmp_path) == ["deep.json: its JSON is nested far deeper than a COCO file is."]
     with pytest.raises(DataProblemsError):
         read_dataset_json(path)
-
-
-# ---------------------------------------------------------------------------------------------
-# Names in the reports
-
-
-HOSTILE_LABELS = ("=2+5", "<img src=x onerror=alert(1)> [click](http://x) | *b* `c`")
-
-
-def test_csv_cells_starting_a_formula_are_neutralised():
-    assert [csv_cell(v) for v in ("=2+5", "+1", "-1", "@SUM(A1)", "\tx", "plain", "a=b", -1.5, None)] == [
-        "'=2+5", "'+1", "'-1", "'@SUM(A1)", "'\tx", "plain", "a=b", -1.5, None]
-
-
-def test_markdown_text_is_text():
-    text = markdown_text(HOSTILE_LABELS[1])
-    assert "<" not in text and "&lt;img src=x onerror=alert\\(1\\)&gt;" in text
-    assert "\\[click\\]\\(http://x\\) \\| \\*b\\* \\`c\\`" in text
-    assert markdown_text("a\nb & c") == "a b &amp; c"
-    assert markdown_code("x`y") == "``x`y``" and markdown_code("`z") == "`` `z ``"
-
-
-def _results(labels):
-    level = image_level_counts([True, False], [0.9, 0.1], threshold=0.5)
-    coco = {"bbox": {"AP": 50.0, "AP50": 80.0, "AP75": None}, "segm": {"AP": 40.0, "AP50": 70.0, "AP75": 10.0}}
-    model = {"config": "c`.yaml", "weights": "<b>w</b>.pth", "model": "ResNet-18-FPN", "image_level": level,
-             "coco": coco, "seconds_per_image": 0.1}
-    return {"dataset": {"json": "data/[x](e).json", "num_images": 2, "with_instances": 1, "without_instances": 1},
-            "threshold": 0.5, "rule": "rule", "models": {label: model for label in labels}, "disagreements": 0}
-
-
-def test_evaluation_reports_keep_hostile_labels_as_text(tmp_path):
-    write_reports(_results(HOSTILE_LABELS), [], tmp_path)
-    with (tmp_path / "evaluation.csv").open(newline="") as f:
-        header = next(csv.reader(f))
-    assert header == ["metric", "'=2+5", HOSTILE_LABELS[1]]
-    md = (tmp_path / "evaluation.md").read_text()
-    assert "<img" not in md and "<b>" not in md.replace("`<b>w</b>.pth`", "")
-    assert "# Evaluation on \\[x\\]\\(e\\).json" in md
-    assert f"| | =2+5 | {markdown_text(HOSTILE_LABELS[1])} |" in md
-    assert "config ``c`.yaml``, weights `<b>w</b>.pth`" in md  # code spans: shown as written, never HTML
-    assert markdown_table(_results(["a|b"])).count("a\\|b") == 2  # the table's column and the model list
-
-
-def test_counts_markdown_escapes_its_labels():
-    text = counts_markdown(pairing_from_counts({"tp": 38, "tn": 81, "fp": 0, "fn": 11},
-                                               {"tp": 41, "tn": 81, "fp": 0, "fn": 8}), ("[a](x)", "<b>"))
-    assert "[a](x)" not in text and "<b>" not in text and "only \\[a\\]\\(x\\) right" in text
-
-
-def test_figure_text_is_not_mathtext():
-    from matplotlib.figure import Figure
-
-    from viz.figures import figure_bytes
-
-    fig = Figure()
-    fig.suptitle(figure_text("$\\frac$.png"))  # unescaped: matplotlib's parser raises ValueError on saving
-    assert figure_bytes(fig, "png").startswith(b"\x89PNG")
-    assert figure_text("a $5 b") == "a \\$5 b"

@@ -9,7 +9,7 @@ import torch
 import models
 from app.cli import main
 from models.zoo import NAMED
-from tests.training.conftest import BAM_CONFIG, SMALL, make_coco_dataset
+from tests.coco import BAM_CONFIG, SMALL, make_coco_dataset
 from training.launch import LaunchError, launch
 from training.train import StreamPositions
 

@@ -1,4 +1,4 @@
-"""Training runs, resumes where it stopped, and evaluation compares two models on a labelled set.
+"""Training runs, resumes where it stopped, validates at the end and starts where it is told.
 
 The shared `trained_run` (conftest) trains the R-18 BAM config for 4 iterations on a tiny
 dataset, then resumes to 6 through the `train` command with a validation set."""
@@ -9,13 +9,9 @@ import pytest
 import torch
 
 import models
+from tests.coco import BAM_CONFIG, SMALL
 from training.data import DataProblemsError
-from training.evaluate import evaluate
 from training.train import checkpoint_start_iter, train
-
-BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
-SMALL = ["INPUT.MIN_SIZE_TRAIN", "(128,)", "INPUT.MAX_SIZE_TRAIN", "128", "INPUT.MIN_SIZE_TEST", "128",
-         "INPUT.MAX_SIZE_TEST", "128", "SOLVER.IMS_PER_BATCH", "2", "SOLVER.CHECKPOINT_PERIOD", "2"]
 
 
 def test_training_writes_checkpoints_metrics_config_and_fp16_weights(trained_run):
@@ -63,83 +59,6 @@ def test_training_refuses_bad_data_before_starting(tiny_coco, tmp_path):
               val_json=tmp_path / "missing.json", val_images=image_dir)
     assert len(caught.value.problems) == 2
     assert not (tmp_path / "run").exists()
-
-
-def _no_nan(text):
-    return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
-
-
-def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_coco, tmp_path):
-    json_path, image_dir = shared_coco
-    out = trained_run["out"]
-    models_ = [("Mask R-CNN", *random_baseline),
-               ("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
-    seen = []
-    results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
-                       on_progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(i, 6) for i in range(1, 7)]
-
-    written = {p.name for p in (tmp_path / "eval").iterdir()}
-    assert written == {"evaluation.json", "evaluation.csv", "evaluation.md", "disagreements.json", "images.json"}
-    assert _no_nan((tmp_path / "eval" / "evaluation.json").read_text()) == results
-    assert results["dataset"]["num_images"] == 6 and results["dataset"]["with_instances"] == 4
-    assert list(results["models"]) == ["Mask R-CNN", "Mask R-CNN + BAM"]
-    for label, m in results["models"].items():
-        c = m["image_level"]
-        assert c["tp"] + c["tn"] + c["fp"] + c["fn"] == 6
-        assert c["tp"] + c["fn"] == 4 and c["tn"] + c["fp"] == 2
-        assert 0.0 <= c["accuracy"] <= 1.0
-        for rate in ("precision", "recall"):
-            assert c[rate] is None or 0.0 <= c[rate] <= 1.0
-        for task in ("bbox", "segm"):
-            for metric, value in m["coco"][task].items():
-                assert value is None or 0.0 <= value <= 100.0, (label, task, metric, value)
-        assert m["seconds_per_image"] > 0
-
-    disagreements = _no_nan((tmp_path / "eval" / "disagreements.json").read_text())
-    assert disagreements["count"] == results["disagreements"] == len(disagreements["images"])
-    for image in disagreements["images"]:
-        verdicts = {v["crack"] for v in image["models"].values()}
-        assert verdicts == {True, False}
-
-    table = (tmp_path / "eval" / "evaluation.md").read_text()
-    assert "| | Mask R-CNN | Mask R-CNN + BAM |" in table and "| TP |" in table and "| mask AP50 |" in table
-    csv_lines = (tmp_path / "eval" / "evaluation.csv").read_text().splitlines()
-    assert csv_lines[0] == "metric,Mask R-CNN,Mask R-CNN + BAM"
-    assert csv_lines[2].startswith("TP,")
-
-    paired = results["paired"]  # two models: a disagreement is an image exactly one of them gets right
-    assert paired["models"] == ["Mask R-CNN", "Mask R-CNN + BAM"]
-    assert paired["only_a_right"] + paired["only_b_right"] == results["disagreements"]
-    levels = [m["image_level"] for m in results["models"].values()]
-    assert paired["only_b_right"] - paired["only_a_right"] == (
-        levels[1]["tp"] + levels[1]["tn"] - levels[0]["tp"] - levels[0]["tn"])
-    assert "## Paired statistics" in table and paired["summary"] in table
-
-
-def test_evaluate_a_model_against_itself(random_baseline, shared_coco, tmp_path):
-    json_path, image_dir = shared_coco
-    results = evaluate([("A", *random_baseline), ("B", *random_baseline)], json_path, image_dir, tmp_path,
-                       threshold=0.0, progress=False)  # every detection counts: both say "crack" everywhere
-    paired = results["paired"]
-    assert (paired["only_a_right"], paired["only_b_right"], paired["mcnemar_p"]) == (0, 0, 1.0)
-    assert paired["both_right"] == 4 and paired["both_wrong"] == 2
-    boot = paired["bootstrap"]
-    assert boot["accuracy"] == {"observed": 0.0, "low": 0.0, "high": 0.0}
-    ap_rows = [key for key in boot if key.startswith(("box ", "mask "))]
-    assert ap_rows == ["box AP", "box AP50", "box AP75", "mask AP", "mask AP50", "mask AP75"]
-    for key in ap_rows:
-        assert boot[key] == {"observed": 0.0, "low": 0.0, "high": 0.0}
-    assert "no difference to test" in paired["summary"]
-
-
-def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coco, tmp_path):
-    json_path, image_dir = tiny_coco
-    data = json.loads(json_path.read_text())
-    data["categories"].append({"id": 2, "name": "stain"})
-    json_path.write_text(json.dumps(data))
-    with pytest.raises(models.ModelLoadError, match="2 categories"):
-        evaluate([("m", *random_baseline)], json_path, image_dir, tmp_path / "eval", progress=False)
 
 
 def _stream(json_path, image_dir, seed):
