@@ -376,6 +376,7 @@ class DissectionAccumulator:
         self.records: list[_ImageRecord] = []
         self._ids: set[int] = set()
         self._kept_after_prune = 0
+        self.prune_slack = 1 << 20  # cells kept beyond twice the last prune's before pruning again
 
     # --- feeding ---
 
@@ -481,8 +482,7 @@ class DissectionAccumulator:
 
     def _maybe_prune(self) -> None:
         # Amortised: drop cells below the risen bounds once the kept cells have doubled.
-        kept = self._kept_cells()
-        if kept > 2 * self._kept_after_prune + (1 << 20):
+        if self._kept_cells() > 2 * self._kept_after_prune + self.prune_slack:
             self.prune()
 
     def prune(self) -> None:
