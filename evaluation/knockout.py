@@ -56,6 +56,11 @@ class KnockOut:
     units: tuple[int, ...] = ()
     draw: int | None = None  # the random draw's number; None: not random
 
+    @property
+    def group(self) -> str:
+        """"mean ablation", "best units" or "random units": how tables and figures group it."""
+        return MEAN_ABLATION if self.kind == MEAN_ABLATION else "best units" if self.draw is None else "random units"
+
     def callbacks(self) -> dict[str, Callable[[tuple, torch.Tensor], torch.Tensor]]:
         """Forward-hook callbacks (inputs, output) -> replaced output, by module path."""
         out = {}
@@ -243,6 +248,7 @@ class KnockOutRow:
 
     label: str
     description: str
+    group: str  # KnockOut.group ("" when unknown)
     accuracy: float | None  # the knocked-out model's, in percent
     delta_accuracy: float | None
     delta_recall: float | None
@@ -280,7 +286,7 @@ def _bounds(interval: Mapping | None, scale: float = 1.0) -> tuple[float, float]
 
 
 def knockout_row(before: Mapping, after: Mapping, paired: Mapping | None, *, label: str,
-                 description: str = "") -> KnockOutRow:
+                 description: str = "", group: str = "") -> KnockOutRow:
     """The table row of a knock-out from two models' evaluation results.
 
     Args:
@@ -289,7 +295,7 @@ def knockout_row(before: Mapping, after: Mapping, paired: Mapping | None, *, lab
             with "bbox" / "segm" AP in points).
         paired: evaluation.significance.paired_statistics of the pair (before first), as
             evaluation.json's "paired"; None: the row has no p-value or intervals.
-        label, description: the knock-out's (KnockOut.label / .description).
+        label, description, group: the knock-out's (KnockOut.label, .description, .group).
     """
     before, after, paired = _plain(before), _plain(after), _plain(paired)
     level_b, level_a = before["image_level"], after["image_level"]
@@ -299,7 +305,7 @@ def knockout_row(before: Mapping, after: Mapping, paired: Mapping | None, *, lab
 
     boot = (paired or {}).get("bootstrap", {})
     return KnockOutRow(
-        label=label, description=description,
+        label=label, description=description, group=group,
         accuracy=None if level_a.get("accuracy") is None else 100 * level_a["accuracy"],
         delta_accuracy=_difference(level_b.get("accuracy"), level_a.get("accuracy"), 100),
         delta_recall=_difference(level_b.get("recall"), level_a.get("recall"), 100),
@@ -317,7 +323,7 @@ def knockout_row_from_evaluation(results: Mapping, knockout: KnockOut | None = N
     before, after = list(results["models"].values())[:2]
     label = knockout.label if knockout else list(results["models"])[1]
     return knockout_row(before, after, results.get("paired"), label=label,
-                        description=knockout.description if knockout else "")
+                        description=knockout.description if knockout else "", group=knockout.group if knockout else "")
 
 
 def _text(value, digits: int = 1, sign: bool = True) -> str:

@@ -29,6 +29,7 @@ from evaluation.dissection import (
     sketch_thresholds,
     spearman_rows,
 )
+from evaluation.dissection_figure import knockout_figure, layer_figure, save_figure, units_figure
 from evaluation.knockout import (
     MEAN_ABLATION,
     KnockOut,
@@ -485,3 +486,37 @@ def test_a_knockout_row_from_two_evaluations():
     same = knockout_row_from_evaluation({"models": {"model": before, "c3 best 8": after}, "paired": paired})
     assert same.to_json() == {**row.to_json(), "description": ""}
     assert "| c3 best 8 | 80.00% | -10.0 | -16.7 | -2.5 | n/a |" in knockout_markdown([row])
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def figure_texts(fig) -> str:
+    return " ".join(t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text")))
+
+
+def test_figures_state_their_settings_and_save_as_png_and_pdf(tmp_path):
+    rng = np.random.default_rng(11)
+    results = {}
+    for label, attention in (("with BAM $\\frac$", True), ("baseline", False)):
+        acc = DissectionAccumulator(DissectionSettings(layers=("c2", "c3"), resamples=50, dilation_px=3))
+        for image_id, mask, features in constructed_images(rng):
+            acc.add_maps(image_id, features, STRIDES, mask,
+                         **({"channel_weights": {"c2": rng.random(4)}, "attention_kinds": {"c2": "bam"}}
+                            if attention else {}))
+        results[label] = acc.result()
+    result = results["with BAM $\\frac$"]
+    with_attention = layer_figure(result, "c2", label="with BAM $\\frac$")
+    without = layer_figure(result, "c3")
+    assert len(with_attention.axes) == 3 and len(without.axes) == 1
+    text = figure_texts(with_attention)
+    assert "3 px" in text and "0.5% quantile" in text and "IoU > 0.04" in text and "Spearman" in text
+    assert "1.6% below the exact quantile" in text
+    row = knockout_row({"image_level": {"accuracy": 0.9, "recall": 1.0}, "coco": {}},
+                       {"image_level": {"accuracy": 0.8, "recall": 0.9}, "coco": {}}, None, label="c3 best 8 $x$",
+                       group="best units")
+    figures = {"c2": with_attention, "units": units_figure(results), "knockouts": knockout_figure([row])}
+    for name, fig in figures.items():
+        paths = save_figure(fig, tmp_path / "out" / name)
+        assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
