@@ -3,7 +3,8 @@ split. The app takes every such path from here. Plain Python (no Streamlit).
 
 The demo weights (models.zoo.WEIGHTS_DIR) may be missing from a checkout, the test split is
 generated on first use (demo.dataset) and the gallery could be empty; then the app says so and
-falls back: random weights (seeded, so every run shows the same), a few generated sample images.
+falls back: random weights (seeded: models.loaded.RANDOM_WEIGHTS_SEED, so every run shows the same),
+a few generated sample images.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ TEST_SPLIT_IMAGES = demo_dataset.DATA_DIR / TEST_SPLIT / "images"
 TEST_SPLIT_SIZE = demo_dataset.DEMO_COUNTS[TEST_SPLIT]
 # The built-in pair: keys of models.zoo.NAMED (configs in configs/, weights in demo/weights/).
 DEMO_WITH, DEMO_WITHOUT = "demo-bam", "demo-baseline"
-RANDOM_WEIGHTS_SEED = 0  # a model without weights is built from this seed: the same every run
 GENERATED_SAMPLES = 4  # how many images to draw when demo/samples/ holds none
 # Upload types offered (viz.images.load_image reads them; it decides, not the extension).
 IMAGE_TYPES = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp")

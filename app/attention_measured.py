@@ -7,13 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 
-from app.evaluation import random_weights_file
-from app.model_choice import LoadedModel
-from evaluation.attention_report import MEASURE_NAMES, REPORT_FILES, crack_masks, format_stat, map_order
+from evaluation.attention_report import MEASURE_NAMES, REPORT_FILES, format_stat, map_order
+from evaluation.masks import crack_masks, outlined
+from models.loaded import LoadedModel
 from training.data import dataset_image_path
 
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
@@ -62,10 +61,8 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
     Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
     from evaluation.attention_report import attention_report
 
-    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(out_dir)))
-              for m in (pair[1], pair[0])]
     # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
-    results = attention_report(chosen, json_path, image_dir, out_dir, limit=limit, progress=False,
+    results = attention_report([pair[1], pair[0]], json_path, image_dir, out_dir, limit=limit, progress=False,
                                on_progress=on_progress, workers=0)
     return AlignmentRun(run_key(pair, json_path, image_dir, limit), results, Path(out_dir), Path(image_dir))
 
@@ -100,10 +97,4 @@ def measure_title(measure: str) -> str:
 
 def drill_picture(overlaid: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """An (H, W, 3) uint8 picture (a map over the image) with the crack mask's outline in green."""
-    if mask.shape != overlaid.shape[:2]:
-        mask = cv2.resize(mask.astype(np.uint8), (overlaid.shape[1], overlaid.shape[0]),
-                          interpolation=cv2.INTER_NEAREST).astype(bool)
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    picture = np.ascontiguousarray(overlaid.copy())
-    cv2.drawContours(picture, contours, -1, (0, 255, 0), 1)
-    return picture
+    return outlined(overlaid, mask, thickness=1)

@@ -32,13 +32,14 @@ import numpy as np
 import streamlit as st
 
 from app import assets, exports
-from app.model_choice import LoadedModel, ModelChoice, load
+from app.model_choice import load
+from models.loaded import LoadedModel, ModelSpec
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
-def model(key: str, _choice: ModelChoice) -> LoadedModel:
-    """`key` is `_choice.key` (paths with size and modification time)."""
-    return load(_choice)
+def model(key: str, _spec: ModelSpec) -> LoadedModel:
+    """`key` is `_spec.key` (paths with size and modification time)."""
+    return load(_spec)
 
 
 @st.cache_data(show_spinner=False)

@@ -10,9 +10,9 @@ from typing import NamedTuple
 import streamlit as st
 
 from app import cache, heavy_ui, widgets
-from app.model_choice import LoadedModel
 from app.sidebar import Selection, current
 from app.text import literal
+from models.loaded import LoadedModel
 from viz.analysis import ModelAnalysis
 from viz.views.detections import at_threshold
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.model_choice import LoadedModel
+from models.loaded import LoadedModel
 
 REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json",
            "disagreements.json": "application/json"}  # every file the Markdown report names
@@ -51,26 +51,23 @@ class EvaluationRun:
         return dataset_image_path(self.image_dir, file_name)
 
 
-def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, work_dir: Path, *,
+def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, *,
                   threshold: float, on_progress: Callable[[int, int], None] | None = None,
                   cache_root: Path | None = None) -> EvaluationRun:
     """Both models over a labelled COCO set (baseline first, as evaluation.evaluate's reports put it),
-    kept on disk under `cache_root` (see `saved_run`); `work_dir`: this session's folder (random
-    weights written to a file). Raises training.data.DataProblemsError, models.ModelLoadError or
-    ValueError with a message."""
+    kept on disk under `cache_root` (see `saved_run`). Raises training.data.DataProblemsError,
+    models.ModelLoadError or ValueError with a message."""
     import shutil
     import tempfile
 
     from evaluation.evaluate import evaluate
 
-    chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, Path(work_dir)))
-              for m in (pair[1], pair[0])]
     final = cache_folder(pair, json_path, image_dir, threshold, cache_root)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))  # never a half-written result
     try:
         # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
-        results = evaluate(chosen, json_path, image_dir, partial, threshold=threshold, progress=False,
+        results = evaluate([pair[1], pair[0]], json_path, image_dir, partial, threshold=threshold, progress=False,
                            on_progress=on_progress, workers=0)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
@@ -91,8 +88,8 @@ def cache_folder(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
     for part in (_file_digest(Path(json_path)), str(Path(image_dir).resolve()), f"{float(threshold):.6f}"):
         digest.update(part.encode() + b"\0")
     for m in pair:
-        digest.update(_file_digest(Path(m.choice.config)).encode() + b"\0")
-        digest.update((_file_digest(Path(m.choice.weights)) if m.choice.weights else m.key).encode() + b"\0")
+        digest.update(_file_digest(Path(m.spec.config)).encode() + b"\0")
+        digest.update((_file_digest(Path(m.spec.weights)) if m.spec.weights else m.key).encode() + b"\0")
     return Path(cache_root or CACHE_ROOT) / digest.hexdigest()[:24]
 
 
@@ -189,19 +186,6 @@ def instance_pr_rows(results: dict) -> list[dict]:
             rows += [{"model": label, "task": name, "recall": r, "precision": p}
                      for r, p in zip(curve.get("recall", []), curve.get(task, [])) if p is not None]
     return rows
-
-
-def random_weights_file(loaded: LoadedModel, folder: Path) -> Path:
-    """A model without a weights file (seeded random weights) written to one, so that the
-    evaluation, which loads its models from files, runs the very model the other views show."""
-    import hashlib
-
-    from models import save_weights
-
-    path = folder / "random-weights" / f"{hashlib.sha256(loaded.key.encode()).hexdigest()[:16]}.pth"
-    if not path.is_file():
-        save_weights(loaded.model, path, half=False)
-    return path
 
 
 def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float) -> tuple:

@@ -9,9 +9,8 @@ import streamlit as st
 
 import models
 from app import assets, cache, heavy_ui
-from app.evaluation import random_weights_file
-from app.model_choice import LoadedModel
 from app.text import literal
+from models.loaded import LoadedModel
 from training.data import DataProblemsError
 
 STATE = "handout_report"
@@ -53,15 +52,12 @@ def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: i
         with st.spinner("Generating the demo test split…"):
             assets.make_demo_split()
     bar = st.progress(0.0, text="Starting…")
-    before, after = pair[1], pair[0]
     try:
-        chosen = [(m.label, m.choice.config, m.choice.weights or random_weights_file(m, folder))
-                  for m in (before, after)]
         with heavy_ui.job("The report", "handout"):  # kept below only once complete
-            report = build_report(chosen, json_path, image_dir, folder, limit=limit, example_count=count,
-                                  examples_json=assets.SAMPLE_ANNOTATIONS if demo else None,
-                                  class_names={m.label: m.class_names for m in (before, after)},
-                                  threshold=threshold, on_progress=lambda done, text: bar.progress(done, text=text))
+            # workers=0: no processes forked from the multi-threaded server, as the Evaluate page runs
+            report = build_report([pair[1], pair[0]], json_path, image_dir, folder, limit=limit, example_count=count,
+                                  examples_json=assets.SAMPLE_ANNOTATIONS if demo else None, threshold=threshold,
+                                  workers=0, on_progress=lambda done, text: bar.progress(done, text=text))
     except DataProblemsError as e:
         st.error(f"The dataset has {len(e.problems)} problem(s); no report was written: {literal(e.problems[0])}",
                  icon=":material/error:")

@@ -15,20 +15,12 @@ import models
 from app import assets, cache
 from app.assets import ImageSource
 from app.exports import unique_names
-from app.model_choice import (
-    ROLE_TITLES,
-    ROLES,
-    LoadedModel,
-    ModelChoice,
-    demo_choice,
-    parse_class_names,
-    path_choice,
-    save_upload,
-)
+from app.model_choice import ROLE_TITLES, ROLES, demo_choice, parse_class_names, path_choice, save_upload
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from app.server_paths import folders as server_folders
 from app.text import literal
 from models.device import cuda_count
+from models.loaded import LoadedModel, ModelSpec
 
 SOURCES = ("Demo", "Upload", "Server path")  # "Server path" only where the operator allows it
 DEMO = {"with": assets.DEMO_WITH, "without": assets.DEMO_WITHOUT}
@@ -133,8 +125,8 @@ def _saved_upload(key: str) -> str | None:
     return saved[file.file_id]
 
 
-def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
-    """Inputs for a user's model: a ModelChoice, the error of a file that is not there, or what
+def _own_model_ui(role: str) -> ModelSpec | models.ModelLoadError | str:
+    """Inputs for a user's model: a ModelSpec, the error of a file that is not there, or what
     is still missing, in words."""
     folders = server_folders()
     source = st.radio(ROLE_TITLES[role], SOURCES if folders else SOURCES[:2], key=f"{role}_source", horizontal=True)
@@ -168,9 +160,9 @@ def _own_model_ui(role: str) -> ModelChoice | models.ModelLoadError | str:
 
 
 def _distinct_labels(choices: dict) -> dict:
-    mine = [c for c in choices.values() if isinstance(c, ModelChoice)]
+    mine = [c for c in choices.values() if isinstance(c, ModelSpec)]
     if len(mine) == 2 and mine[0].label == mine[1].label:
-        return {role: replace(c, label=f"{c.label} ({role})") if isinstance(c, ModelChoice) else c
+        return {role: replace(c, label=f"{c.label} ({role})") if isinstance(c, ModelSpec) else c
                 for role, c in choices.items()}
     return choices
 
@@ -194,7 +186,7 @@ def models_ui() -> dict[str, ModelSlot]:
                                                    f"names folders in ${SERVER_PATHS_ENV}.)"))
         choices = {role: _own_model_ui(role) for role in ROLES}
     device = device_ui()
-    choices = {role: replace(c, device=device) if isinstance(c, ModelChoice) else c
+    choices = {role: replace(c, device=device) if isinstance(c, ModelSpec) else c
                for role, c in _distinct_labels(choices).items()}
     slots = {}
     for role, choice in choices.items():
@@ -213,7 +205,7 @@ def models_ui() -> dict[str, ModelSlot]:
         title = f"**{ROLE_TITLES[role]}:** "
         if slot.loaded:
             st.markdown(title + slot.loaded.label)
-            st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.choice.weights is None else "")
+            st.caption(str(slot.loaded.summary) + (" · random weights" if slot.loaded.spec.weights is None else "")
                        + f" · on {slot.loaded.device}")
             for note in slot.loaded.notes:
                 st.info(note[0].upper() + note[1:] + ".", icon=":material/info:")

@@ -13,9 +13,10 @@ from matplotlib.figure import Figure
 from app import assets, cache, server_paths
 from app.assets import ImageSource
 from app.exports import png_bytes, stem
-from app.model_choice import ROLE_TITLES, LoadedModel
+from app.model_choice import ROLE_TITLES
 from app.sidebar import Selection
 from app.text import literal
+from models.loaded import LoadedModel
 from viz.render import SEQUENTIAL_CMAPS, colorbar
 from viz.views import STRETCHED, Panel, Scale
 

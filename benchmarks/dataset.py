@@ -7,7 +7,7 @@ temporary folder), every repetition running, interleaved:
   COCOEvaluator)`, its loader with the config's DATALOADER.NUM_WORKERS workers decoding and
   resizing each image (once per model);
 - this project: `evaluation.evaluate.evaluate` over the same models and images, as `python -m app
-  evaluate` runs it: the data checked, every image decoded once for all models in
+  evaluate` runs it: the models loaded, the data checked, every image decoded once for all models in
   evaluation.loader's workers, the same COCOEvaluator, then the image-level counts, paired
   statistics and reports.
 
@@ -38,9 +38,9 @@ from benchmarks.common import interleaved, machine, ratio
 from demo.dataset import DEMO_SEED, DEMO_SIZE
 from demo.generator import generate_dataset
 from evaluation.attention_report import attention_report
-from evaluation.evaluate import evaluate, load_for_evaluation
+from evaluation.evaluate import at_score_threshold, evaluate
 from evaluation.loader import default_workers
-from models import get_config
+from models import get_config, load
 from models.zoo import NAMED
 from training.data import register_coco_dataset
 
@@ -57,16 +57,16 @@ def demo_images(root: Path, count: int) -> tuple[Path, Path]:
     return root / "test" / "annotations.json", root / "test" / "images"
 
 
-def detectron2_evaluation(chosen, json_path: Path, image_dir: Path) -> dict:
+def detectron2_evaluation(specs, json_path: Path, image_dir: Path) -> dict:
     """{label: COCO results} from detectron2's inference_on_dataset, one pass per model."""
     name = register_coco_dataset(json_path, image_dir)
     results = {}
-    for label, config, weights in chosen:
-        model, cfg = load_for_evaluation(config, weights, THRESHOLD)
+    for spec in specs:
+        model, cfg = at_score_threshold(load(spec), THRESHOLD)
         evaluator = COCOEvaluator(name, tasks=("bbox", "segm"), distributed=True, output_dir=None,
                                   use_fast_impl=False)  # as evaluate's: pycocotools
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its tables
-            results[label] = inference_on_dataset(model, build_detection_test_loader(cfg, name), evaluator)
+            results[spec.label] = inference_on_dataset(model, build_detection_test_loader(cfg, name), evaluator)
     return results
 
 
@@ -104,18 +104,19 @@ def report(count: int, repetitions: int) -> list[str]:
         json_path, image_dir = demo_images(Path(tmp), count)
         annotated = annotated_only(json_path, Path(tmp) / "annotated.json")
 
-        def evaluation(chosen, images_json, found):
-            found["ours"] = evaluate(chosen, images_json, image_dir, Path(tmp) / "out", threshold=THRESHOLD,
-                                     progress=False)
+        def evaluation(specs, images_json, found):  # as the command: the models loaded, then run
+            found["ours"] = evaluate([load(spec) for spec in specs], images_json, image_dir, Path(tmp) / "out",
+                                     threshold=THRESHOLD, progress=False)
 
-        def attention(chosen, images_json, found):
-            attention_report(chosen, images_json, image_dir, Path(tmp) / "report", progress=False)
+        def attention(specs, images_json, found):
+            attention_report([load(spec) for spec in specs], images_json, image_dir, Path(tmp) / "report",
+                             progress=False)
 
         rows = {"evaluate, one model (demo-bam)": (PAIR[1:], json_path, evaluation),
                 "evaluate, the demo pair": (PAIR, json_path, evaluation),
                 "attention report, the demo pair (yardstick: detectron2's evaluation)": (PAIR, annotated, attention)}
         for what, (names, images_json, run) in rows.items():
-            chosen = [(NAMED[n].label, NAMED[n].config, NAMED[n].weights) for n in names]
+            chosen = [NAMED[n] for n in names]
             found = {}
 
             def ours(chosen=chosen, found=found, images_json=images_json, run=run):
@@ -130,7 +131,7 @@ def report(count: int, repetitions: int) -> list[str]:
             lines.append(f"| {what} | {n} | {n / statistics.median(d2.wall):.2f} | "
                          f"{n / statistics.median(us.wall):.2f} | {ratio(d2.wall, us.wall)} | "
                          f"{ratio(d2.cpu, us.cpu)} | {_same_ap(found) if 'ours' in found else '-'} |")
-            cfgs = [get_config(config) for _, config, _ in chosen]
+            cfgs = [get_config(spec.config) for spec in chosen]
             workers.append(f"{what}: detectron2 {max(cfg.DATALOADER.NUM_WORKERS for cfg in cfgs)} per model, "
                            f"this project {default_workers(cfgs)}")
     lines += ["", "Decoding workers (each side's default): " + "; ".join(workers) + ". CPU time: this process's "

@@ -9,9 +9,11 @@ and writes its results as JSON, with Markdown and CSV beside them:
   (over a dataset): do the attention and feature maps line up with the cracks, per stage;
 - `evaluation.handout`: one PDF and HTML to hand out, made of the above and example images.
 
-What the measures share: `evaluation.loader` (each image decoded once for all models, in worker
-processes) and `evaluation.text_safety` (names from files and visitors kept as text in the
-reports). The command line and the app's pages are the front ends (`app.commands`, `app.pages`).
+Every measure takes loaded models (`models.LoadedModel`) and shares one skeleton,
+`evaluation.runner` (the models checked, each image decoded once for all models in worker
+processes by `evaluation.loader`, progress, timings); `evaluation.masks` gives the ground truth
+(each image's crack) and `evaluation.text_safety` keeps names from files and visitors as text in
+the reports. The command line and the app's pages are the front ends (`app.commands`, `app.pages`).
 
 Import the submodules themselves (`from evaluation.evaluate import evaluate`).
 """

@@ -26,26 +26,23 @@ and map), attention_report.md and attention_report.png / .pdf (the figure).
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import math
 import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from pycocotools.coco import COCO
-from tqdm import tqdm
 
-import models as bam_models  # makes detectron2 importable: must precede it
 from evaluation.alignment import MEASURES, alignment, area_share, mean_with_ci, within
-from evaluation.loader import load_images, model_input
+from evaluation.loader import model_input
+from evaluation.masks import AnnotationMasks, union
+from evaluation.runner import Progress, Stopwatch, check_models, each_image
 from evaluation.text_safety import csv_row, markdown_code, markdown_text
+from models import LoadedModel  # (models makes detectron2 importable: before it)
 from training.data import dataset_image_path, require_valid
 from viz.capture import Capture, capture_input
 from viz.catalogue import get_layer, layer_catalogue
@@ -95,35 +92,6 @@ def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float,
     near: `within(mask, tolerance)` when already computed (the same for every map and model)."""
     near = within(mask, tolerance) if near is None else near
     return {name: alignment(values, mask, tolerance=tolerance, near=near) for name, values in image_maps(cap).items()}
-
-
-class AnnotationMasks:
-    """The image entries of a COCO file (or those of `image_ids`; at most `limit`), in file order,
-    and each one's annotation masks, decoded on demand: a large set does not sit in memory."""
-
-    def __init__(self, json_path: str | Path, image_ids: Sequence[int] | None = None, limit: int | None = None):
-        with contextlib.redirect_stdout(io.StringIO()):  # pycocotools announces what it loads
-            self._coco = COCO(str(json_path))
-        self.entries = [self._coco.imgs[i] for i in self._coco.getImgIds(imgIds=image_ids or [])[:limit]]
-
-    def annotated(self, entry: dict) -> bool:
-        return bool(self._coco.getAnnIds(imgIds=[entry["id"]]))
-
-    def masks(self, entry: dict) -> list[np.ndarray]:
-        """One (H, W) bool mask per annotation of the image."""
-        return [self._coco.annToMask(ann).astype(bool) for ann in self._coco.loadAnns(self._coco.getAnnIds(
-            imgIds=[entry["id"]]))]
-
-
-def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -> list[tuple[dict, np.ndarray]]:
-    """(image entry, union of its annotation masks as (H, W) bool) for every image (or those of
-    `image_ids`), in file order."""
-    found = AnnotationMasks(json_path, image_ids)
-    return [(entry, _union(found.masks(entry), entry)) for entry in found.entries]
-
-
-def _union(masks: list[np.ndarray], entry: dict) -> np.ndarray:
-    return np.logical_or.reduce(masks) if masks else np.zeros((entry["height"], entry["width"]), bool)
 
 
 def match_detections(instances, masks: list[np.ndarray], *, score_threshold: float = 0.5,
@@ -235,36 +203,39 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
     return summary, differences
 
 
-def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
-                     image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
-                     tolerance: float = 15.0, cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
+def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path,
+                     out_dir: str | Path, *, limit: int | None = None, tolerance: float = 15.0,
+                     cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
-                     confidence: float = 0.95, progress: bool = True,
-                     on_progress: Callable[[int, int], None] | None = None, workers: int | None = None,
-                     device: str = "auto") -> dict:
+                     confidence: float = 0.95, progress: bool = True, on_progress: Progress | None = None,
+                     workers: int | None = None) -> dict:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
-    models: (label, config_file, weights_file) per model, labels distinct; the first is the
-    reference the others' differences are taken from. limit: only the first `limit` images of
-    the file (with or without cracks). tolerance: the pointing game's tolerance in pixels of the
-    original image. cam_layers: also a CAM per matched detection at these layers, for each of
-    `cam_methods` (keys of viz.gradcam.CAM_METHODS) and RandomCAM (the floor), measured against
-    its own annotation's mask, with the faithfulness metrics `faithfulness` (keys of
-    viz.gradcam.FAITHFULNESS; None: all; ROAD is the slow one, seconds per CAM) and the sanity
-    check (see measure_cams). seed: the bootstrap's, RandomCAM's and ROAD's; resamples,
-    confidence: the bootstrap's.
-    progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
-    workers: processes decoding and resizing the images while the models run
-    (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
-    device: where the models run (models.device's rule: auto, cpu, cuda, cuda:N).
-    Returns the content of attention_report.json. Raises training.data.DataProblemsError for
-    problems in the data and models.ModelLoadError for a config or weights that do not load.
+    Args:
+        models: the loaded models, labels distinct; the first is the reference the others'
+            differences are taken from.
+        json_path, image_dir: the labelled COCO set; out_dir: where REPORT_FILES go.
+        limit: only the first `limit` images of the file (with or without cracks).
+        tolerance: the pointing game's tolerance in pixels of the original image.
+        cam_layers: also a CAM per matched detection at these layers, for each of `cam_methods`
+            (keys of viz.gradcam.CAM_METHODS) and RandomCAM (the floor), measured against its own
+            annotation's mask, with the faithfulness metrics `faithfulness` (keys of
+            viz.gradcam.FAITHFULNESS; None: all; ROAD is the slow one, seconds per CAM) and the
+            sanity check (see measure_cams).
+        seed: the bootstrap's, RandomCAM's and ROAD's; resamples, confidence: the bootstrap's.
+        progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
+        workers: processes decoding and resizing the images while the models run
+            (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
+
+    Returns:
+        The content of attention_report.json.
+
+    Raises:
+        training.data.DataProblemsError: problems in the data.
+        viz.catalogue.UnknownLayerError: a CAM layer a model does not have (with the valid ones).
+        ValueError: no model, labels that repeat, an unknown CAM method or faithfulness metric.
     """
-    if not models:
-        raise ValueError("no model to measure.")
-    labels = [label for label, _, _ in models]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"model labels must differ (got {labels}).")
+    labels = check_models(models, "measure")
     if cam_layers:
         from viz.gradcam import CAM_METHODS, FAITHFULNESS
 
@@ -273,55 +244,49 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
             if name not in known:
                 raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}.")
     require_valid((json_path, image_dir))
-    loaded = []
-    for label, config_file, weights_file in models:
-        model, cfg = bam_models.load_model(config_file, weights_file, device=device)
-        catalogue = layer_catalogue(model)
+    for m in models:
+        catalogue = layer_catalogue(m.model)
         for layer in cam_layers:
             get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
-        loaded.append((label, config_file, weights_file, model.eval(), cfg))
     randomized = {}
     if cam_layers:
         from viz.gradcam import randomize_heads
 
-        randomized = {label: randomize_heads(model, seed=seed) for label, _, _, model, _ in loaded}
+        randomized = {m.label: randomize_heads(m.model, seed=seed) for m in models}
 
     found = AnnotationMasks(json_path, limit=limit)
     total = len(found.entries)
-    # decoded and resized in worker processes while the models run: the images with annotations
-    images = load_images([{"image_id": entry["id"], "file_name": str(dataset_image_path(image_dir, entry["file_name"]))}
-                          for entry in found.entries if found.annotated(entry)],
-                         [cfg for *_, cfg in loaded], workers=workers)
     per_image, skipped = [], []
-    seconds: dict[str, list[float]] = {label: [] for label in labels}
+    watch = Stopwatch(labels)
     cam_seconds: dict[str, dict[str, list[float]]] = {label: {} for label in labels}
-    for done, entry in enumerate(tqdm(found.entries, desc="Attention report", unit="image", disable=not progress),
-                                 start=1):
+
+    def record(entry: dict) -> dict | None:  # only the images with annotations are decoded
+        return ({"image_id": entry["id"], "file_name": str(dataset_image_path(image_dir, entry["file_name"]))}
+                if found.annotated(entry) else None)
+
+    for entry, image in each_image(found.entries, models, record, desc="Attention report", progress=progress,
+                                   on_progress=on_progress, workers=workers):
         ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
         masks = found.masks(entry)
-        image = next(images) if masks else None  # one loaded image per annotated entry, in the same order
-        mask = _union(masks, entry)
+        mask = union(masks, entry)
         if not mask.any():
             skipped.append(ident)
-        else:
-            near = within(mask, tolerance)
-            row = {**ident, "area_share": area_share(mask), "pointing_chance": float(near.mean()), "models": {}}
-            for label, _, _, model, cfg in loaded:
-                start = time.perf_counter()
-                cap = capture_input(model, model_input(image, cfg))
-                row["models"][label] = measure_capture(cap, mask, tolerance=tolerance, near=near)
-                seconds[label].append(time.perf_counter() - start)
-                if cam_layers:
-                    cams, matched, spent = measure_cams(
-                        model, cap, masks, cam_layers, tolerance=tolerance, methods=cam_methods,
-                        faithfulness=faithfulness, randomized=randomized[label], seed=seed, image_id=entry["id"])
-                    row["models"][label].update(cams)
-                    for method, value in spent.items():
-                        cam_seconds[label].setdefault(method, []).append(value)
-                    row.setdefault("matched_detections", {})[label] = {"instances": len(masks), "matched": matched}
-            per_image.append(row)
-        if on_progress is not None:
-            on_progress(done, total)
+            continue
+        near = within(mask, tolerance)
+        row = {**ident, "area_share": area_share(mask), "pointing_chance": float(near.mean()), "models": {}}
+        for m in models:
+            with watch.timing(m.label):
+                cap = capture_input(m.model, model_input(image, m.cfg))
+                row["models"][m.label] = measure_capture(cap, mask, tolerance=tolerance, near=near)
+            if cam_layers:
+                cams, matched, spent = measure_cams(
+                    m.model, cap, masks, cam_layers, tolerance=tolerance, methods=cam_methods,
+                    faithfulness=faithfulness, randomized=randomized[m.label], seed=seed, image_id=entry["id"])
+                row["models"][m.label].update(cams)
+                for method, value in spent.items():
+                    cam_seconds[m.label].setdefault(method, []).append(value)
+                row.setdefault("matched_detections", {})[m.label] = {"instances": len(masks), "matched": matched}
+        per_image.append(row)
 
     summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
     results = {
@@ -346,14 +311,15 @@ def attention_report(models: Sequence[tuple[str, str | Path, str | Path]], json_
                      "seeded); it passes below 0.5") if cam_layers else None,
             "cam_methods": [*cam_methods, "RandomCAM"] if cam_layers else [],
         },
-        "models": {label: {"config": str(c), "weights": str(w), "model": str(bam_models.describe(cfg)),
-                           "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
-                           **({"matched_detections": sum(r["matched_detections"][label]["matched"] for r in per_image),
-                               "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image),
-                               "cam_seconds_per_image": {method: round(statistics.median(values), 3)
-                                                         for method, values in cam_seconds[label].items()}}
-                              if cam_layers else {})}
-                   for label, c, w, _, cfg in loaded},
+        "models": {m.label: {"config": str(m.spec.config), "weights": m.spec.weights_text, "model": str(m.summary),
+                             "seconds_per_image": watch.median(m.label),
+                             **({"matched_detections": sum(r["matched_detections"][m.label]["matched"]
+                                                           for r in per_image),
+                                 "annotations": sum(r["matched_detections"][m.label]["instances"] for r in per_image),
+                                 "cam_seconds_per_image": {method: round(statistics.median(values), 3)
+                                                           for method, values in cam_seconds[m.label].items()}}
+                                if cam_layers else {})}
+                   for m in models},
         "chance": {"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
                                               resamples=resamples, seed=seed),
                    "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,

@@ -24,20 +24,18 @@ import csv
 import io
 import json
 import math
-import statistics
-import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-import models as bam_models  # makes detectron2 importable: must precede it
 from evaluation import significance
-from evaluation.loader import load_images, model_input
+from evaluation.loader import model_input
+from evaluation.runner import Progress, Stopwatch, check_models, each_image
 from evaluation.text_safety import csv_row, markdown_code, markdown_text
+from models import ConfigError, LoadedModel, load  # (models makes detectron2 importable: before it)
 from training.data import read_categories, read_dataset_json, register_coco_dataset, require_valid
 
 from detectron2.data import DatasetCatalog
@@ -128,95 +126,102 @@ def predict(model, model_input) -> dict:
         return model(model_input.batch())[0]
 
 
-def load_for_evaluation(config_file, weights_file, threshold: float, device: str = "auto"):
-    """`models.load_model`, with the model's own score cut (ROI_HEADS.SCORE_THRESH_TEST) lowered
-    to `threshold` where it is higher, so the image-level threshold is the one that decides."""
-    cfg = bam_models.get_config(config_file, device=device)
-    opts = None
-    if threshold < cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST:
-        opts = ["MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(threshold)]
-    return bam_models.load_model(config_file, weights_file, opts=opts, device=device)
+def at_score_threshold(loaded: LoadedModel, threshold: float) -> LoadedModel:
+    """The model, with its own score cut (ROI_HEADS.SCORE_THRESH_TEST) at most `threshold`.
+
+    Args:
+        loaded: a loaded model (shared models are never changed).
+        threshold: the image-level threshold.
+
+    Returns:
+        `loaded` itself where its cut already keeps every detection scoring >= threshold; else its
+        spec loaded again with the cut lowered to `threshold`, so that the image-level threshold
+        is the one that decides.
+    """
+    if threshold >= loaded.cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST:
+        return loaded
+    return load(replace(loaded.spec, opts=(*loaded.spec.opts, "MODEL.ROI_HEADS.SCORE_THRESH_TEST", str(threshold))))
 
 
-def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
-             image_dir: str | Path, out_dir: str | Path, *, threshold: float = 0.5,
-             progress: bool = True, on_progress: Callable[[int, int], None] | None = None,
-             device: str = "auto", workers: int | None = None) -> dict:
+def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path, *,
+             threshold: float = 0.5, progress: bool = True, on_progress: Progress | None = None,
+             workers: int | None = None) -> dict:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
-    progress: a tqdm bar on the terminal; on_progress: called with (images done, total) after
-    each image (the app's progress bar). device: models.device.choose_device's rule. workers:
-    processes decoding and resizing the images while the models run (evaluation.loader.load_images;
-    0: this process); each image is decoded once for all models.
-
-    models: (label, config_file, weights_file) per model; labels must differ.
     Under training.launch (several processes), every process calls this: each runs the models on
     its share of the images, the main process gathers every per-image result and the COCO
     predictions and writes the same reports as one process would; the others return {}.
-    Returns the content of evaluation.json. Raises training.data.DataProblemsError for problems
-    in the data and models.ModelLoadError for a config or weights file that does not load.
+
+    Args:
+        models: the loaded models, labels distinct; with two, the first is "before" (the
+            baseline) in the paired statistics.
+        json_path, image_dir: the labelled COCO set.
+        out_dir: where evaluation.json, .csv, .md, disagreements.json and images.json go.
+        threshold: an image is "crack" when any detection scores at least this.
+        progress: a tqdm bar on the terminal; on_progress: (images done, total) after each image.
+        workers: processes decoding and resizing the images while the models run
+            (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
+
+    Returns:
+        The content of evaluation.json.
+
+    Raises:
+        training.data.DataProblemsError: problems in the data, every one listed.
+        models.ModelLoadError: a model for another number of categories.
+        ValueError: no model, labels that repeat, a threshold outside [0, 1].
     """
-    if not models:
-        raise ValueError("no model to evaluate.")
-    labels = [label for label, _, _ in models]
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"model labels must differ (got {labels}).")
+    labels = check_models(models)
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be between 0 and 1 (got {threshold}).")
     require_valid((json_path, image_dir))
     num_categories = len(read_categories(json_path))
-
-    loaded = []
-    for label, config_file, weights_file in models:
-        model, cfg = load_for_evaluation(config_file, weights_file, threshold, device)
-        if cfg.MODEL.ROI_HEADS.NUM_CLASSES != num_categories:
-            raise bam_models.ConfigError(
-                f"{label}: the model predicts {cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "
-                f"{Path(json_path).name} has {num_categories} categories.")
-        loaded.append((label, config_file, weights_file, cfg, model.eval()))
+    for m in models:
+        if m.cfg.MODEL.ROI_HEADS.NUM_CLASSES != num_categories:
+            raise ConfigError(f"{m.label}: the model predicts {m.cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "
+                              f"{Path(json_path).name} has {num_categories} categories.")
+    models = [at_score_threshold(m, threshold) for m in models]
 
     name = register_coco_dataset(json_path, image_dir)
     dataset = DatasetCatalog.get(name)  # also gives the metadata COCOEvaluator maps ids with
     gt_positive = [len(d.get("annotations", [])) > 0 for d in dataset]
     evaluators = {}
-    for label, *_ in loaded:
+    for label in labels:
         # distributed: its evaluate() gathers every process's predictions (a no-op in one process)
         evaluators[label] = _KeepingCOCOEvaluator(name, tasks=("bbox", "segm"), distributed=True,
                                                   output_dir=None, use_fast_impl=False)
         evaluators[label].reset()
-    # per dataset index: {label: (max score, seconds)}, for this process's share of the images
-    per_image: dict[int, dict[str, tuple[float, float]]] = {}
+    max_scores: dict[int, dict[str, float]] = {}  # per dataset index, for this process's share of the images
+    watch = Stopwatch(labels)  # in each process (those sharing a CPU are each slower)
 
     share = range(comm.get_rank(), len(dataset), comm.get_world_size())  # all of them in one process
     processes = comm.get_world_size()
-    cfgs = [cfg for *_, cfg, _ in loaded]
-    images = load_images([{key: dataset[i][key] for key in _RECORD_KEYS} for i in share], cfgs, workers=workers)
-    bar = tqdm(zip(share, images), total=len(share), unit="image",
-               desc="Evaluating" + (f" (the share of 1 of {processes} processes)" if processes > 1 else ""),
-               disable=not (progress and comm.is_main_process()))
-    for done, (index, image) in enumerate(bar, start=1):
+    for index, image in each_image(share, models, lambda i: {key: dataset[i][key] for key in _RECORD_KEYS},
+                                   desc="Evaluating" + (f" (the share of 1 of {processes} processes)"
+                                                        if processes > 1 else ""),
+                                   progress=progress and comm.is_main_process(), on_progress=on_progress,
+                                   workers=workers):
         inputs = [{key: image[key] for key in _RECORD_KEYS}]
-        per_image[index] = {}
-        for label, _, _, cfg, model in loaded:
-            start = time.perf_counter()
-            output = predict(model, model_input(image, cfg))
-            elapsed = time.perf_counter() - start  # in each process (those sharing a CPU are each slower)
+        max_scores[index] = {}
+        for m in models:
+            with watch.timing(m.label):
+                output = predict(m.model, model_input(image, m.cfg))
             instances = output["instances"].to("cpu")
-            per_image[index][label] = (max_score(instances), elapsed)
-            evaluators[label].process(inputs, [{"instances": instances}])
-        if on_progress is not None:
-            on_progress(done, len(share))
+            max_scores[index][m.label] = max_score(instances)
+            evaluators[m.label].process(inputs, [{"instances": instances}])
 
     coco = {}
     for label in labels:  # every process takes part in each gather, in the same order
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its own tables
             coco[label] = evaluators[label].evaluate() or {}
-    gathered = comm.gather(per_image, dst=0)
+    gathered = comm.gather((max_scores, watch.seconds), dst=0)
     if not comm.is_main_process():
         return {}
-    per_image = {index: result for part in gathered for index, result in part.items()}
-    scores = {label: [per_image[i][label][0] for i in range(len(dataset))] for label in labels}
-    seconds = {label: [per_image[i][label][1] for i in range(len(dataset))] for label in labels}
+    max_scores = {index: found for part, _ in gathered for index, found in part.items()}
+    scores = {label: [max_scores[i][label] for i in range(len(dataset))] for label in labels}
+    watch = Stopwatch(labels)  # every process's timings: the median is of all images
+    for _, seconds in gathered:
+        for label, values in seconds.items():
+            watch.seconds[label] += values
 
     results = {
         "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(dataset),
@@ -226,16 +231,15 @@ def evaluate(models: Sequence[tuple[str, str | Path, str | Path]], json_path: st
                 "it is a crack in truth when it has at least one annotation",
         "models": {},
     }
-    for label, config_file, weights_file, cfg, _ in loaded:
-        results["models"][label] = {
-            "config": str(config_file), "weights": str(weights_file),
-            "model": str(bam_models.describe(cfg)),
-            "image_level": image_level_counts(gt_positive, scores[label], threshold),
-            "coco": {task: {m: _finite(coco[label].get(task, {}).get(m)) for m in COCO_METRICS}
+    for m in models:
+        results["models"][m.label] = {
+            "config": str(m.spec.config), "weights": m.spec.weights_text,
+            "model": str(m.summary),
+            "image_level": image_level_counts(gt_positive, scores[m.label], threshold),
+            "coco": {task: {metric: _finite(coco[m.label].get(task, {}).get(metric)) for metric in COCO_METRICS}
                      for task, _ in _COCO_TASKS},
-            "pr_curve": pr_curve(evaluators[label].coco_evals),
-            # the median: robust to the first call's one-off costs
-            "seconds_per_image": round(statistics.median(seconds[label]), 4) if seconds[label] else None,
+            "pr_curve": pr_curve(evaluators[m.label].coco_evals),
+            "seconds_per_image": watch.median(m.label),
         }
 
     extras = _image_extras(json_path)

@@ -32,13 +32,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import cv2
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-import models as bam_models  # makes detectron2 importable: must precede it
+from evaluation.masks import crack_of, outlined
 from evaluation.text_safety import figure_text
+from models import LoadedModel  # (models makes detectron2 importable: before it)
 from training.data import dataset_image_path, read_dataset_json
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
@@ -57,7 +57,7 @@ class ModelInfo:
 
     label: str
     config: Path
-    weights: Path
+    weights: Path | None  # None: random weights
     description: str
     parameters: int
     attention_parameters: int
@@ -120,33 +120,17 @@ def pick_examples(json_path: str | Path, image_dir: str | Path, count: int) -> l
     return [dataset_image_path(image_dir, name) for name in names]
 
 
-def crack_outline(json_path: str | Path | None, file_name: str) -> np.ndarray | None:
-    """The union of an image's annotation masks ((H, W) bool) from a COCO file, or None where the
-    file does not list the image (or there is no file)."""
-    from evaluation.attention_report import crack_masks
+def describe_model(loaded: LoadedModel) -> ModelInfo:
+    """What the report says about a loaded model: its summary in words, its parameter count (and
+    how many of them are the attention modules'), its weights file and its class names."""
+    from models import ATTENTION_REGISTRY
 
-    if json_path is None:
-        return None
-    data = read_dataset_json(json_path)
-    ids = [im["id"] for im in data.get("images", []) if im["file_name"] == file_name]
-    if not ids:
-        return None
-    return crack_masks(json_path, ids[:1])[0][1]
-
-
-def describe_model(label: str, config: str | Path, weights: str | Path, model, cfg,
-                   class_names: Sequence[str] = ()) -> ModelInfo:
-    """What the report says about a loaded model: `models.describe`, its parameter count (and how
-    many of them are the attention modules'), its weights file and class names (the given ones,
-    else metadata.json beside the weights, else "class N")."""
-    from models import ATTENTION_REGISTRY, metadata
-
-    attention = sum(p.numel() for module in model.modules() if ATTENTION_REGISTRY.of_module(module) is not None
-                    for p in module.parameters())
-    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    return ModelInfo(label, Path(config), Path(weights), str(bam_models.describe(cfg)),
-                     sum(p.numel() for p in model.parameters()), attention, Path(weights).stat().st_size,
-                     metadata.class_names(tuple(class_names), weights, num_classes))
+    attention = sum(p.numel() for module in loaded.model.modules()
+                    if ATTENTION_REGISTRY.of_module(module) is not None for p in module.parameters())
+    weights = loaded.spec.weights
+    return ModelInfo(loaded.label, loaded.spec.config, weights, str(loaded.summary),
+                     sum(p.numel() for p in loaded.model.parameters()), attention,
+                     weights.stat().st_size if weights else 0, loaded.class_names)
 
 
 def _matching(results: dict, labels: list[str], what: str) -> None:
@@ -160,22 +144,20 @@ def _matching(results: dict, labels: list[str], what: str) -> None:
 # Building
 
 
-def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path: str | Path,
-                 image_dir: str | Path, out_dir: str | Path, *, limit: int | None = None,
-                 examples: Sequence[str | Path] | None = None, example_count: int = 3,
+def build_report(chosen: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path,
+                 *, limit: int | None = None, examples: Sequence[str | Path] | None = None, example_count: int = 3,
                  examples_json: str | Path | None = None, evaluation_json: str | Path | None = None,
-                 attention_json: str | Path | None = None, class_names: dict[str, Sequence[str]] | None = None,
-                 threshold: float = 0.5, resamples: int = 1000, device: str = "auto",
-                 on_progress: Progress | None = None, title: str | None = None) -> Report:
+                 attention_json: str | Path | None = None, threshold: float = 0.5, resamples: int = 1000,
+                 workers: int | None = None, on_progress: Progress | None = None, title: str | None = None) -> Report:
     """Write out_dir/report.pdf and out_dir/report.html (see the module docstring).
 
-    chosen: (label, config, weights) of the two models, before (the baseline) first.
+    chosen: the two loaded models, before (the baseline) first.
     json_path, image_dir: the labelled COCO set; limit: only its first `limit` images.
     examples: image files to show (default: `example_count` images with annotations of
     `examples_json` (default: json_path), read from its folder: `image_dir` unless given).
     evaluation_json / attention_json: reuse an evaluation.json / attention_report.json written
     before (their models must carry the same labels) instead of running them.
-    class_names: {label: names} for models whose names are not beside their weights.
+    workers: the evaluation's and attention report's decoding processes (0: none, as a server wants).
     on_progress(fraction, text): after each step and image.
     Returns the Report. Raises ValueError (a sentence for the user), models.ModelLoadError, or
     training.data.DataProblemsError.
@@ -185,7 +167,7 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
 
     if len(chosen) != 2:
         raise ValueError(f"the report compares two models (before, after); got {len(chosen)}.")
-    labels = [label for label, _, _ in chosen]
+    labels = [m.label for m in chosen]
     if labels[0] == labels[1]:
         raise ValueError(f"the two models need different labels (both are {labels[0]!r}).")
     out_dir = Path(out_dir)
@@ -199,15 +181,6 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
         _matching(results, labels, f"{key} file {Path(given[key]).name}")
     subset = limited_dataset(json_path, limit, work) if len(reused) < 2 else Path(json_path)
 
-    start = time.perf_counter()
-    say(0.0, "Loading the models…")
-    loaded = []
-    for label, config, weights in chosen:
-        model, cfg = bam_models.load_model(config, weights, device=device)
-        names = (class_names or {}).get(label, ())
-        loaded.append((describe_model(label, config, weights, model, cfg, names), model, cfg))
-    seconds["models"] = time.perf_counter() - start
-
     def stage(low: float, high: float, text: str) -> Callable[[int, int], None]:
         return lambda done, total: say(low + (high - low) * done / max(total, 1), f"{text}: {done} of {total} images")
 
@@ -215,16 +188,17 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
     evaluation = reused.get("evaluation")
     if evaluation is None:
         say(0.05, "Evaluating both models…")
-        evaluation = evaluate(list(chosen), subset, image_dir, work / "evaluation", threshold=threshold,
-                              progress=False, on_progress=stage(0.05, 0.4, "Evaluating"), device=device)
+        evaluation = evaluate(chosen, subset, image_dir, work / "evaluation", threshold=threshold, progress=False,
+                              on_progress=stage(0.05, 0.4, "Evaluating"), workers=workers)
     seconds["evaluation"] = time.perf_counter() - start
 
     start = time.perf_counter()
     attention = reused.get("attention")
     if attention is None:
         say(0.4, "Measuring the attention per stage…")
-        attention = attention_report(list(chosen), subset, image_dir, work / "attention", resamples=resamples,
-                                     progress=False, on_progress=stage(0.4, 0.75, "Measuring the attention"))
+        attention = attention_report(chosen, subset, image_dir, work / "attention", resamples=resamples,
+                                     progress=False, on_progress=stage(0.4, 0.75, "Measuring the attention"),
+                                     workers=workers)
     seconds["attention"] = time.perf_counter() - start
     for key, results in (("evaluation", evaluation), ("attention", attention)):
         if key not in reused and subset != Path(json_path):  # name the set, not its cut copy
@@ -238,13 +212,13 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
     shown = []
     for k, path in enumerate(examples):
         say(0.75 + 0.2 * k / max(len(examples), 1), f"Example images: {k + 1} of {len(examples)}")
-        shown.append(example_figure(Path(path), loaded, threshold=threshold,
+        shown.append(example_figure(Path(path), chosen, threshold=threshold,
                                     outline_json=examples_json if examples_json else None))
     seconds["examples"] = time.perf_counter() - start
 
     start = time.perf_counter()
     say(0.95, "Writing the PDF and HTML…")
-    infos = [info for info, _, _ in loaded]
+    infos = [describe_model(m) for m in chosen]
     report = Report(out_dir / REPORT_PDF, out_dir / REPORT_HTML, infos, evaluation, attention, shown,
                     seconds=seconds)
     write_report(report, title=title, limit=limit if "evaluation" not in reused else None)
@@ -253,9 +227,10 @@ def build_report(chosen: Sequence[tuple[str, str | Path, str | Path]], json_path
     return report
 
 
-def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: str | Path | None) -> Example:
+def example_figure(path: Path, loaded: Sequence[LoadedModel], *, threshold: float,
+                   outline_json: str | Path | None) -> Example:
     """Both models on one image: a row per model with its detections, its maps at c2..c4 and the
-    Grad-CAM of its best detection. `loaded`: (ModelInfo, model, cfg) per model."""
+    Grad-CAM of its best detection."""
     from evaluation.attention_report import image_maps
     from viz.analysis import analyze
     from viz.figures import figure_bytes, panels_figure
@@ -263,28 +238,26 @@ def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: 
     from viz.render import draw_instances, normalize, overlay
 
     image, downscaled = load_for_analysis(path)
-    mask = crack_outline(outline_json, path.name)
-    if mask is not None and mask.shape != image.shape[:2]:
-        mask = cv2.resize(mask.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST).astype(bool)
+    mask = crack_of(outline_json, path.name)  # outlined() fits it to each picture
     panels = []
-    for info, model, cfg in loaded:
-        found = analyze(model, cfg, image, label=info.label, class_names=info.class_names,
+    for m in loaded:
+        found = analyze(m.model, m.cfg, image, label=m.label, class_names=m.class_names,
                         score_threshold=threshold, cam_layers=(CAM_LAYER,), cam_instances=1)
         kept = len(found.detections)
-        panels.append((draw_instances(image, found.capture.instances, list(info.class_names),
+        panels.append((draw_instances(image, found.capture.instances, list(m.class_names),
                                       score_threshold=threshold),
-                       f"{figure_text(info.label)}\n{kept} detection{'s' if kept != 1 else ''} ≥ {threshold:.2f}"))
+                       f"{figure_text(m.label)}\n{kept} detection{'s' if kept != 1 else ''} ≥ {threshold:.2f}"))
         maps = image_maps(found.capture)
         for stage in EXAMPLE_STAGES:
             if f"attention {stage}" in maps:
                 values, words = maps[f"attention {stage}"], f"{stage}: spatial attention"
             else:
                 values, words = maps[f"feature {stage}"], f"{stage}: feature energy\n(no attention here)"
-            panels.append((_outlined(overlay(image, normalize(values), alpha=0.55), mask), words))
+            panels.append((outlined(overlay(image, normalize(values), alpha=0.55), mask), words))
         if found.cams:
             (index, layer), cam = next(iter(found.cams.items()))
             score = float(found.capture.instances.scores[index])
-            panels.append((_outlined(overlay(image, cam, alpha=0.5, cmap="jet"), mask),
+            panels.append((outlined(overlay(image, cam, alpha=0.5, cmap="jet"), mask),
                            f"Grad-CAM at {layer}\nbest detection ({score:.2f})"))
         else:
             panels.append((image, f"no Grad-CAM:\nno detection ≥ {threshold:.2f}"))
@@ -293,15 +266,6 @@ def example_figure(path: Path, loaded: list, *, threshold: float, outline_json: 
                         title=f"{figure_text(path.name)}: detections, maps at c2–c4 (brighter: more), "
                               f"Grad-CAM.{outline}")  # a dataset's file name: no mathtext
     return Example(path.name, figure_bytes(fig, "png", dpi=FIGURE_DPI), downscaled or "")
-
-
-def _outlined(picture: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    if mask is None:
-        return picture
-    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    out = np.ascontiguousarray(picture).copy()
-    cv2.drawContours(out, contours, -1, (0, 255, 0), max(1, round(max(out.shape[:2]) / 320)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +282,8 @@ def model_rows(infos: list[ModelInfo]) -> tuple[list[str], list[list[str]]]:
     rows = [["architecture", *(textwrap.fill(m.description, 60) for m in infos)],
             ["parameters", *(f"{m.parameters / 1e6:.2f} M" for m in infos)],
             ["of which attention", *(f"{m.attention_parameters / 1e3:.1f} k" for m in infos)],
-            ["weights file", *(f"{m.weights.name} ({_megabytes(m.weights_bytes)})" for m in infos)],
+            ["weights file", *(f"{m.weights.name} ({_megabytes(m.weights_bytes)})" if m.weights
+                               else "none: random weights" for m in infos)],
             ["classes", *(textwrap.fill(", ".join(m.class_names), 60) for m in infos)]]
     return header, rows
 

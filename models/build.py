@@ -92,27 +92,28 @@ def build_model(cfg: CfgNode) -> nn.Module:
     return model.eval()
 
 
-@dataclass(frozen=True)
-class OpenedModel:
-    """A built model with its weights, its config, and what the user should be told about it
-    (e.g. the device or the attention the config named is not what was built). It unpacks as the
-    (model, cfg) pair `load_model` always returned."""
-
-    model: nn.Module
-    cfg: CfgNode
-    notes: tuple[str, ...] = ()
-
-    def __iter__(self):
-        return iter((self.model, self.cfg))
-
-
-def open_model(config_file: str | Path, weights: str | Path | None = None, opts: list[str] | None = None, *,
-               device: str = "auto", allowed_dirs: list[str | Path] | None = None) -> OpenedModel:
-    """Build a model from a config (read as `read_config` does) and load its weights strictly
-    (every key must fit). Raises ModelLoadError with a message for the user.
+def build_from_files(config_file: str | Path, weights: str | Path | None = None, opts: list[str] | None = None,
+                     *, device: str = "auto", allowed_dirs: list[str | Path] | None = None
+                     ) -> tuple[nn.Module, CfgNode, tuple[str, ...]]:
+    """Build a model from a config and load its weights strictly (every key must fit).
 
     Where the config names no attention but the weights hold attention modules (in any layout),
-    the model is built with them and a note says so.
+    the model is built with them and a note says so. `models.load` is the way in for a named
+    model (`models.loaded.ModelSpec`); this is the step it takes.
+
+    Args:
+        config_file: a detectron2 YAML config, read as `read_config` reads it.
+        weights: a weights file in any layout models.checkpoint reads; None: the builder's
+            random weights (the caller seeds them).
+        opts: detectron2 KEY VALUE overrides.
+        device: "auto", "cpu" or "cuda[:N]" (models.device.choose_device).
+        allowed_dirs: the folders every file of the `_BASE_` chain must lie in (None: anywhere).
+
+    Returns:
+        (the model in eval mode, its frozen config, notes for the user).
+
+    Raises:
+        models.ModelLoadError: with a message for the user (ConfigError, CheckpointError).
     """
     cfg, notes = read_config(config_file, opts, device=device, allowed_dirs=allowed_dirs)
     model = build_model(cfg)
@@ -124,13 +125,7 @@ def open_model(config_file: str | Path, weights: str | Path | None = None, opts:
             cfg, model = found_cfg, build_model(found_cfg)
             notes.append(note)
         fit_weights(model, checkpoint, name)
-    return OpenedModel(model, cfg, tuple(notes))
-
-
-def load_model(config_file: str | Path, weights: str | Path | None = None,
-               opts: list[str] | None = None, *, device: str = "auto") -> OpenedModel:
-    """`open_model` for the command line and scripts: unpacks as (model, cfg)."""
-    return open_model(config_file, weights, opts, device=device)
+    return model, cfg, tuple(notes)
 
 
 def resnet_stage_channels(cfg: CfgNode) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """Naming a model: the shipped demo pair by name, or a user's files. The one resolver that the
-app's sidebar and every command use.
+app's sidebar and every command use; each gives a `models.loaded.ModelSpec` for `models.load`.
 
 - `resolve("demo-bam")`, `resolve("CONFIG.yaml:WEIGHTS.pth")`, `resolve("CONFIG.yaml")`: a
   named model or a config with its weights (none: random weights), as the command line names them;
@@ -11,23 +11,15 @@ and raise ModelLoadError with one sentence otherwise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 from models.build import CONFIG_DIR
 from models.errors import ModelLoadError
+from models.loaded import ModelSpec
 from models.safe_load import inside
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "demo" / "weights"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    label: str
-    config: Path
-    weights: Path | None  # None: random weights
-    class_names: tuple[str, ...] = ()
-    note: str | None = None  # what the user should know, e.g. that the weights are random
 
 
 NAMED = {
@@ -39,9 +31,19 @@ NAMED = {
 
 
 def resolve(spec: str, *, random_if_missing: bool = False) -> ModelSpec:
-    """A model name from NAMED, or "CONFIG.yaml:WEIGHTS.pth" (or just CONFIG.yaml: random weights).
-    A named model whose weights are not in this checkout raises, or with `random_if_missing`
-    runs with random weights and says so in its `note`."""
+    """The spec of a command-line model name.
+
+    Args:
+        spec: a name from NAMED, or "CONFIG.yaml:WEIGHTS.pth" (or just CONFIG.yaml: random weights).
+        random_if_missing: a named model whose weights are not in this checkout runs with random
+            weights and says so in its `note` (without it, that raises).
+
+    Returns:
+        The ModelSpec (device "auto": `dataclasses.replace` it for another).
+
+    Raises:
+        models.ModelLoadError: a file is not there, or the text is neither form.
+    """
     if spec in NAMED:
         found = NAMED[spec]
         if found.weights is None or found.weights.is_file():
@@ -49,8 +51,8 @@ def resolve(spec: str, *, random_if_missing: bool = False) -> ModelSpec:
         if not random_if_missing:
             raise ModelLoadError(f"{spec}: its weights {found.weights} are missing from this checkout.")
         shown = found.weights.relative_to(found.weights.parents[2])
-        return ModelSpec(found.label, found.config, None, found.class_names,
-                         f"demo weights not found ({shown}): {found.label} runs with random weights")
+        return replace(found, weights=None,
+                       note=f"demo weights not found ({shown}): {found.label} runs with random weights")
     return from_files(*split_spec(spec))
 
 
@@ -69,9 +71,21 @@ def split_spec(spec: str) -> tuple[Path, Path | None]:
 
 def from_files(config: str | Path, weights: str | Path | None = None, *, label: str | None = None,
                class_names: tuple[str, ...] = (), allowed_dirs: tuple[Path, ...] | None = None) -> ModelSpec:
-    """A config and its weights (None or "": random weights, with a note). The label defaults to
-    the weights' file name, else the config's. Raises ModelLoadError when a file is not there or,
-    where `allowed_dirs` is given, lies outside those folders (links and `..` resolved)."""
+    """The spec of a config and its weights given apart (the sidebar's upload or server path).
+
+    Args:
+        config, weights: the files; weights None or "": random weights, with a note.
+        label: the model's name (default: the weights' file name, else the config's).
+        class_names: the user's, in the model's class order (() : metadata.json beside the weights).
+        allowed_dirs: where the files must lie (links and `..` resolved; None: anywhere); the
+            config's `_BASE_` chain may read these and the shipped configs.
+
+    Returns:
+        The ModelSpec.
+
+    Raises:
+        models.ModelLoadError: a file is not there or lies outside `allowed_dirs`.
+    """
     config = Path(str(config).strip())
     weights = Path(str(weights).strip()) if weights and str(weights).strip() else None
     for path, what in ((config, "config"), (weights, "weights")):
@@ -84,4 +98,6 @@ def from_files(config: str | Path, weights: str | Path | None = None, *, label: 
             raise ModelLoadError(f"{path.name or path}: {what} file not found.")
     note = None if weights else (f"no weights given for {config.name}: random weights, so its detections and "
                                  "maps show an untrained network (give CONFIG.yaml:WEIGHTS.pth)")
-    return ModelSpec(label or (weights.stem if weights else config.stem), config, weights, class_names, note)
+    bases = None if allowed_dirs is None else (*allowed_dirs, CONFIG_DIR)
+    return ModelSpec(label or (weights.stem if weights else config.stem), config, weights, class_names, note,
+                     allowed_dirs=bases)

@@ -40,25 +40,24 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _load(spec: str, device: str, given_names: tuple[str, ...] = ()):
-    """(model, cfg, label, class names, description) of a model spec. Class names: the given
+def _load(name: str, device: str, given_names: tuple[str, ...] = ()):
+    """The LoadedModel of a command-line model name, its notes printed. Class names: the given
     ones (which must be one per class), else the named model's, else metadata.json beside the
-    weights, else "class N"."""
+    weights, else "class N" (models.load's rule)."""
+    from dataclasses import replace
+
     import models
     from models import metadata
     from models.zoo import resolve
 
-    found = resolve(spec)
-    opened = models.open_model(found.config, found.weights, device=device)
-    for message in filter(None, (found.note, *opened.notes)):
-        note(f"{found.label}: {message}")
-    cfg = opened.cfg
-    num_classes = cfg.MODEL.ROI_HEADS.NUM_CLASSES
-    problem = metadata.count_problem(given_names, num_classes)
+    found = resolve(name)
+    loaded = models.load(replace(found, device=device, class_names=given_names or found.class_names))
+    problem = metadata.count_problem(given_names, loaded.cfg.MODEL.ROI_HEADS.NUM_CLASSES)
     if problem:
-        raise models.ModelLoadError(f"--class-names: {problem} ({found.label}).")
-    names = metadata.class_names(given_names or found.class_names, found.weights, num_classes)
-    return opened.model, cfg, found.label, names, str(models.describe(cfg))
+        raise models.ModelLoadError(f"--class-names: {problem} ({loaded.label}).")
+    for message in filter(None, (loaded.spec.note, *loaded.notes)):
+        note(f"{loaded.label}: {message}")
+    return loaded
 
 
 SHRINK_NOTED = 2.0  # a model that sees the image this many times smaller (per side) is worth a note
@@ -71,7 +70,8 @@ def shrink_notes(image, loaded: list) -> list[str]:
 
     h, w = image.shape[:2]
     notes = []
-    for _, cfg, label, _, _ in loaded:
+    for m in loaded:
+        cfg, label = m.cfg, m.label
         seen_h, seen_w = input_size_for(h, w, cfg)
         factor = w / seen_w
         if factor >= SHRINK_NOTED:
@@ -90,12 +90,14 @@ def analyze_one(image, stem: Path, loaded: list, args) -> dict:
     from viz import figures as F
     from viz.render import channel_grid, top_channels
 
-    results = [A.analyze(model, cfg, image, label=label, class_names=names, score_threshold=args.threshold,
-                         cam_method=args.cam_method, cam_target=args.cam_target, cam_layers=tuple(args.cam_layers))
-               for model, cfg, label, names, _ in loaded]
+    results = [A.analyze(m.model, m.cfg, image, label=m.label, class_names=m.class_names,
+                         score_threshold=args.threshold, cam_method=args.cam_method, cam_target=args.cam_target,
+                         cam_layers=tuple(args.cam_layers))
+               for m in loaded]
     comparison = None
     if len(results) == 2:
-        comparison = A.compare(results[0], results[1], (loaded[0][0], loaded[1][0]), cam_layers=tuple(args.cam_layers))
+        comparison = A.compare(results[0], results[1], (loaded[0].model, loaded[1].model),
+                               cam_layers=tuple(args.cam_layers))
         results = [A.with_cams(result, cams) for result, cams in zip(results, comparison.cams)]
         F.save_figure(F.comparison_figure(results[0], results[1], comparison, image, image_name=stem.name),
                       f"{stem}_comparison")
@@ -125,15 +127,15 @@ def run(args: argparse.Namespace) -> int:
     given = parse_class_names(args.class_names)
     try:
         loaded = [_load(spec, args.device, given) for spec in specs]
-        for model, *_ in loaded:  # an unknown --cam-layers name fails now, not once per image
-            catalogue = layer_catalogue(model)
+        for m in loaded:  # an unknown --cam-layers name fails now, not once per image
+            catalogue = layer_catalogue(m.model)
             for layer in args.cam_layers:
                 get_layer(catalogue, layer)
     except (ModelLoadError, UnknownLayerError) as e:
         return fail(str(e))
     args.out.mkdir(parents=True, exist_ok=True)
-    report = {"models": [{"spec": s, "label": m[2], "description": m[4], "class_names": list(m[3])}
-                         for s, m in zip(specs, loaded)],
+    report = {"models": [{"spec": s, "label": m.label, "description": str(m.summary),
+                          "class_names": list(m.class_names)} for s, m in zip(specs, loaded)],
               "images": {}, "failed": {}}
     for path in tqdm(args.images, unit="image", desc="analyze", disable=len(args.images) < 2):
         try:

@@ -11,7 +11,6 @@ from app.commands._common import (
     add_device_argument,
     add_set_arguments,
     fail,
-    fail_with_problems,
     non_negative_float,
     non_negative_int,
     positive_int,
@@ -19,6 +18,7 @@ from app.commands._common import (
     set_threads,
     use_demo_set_unless_given,
 )
+from app.commands._dataset import DEFAULT_MODELS, add_models_arguments, resolve_specs, run_measure
 
 DESCRIPTION = """\
 Measure, for every image with cracks in a labelled COCO set, how well each model's maps line up
@@ -35,16 +35,15 @@ Without --models, the shipped demo pair (demo-baseline first, then demo-bam); wi
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from app.commands.evaluate import DEFAULT_MODELS
     from viz.gradcam import CAM_METHODS, FAITHFULNESS
 
     parser = subparsers.add_parser(
         "attention-report", help="per-stage alignment of attention and feature maps with the cracks",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", metavar="MODEL",
-                        help="the models: each CONFIG.yaml:WEIGHTS.pth or a named model; the first is the "
-                             f"reference for the differences (default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--labels", nargs="+", metavar="NAME", help="a name per model (default: from the models)")
+    add_models_arguments(parser, models_help="the models: each CONFIG.yaml:WEIGHTS.pth or a named model; the first "
+                                             "is the reference for the differences (default: "
+                                             f"{' '.join(DEFAULT_MODELS)})",
+                         labels_help="a name per model (default: from the models)")
     add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the reports")
     parser.add_argument("--limit", type=positive_int, metavar="N", help="only the first N images of the set")
@@ -69,30 +68,25 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.commands.evaluate import resolve_models
-
     if problem := set_arguments_problem(args):
         return fail(problem)
     try:
-        chosen = resolve_models(args)
+        specs = resolve_specs(args)
     except ValueError as e:
         return fail(str(e))
     use_demo_set_unless_given(args)
-
-    import models
-    from evaluation.attention_report import REPORT_FILES, attention_report
-    from training.data import DataProblemsError
-
     set_threads(args)
-    try:
-        results = attention_report(chosen, args.json, args.images, args.out, limit=args.limit,
-                                   tolerance=args.tolerance, cam_layers=args.cams, cam_methods=args.cam_methods,
-                                   faithfulness=args.faithfulness, seed=args.seed,
-                                   resamples=args.resamples, workers=args.workers, device=args.device)
-    except DataProblemsError as e:
-        return fail_with_problems(e.problems, "nothing was measured")
-    except (models.ModelLoadError, KeyError) as e:  # KeyError: an unknown --cams layer, with the valid ones
-        return fail(str(e))
+
+    from evaluation.attention_report import REPORT_FILES, attention_report
+
+    status, results = run_measure(
+        specs, lambda models: attention_report(models, args.json, args.images, args.out, limit=args.limit,
+                                               tolerance=args.tolerance, cam_layers=args.cams,
+                                               cam_methods=args.cam_methods, faithfulness=args.faithfulness,
+                                               seed=args.seed, resamples=args.resamples, workers=args.workers),
+        nothing="nothing was measured")
+    if results is None:
+        return status
     out = Path(args.out)
     print((out / REPORT_FILES[2]).read_text())
     print(f"Reports: {', '.join(str(out / name) for name in REPORT_FILES)} "

@@ -10,12 +10,12 @@ from app.commands._common import (
     add_device_argument,
     add_set_arguments,
     fail,
-    fail_with_problems,
     positive_int,
     set_arguments_problem,
     unit_float,
     use_demo_set_unless_given,
 )
+from app.commands._dataset import DEFAULT_MODELS, add_models_arguments, resolve_specs, run_measure
 
 DESCRIPTION = """\
 Write DIR/report.pdf and DIR/report.html (the same content, images embedded): the two models
@@ -33,15 +33,13 @@ A quick version: --limit 20 --example-count 2. Reuse earlier runs with --evaluat
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    from app.commands.evaluate import DEFAULT_MODELS
-
     parser = subparsers.add_parser("report", help="one PDF and HTML to hand out: models, before/after, "
                                                   "attention per stage, examples",
                                    description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs=2, metavar=("BEFORE", "AFTER"),
-                        help="the two models, each CONFIG.yaml:WEIGHTS.pth or a named model "
-                             f"(default: {' '.join(DEFAULT_MODELS)})")
-    parser.add_argument("--labels", nargs=2, metavar=("BEFORE", "AFTER"), help="a name per model")
+    add_models_arguments(parser, nargs=2, metavar=("BEFORE", "AFTER"),
+                         models_help="the two models, each CONFIG.yaml:WEIGHTS.pth or a named model "
+                                     f"(default: {' '.join(DEFAULT_MODELS)})",
+                         labels_help="a name per model")
     add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for report.pdf and report.html")
     parser.add_argument("--limit", type=positive_int, metavar="N",
@@ -63,9 +61,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from app.commands.evaluate import DEFAULT_MODELS, resolve_models
-    from models.zoo import NAMED
-
     if problem := set_arguments_problem(args):
         return fail(problem)
     for option, path in (("--evaluation", args.evaluation), ("--attention", args.attention),
@@ -73,11 +68,9 @@ def run(args: argparse.Namespace) -> int:
         if path and not Path(path).is_file():
             return fail(f"{option}: file not found: {path}")
     try:
-        chosen = resolve_models(args)
+        specs = resolve_specs(args)
     except ValueError as e:
         return fail(str(e))
-    specs = args.models or list(DEFAULT_MODELS)
-    class_names = {label: NAMED[spec].class_names for spec, (label, _, _) in zip(specs, chosen) if spec in NAMED}
     examples_json = None
     if use_demo_set_unless_given(args) and not args.examples:
         from demo.dataset import SAMPLES_DIR
@@ -86,9 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    import models
     from evaluation.handout import build_report
-    from training.data import DataProblemsError
 
     bar = tqdm(total=100, unit="%", bar_format="{percentage:3.0f}% |{bar:30}| {desc} [{elapsed}]")
 
@@ -96,19 +87,16 @@ def run(args: argparse.Namespace) -> int:
         bar.set_description_str(text, refresh=False)
         bar.update(round(100 * fraction) - bar.n)
 
-    try:
-        report = build_report(chosen, args.json, args.images, args.out, limit=args.limit, examples=args.examples,
-                              example_count=args.example_count, examples_json=examples_json,
-                              evaluation_json=args.evaluation, attention_json=args.attention,
-                              class_names=class_names, threshold=args.threshold, resamples=args.resamples,
-                              device=args.device, on_progress=progress)
-    except DataProblemsError as e:
-        bar.close()
-        return fail_with_problems(e.problems, "no report was written")
-    except (models.ModelLoadError, ValueError, KeyError) as e:
-        bar.close()
-        return fail(str(e))
+    status, report = run_measure(
+        specs, lambda models: build_report(models, args.json, args.images, args.out, limit=args.limit,
+                                           examples=args.examples, example_count=args.example_count,
+                                           examples_json=examples_json, evaluation_json=args.evaluation,
+                                           attention_json=args.attention, threshold=args.threshold,
+                                           resamples=args.resamples, on_progress=progress),
+        nothing="no report was written")
     bar.close()
+    if report is None:
+        return status
     took = ", ".join(f"{name} {s:.1f} s" for name, s in report.seconds.items())
     print(f"Report: {report.pdf} ({report.pages} pages), {report.html}. Took {sum(report.seconds.values()):.0f} s "
           f"({took}).")

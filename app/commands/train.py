@@ -125,7 +125,8 @@ def train_in_process(args: argparse.Namespace) -> int:
 def validate(args: argparse.Namespace, final: Path) -> None:
     """The final weights evaluated on the validation set, into OUT/validation (in every process,
     as evaluation.evaluate shares the images between them)."""
+    import models
     from evaluation.evaluate import evaluate
 
-    evaluate([(Path(args.config).stem, final.parent / "config.yaml", final)], args.val_json, args.val_images,
-             Path(args.out) / "validation", progress=False, device=args.device)
+    spec = models.ModelSpec(Path(args.config).stem, final.parent / "config.yaml", final, device=args.device)
+    evaluate([models.load(spec)], args.val_json, args.val_images, Path(args.out) / "validation", progress=False)

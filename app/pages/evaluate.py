@@ -53,7 +53,7 @@ if start:
         with (heavy_ui.job("The evaluation", "eval"),
               st.spinner(f"Evaluating {size or 'the'} images with both models…", show_time=True)):
             st.session_state["evaluation"] = evaluation.evaluate_pair(
-                pair, json_path, image_dir, cache.session_folder(), threshold=sel.threshold, on_progress=report)
+                pair, json_path, image_dir, threshold=sel.threshold, on_progress=report)
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "evaluated")
     except (models.ModelLoadError, ValueError) as e:

@@ -10,7 +10,8 @@ import torch
 
 import models
 from app import assets, evaluation, exports
-from app.model_choice import ModelChoice, demo_choice, load, parse_class_names, path_choice, save_upload
+from app.model_choice import demo_choice, load, parse_class_names, path_choice, save_upload
+from models import ModelSpec
 from viz.figures import panels_figure
 from viz.views.detections import ground_truth_caption
 
@@ -42,7 +43,7 @@ def test_demo_choice_falls_back_to_seeded_random_weights():
     choice = demo_choice(assets.DEMO_WITH)
     if choice.weights is None:
         assert "random weights" in choice.note
-    loaded = [load(ModelChoice("x", choice.config, None)) for _ in range(2)]
+    loaded = [load(ModelSpec("x", choice.config, None)) for _ in range(2)]
     first = [p for p in loaded[0].model.parameters()][5]
     assert torch.equal(first, [p for p in loaded[1].model.parameters()][5])  # same seed, same model
     assert loaded[0].has_attention and loaded[0].class_names == ("class 0",)
@@ -99,12 +100,14 @@ def test_evaluation_table_formats_training_results():
     assert evaluation.verdict(entry, "base") == "crack (max score 0.61) ✗"
 
 
-def test_random_weights_are_written_for_the_evaluation(tmp_path):
-    loaded = load(ModelChoice("random", models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml", None))
-    path = evaluation.random_weights_file(loaded, tmp_path)
-    assert evaluation.random_weights_file(loaded, tmp_path) == path  # written once
-    again, _ = models.load_model(loaded.choice.config, path)
-    for (name, a), b in zip(loaded.model.state_dict().items(), again.state_dict().values()):
+def test_a_random_model_loaded_again_for_a_lower_score_cut_is_the_same_model():
+    from evaluation.evaluate import at_score_threshold
+
+    loaded = load(ModelSpec("random", models.CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml", None))
+    assert at_score_threshold(loaded, 0.5) is loaded  # its own cut (0.05) keeps every detection that counts
+    again = at_score_threshold(loaded, 0.01)  # the evaluation's threshold is below the cut: loaded again
+    assert again.cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST == 0.01 and again.label == loaded.label
+    for (name, a), b in zip(loaded.model.state_dict().items(), again.model.state_dict().values()):
         assert torch.equal(a, b), name
 
 

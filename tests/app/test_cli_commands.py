@@ -1,11 +1,14 @@
 """The `train` and `evaluate` subcommands: arguments, exit statuses, messages without tracebacks."""
 
+from pathlib import Path
 
 import pytest
 
 import models
 from app.commands import evaluate as evaluate_command
 from app.commands import train as train_command
+from app.commands._dataset import DEFAULT_MODELS, default_labels, resolve_specs
+from models.zoo import split_spec
 
 BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
 
@@ -34,20 +37,18 @@ def test_arguments_parse():
 
 
 def test_model_specs_and_labels():
-    assert evaluate_command.parse_model_spec(r"C:\cfg\m.yaml:C:\w\m.pth") == (
-        evaluate_command.Path(r"C:\cfg\m.yaml"), evaluate_command.Path(r"C:\w\m.pth"))
+    assert split_spec(r"C:\cfg\m.yaml:C:\w\m.pth") == (Path(r"C:\cfg\m.yaml"), Path(r"C:\w\m.pth"))
     with pytest.raises(ValueError, match="CONFIG.yaml:WEIGHTS.pth"):
-        evaluate_command.parse_model_spec("weights.pth")
-    P = evaluate_command.Path
-    assert evaluate_command.default_labels([P("a/bam.pth"), P("b/base.pth")]) == ["bam", "base"]
-    runs = [P("runs/bam/model_final_fp16.pth"), P("runs/baseline/model_final_fp16.pth")]
-    assert evaluate_command.default_labels(runs) == ["bam/model_final_fp16", "baseline/model_final_fp16"]
+        split_spec("weights.pth")
+    assert default_labels([Path("a/bam.pth"), Path("b/base.pth")]) == ["bam", "base"]
+    runs = [Path("runs/bam/model_final_fp16.pth"), Path("runs/baseline/model_final_fp16.pth")]
+    assert default_labels(runs) == ["bam/model_final_fp16", "baseline/model_final_fp16"]
 
 
 def test_evaluate_without_the_demo_models_exits_2(monkeypatch, tmp_path, capsys):
     from models.zoo import NAMED, ModelSpec
 
-    for name in evaluate_command.DEFAULT_MODELS:  # as in a checkout without demo/weights
+    for name in DEFAULT_MODELS:  # as in a checkout without demo/weights
         monkeypatch.setitem(NAMED, name, ModelSpec(name, NAMED[name].config, tmp_path / f"{name}.pth"))
     status = evaluate_command.run(_parse("evaluate", "--json", "t.json", "--images", "i", "--out", str(tmp_path)))
     err = capsys.readouterr().err
@@ -59,13 +60,13 @@ def test_named_and_given_models_get_their_labels(random_baseline, monkeypatch):
 
     config, weights = random_baseline
     monkeypatch.setitem(NAMED, "demo-bam", ModelSpec("Demo BAM", config, weights))
-    chosen = evaluate_command.resolve_models(_parse("evaluate", "--models", "demo-bam", f"{config}:{weights}",
-                                                    "--json", "t", "--images", "i", "--out", "o"))
-    assert chosen == [("Demo BAM", config, weights), ("weights", config, weights)]
-    relabelled = evaluate_command.resolve_models(_parse("evaluate", "--models", "demo-bam", f"{config}:{weights}",
-                                                        "--labels", "A", "B", "--json", "t", "--images", "i",
-                                                        "--out", "o"))
-    assert [label for label, _, _ in relabelled] == ["A", "B"]
+    chosen = resolve_specs(_parse("evaluate", "--models", "demo-bam", f"{config}:{weights}",
+                                   "--json", "t", "--images", "i", "--out", "o"))
+    assert [(s.label, s.config, s.weights) for s in chosen] == [("Demo BAM", config, weights),
+                                                               ("weights", config, weights)]
+    relabelled = resolve_specs(_parse("evaluate", "--models", "demo-bam", f"{config}:{weights}",
+                                       "--labels", "A", "B", "--json", "t", "--images", "i", "--out", "o"))
+    assert [s.label for s in relabelled] == ["A", "B"]
 
 
 def test_evaluate_with_missing_files_exits_2(tmp_path, capsys):

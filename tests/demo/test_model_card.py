@@ -8,12 +8,14 @@ sample of each split: so the card describes these weights and this generator, no
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from demo.v2.generator import generate_dataset
 from evaluation.evaluate import evaluate, format_metric, image_level_counts
+from models import load
 from models.zoo import resolve
 
 DEMO = Path(__file__).resolve().parents[2] / "demo"
@@ -65,8 +67,8 @@ def sample(tmp_path_factory):
 
 @pytest.mark.parametrize("split", SECTIONS)
 def test_the_shipped_pair_gives_the_stored_scores_again(sample, split, tmp_path):
-    models = [(label, resolve(name).config, resolve(name).weights) for label, name in MODELS]
-    evaluate(models, sample / split / "annotations.json", sample / split / "images", tmp_path, progress=False)
+    loaded = [load(replace(resolve(name), label=label)) for label, name in MODELS]
+    evaluate(loaded, sample / split / "annotations.json", sample / split / "images", tmp_path, progress=False)
     again = {image["file_name"]: image for image in json.loads((tmp_path / "images.json").read_text())["images"]}
     stored = {image["file_name"]: image for image in stored_scores(split)["images"]}
     assert len(again) == SAMPLE

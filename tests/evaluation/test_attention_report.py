@@ -137,8 +137,9 @@ def test_reported_maps_are_those_of_each_models_own_capture(report):
     """The report's numbers for an image are those of measuring each model's own capture of it (the
     images are decoded in workers, shared by the models), and the CAM rows follow the maps."""
     import models
-    from evaluation.attention_report import crack_masks, measure_capture
+    from evaluation.attention_report import measure_capture
     from evaluation.loader import load_images, model_input
+    from evaluation.masks import crack_masks
     from models.zoo import NAMED
     from viz.capture import capture_input
 

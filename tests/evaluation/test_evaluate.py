@@ -8,6 +8,10 @@ import models
 from evaluation.evaluate import evaluate
 
 
+def _load(label, config, weights):
+    return models.load(models.ModelSpec(label, config, weights))
+
+
 def _no_nan(text):
     return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in JSON"))
 
@@ -15,8 +19,8 @@ def _no_nan(text):
 def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_coco, tmp_path):
     json_path, image_dir = shared_coco
     out = trained_run["out"]
-    models_ = [("Mask R-CNN", *random_baseline),
-               ("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
+    models_ = [_load("Mask R-CNN", *random_baseline),
+               _load("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
     seen = []
     results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
                        on_progress=lambda done, total: seen.append((done, total)))
@@ -62,7 +66,7 @@ def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_c
 
 def test_evaluate_a_model_against_itself(random_baseline, shared_coco, tmp_path):
     json_path, image_dir = shared_coco
-    results = evaluate([("A", *random_baseline), ("B", *random_baseline)], json_path, image_dir, tmp_path,
+    results = evaluate([_load("A", *random_baseline), _load("B", *random_baseline)], json_path, image_dir, tmp_path,
                        threshold=0.0, progress=False)  # every detection counts: both say "crack" everywhere
     paired = results["paired"]
     assert (paired["only_a_right"], paired["only_b_right"], paired["mcnemar_p"]) == (0, 0, 1.0)
@@ -82,4 +86,4 @@ def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coc
     data["categories"].append({"id": 2, "name": "stain"})
     json_path.write_text(json.dumps(data))
     with pytest.raises(models.ModelLoadError, match="2 categories"):
-        evaluate([("m", *random_baseline)], json_path, image_dir, tmp_path / "eval", progress=False)
+        evaluate([_load("m", *random_baseline)], json_path, image_dir, tmp_path / "eval", progress=False)

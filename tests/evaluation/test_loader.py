@@ -58,10 +58,10 @@ def test_the_input_is_detectron2s_test_mapper_input(shared_coco):
 
 def test_evaluate_reads_images_in_workers_as_it_did_itself(random_baseline, shared_coco, tmp_path):
     json_path, image_dir = shared_coco
-    runs = {}
+    runs, loaded = {}, [models.load(models.ModelSpec("A", *random_baseline))]
     for workers in (0, 2):
-        runs[workers] = evaluate([("A", *random_baseline)], json_path, image_dir, tmp_path / str(workers),
-                                 threshold=0.0, progress=False, workers=workers)
+        runs[workers] = evaluate(loaded, json_path, image_dir, tmp_path / str(workers), threshold=0.0, progress=False,
+                                 workers=workers)
         runs[workers]["models"]["A"].pop("seconds_per_image")
     assert runs[0] == runs[2]
     # the path before the loader: read, prepare and run per model and image

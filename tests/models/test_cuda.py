@@ -17,7 +17,7 @@ def test_auto_picks_the_gpu_and_the_whole_analysis_runs_there():
     from viz.gradcam import sanity_check
 
     spec = resolve("demo-bam")
-    opened = models.open_model(spec.config, spec.weights)
+    opened = models.load(spec)
     assert opened.cfg.MODEL.DEVICE == "cuda" and next(opened.model.parameters()).is_cuda
     image = np.random.default_rng(0).integers(0, 255, (256, 256, 3), dtype=np.uint8)
     result = analyze(opened.model, opened.cfg, image, label="bam", class_names=("crack",), score_threshold=0.0,

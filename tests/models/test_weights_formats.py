@@ -62,7 +62,7 @@ def test_a_checkpointer_file_with_optimizer_scheduler_and_iteration(tmp_path, ba
     saved = torch.load(path, weights_only=True)
     assert {"model", "optimizer", "scheduler", "iteration"} <= set(saved)
 
-    opened = models.open_model(BASELINE, path)
+    opened = models.load_model(BASELINE, path)
     _assert_same_weights(source, opened.model)
 
 
@@ -75,7 +75,7 @@ def test_a_model_zoo_pkl_in_detectron2_names(tmp_path, baseline):
     path = tmp_path / "model_final_f10217.pkl"
     with path.open("wb") as f:
         pickle.dump({"model": _numpy(source), "__author__": "Detectron2 Model Zoo"}, f)
-    _assert_same_weights(source, models.open_model(BASELINE, path).model)
+    _assert_same_weights(source, models.load_model(BASELINE, path).model)
 
 
 def test_a_backbone_pkl_with_matching_heuristics_fills_the_resnet(tmp_path, baseline):
@@ -95,7 +95,7 @@ def test_a_backbone_pkl_with_matching_heuristics_fills_the_resnet(tmp_path, base
     assert fit.missing and all(not k.startswith(prefix) for k in fit.missing)
     _assert_same_weights(source, target, skip=lambda key: not key.startswith(prefix))
     with pytest.raises(CheckpointError, match="missing from the file: backbone.fpn"):
-        models.open_model(BASELINE, path)  # the app needs a whole model
+        models.load_model(BASELINE, path)  # the app needs a whole model
 
 
 def caffe2_names(state: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -153,7 +153,7 @@ def test_a_caffe2_detectron_pkl_goes_through_detectron2s_name_conversion(tmp_pat
     with path.open("wb") as f:
         pickle.dump({"blobs": blobs, "cfg": "MODEL:\n  TYPE: generalized_rcnn\n"}, f, protocol=2)
 
-    opened = models.open_model(BASELINE, path, FROZEN_BN)  # strict: every tensor of the model found
+    opened = models.load_model(BASELINE, path, FROZEN_BN)  # strict: every tensor of the model found
     _assert_same_weights(source, opened.model, skip=lambda key: "running_" in key)
     state = opened.model.state_dict()  # FrozenBN statistics: filled in by detectron2 (scale and bias hold them)
     assert torch.equal(state["backbone.bottom_up.res2.0.conv1.norm.running_var"], torch.ones(64))
