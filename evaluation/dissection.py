@@ -251,6 +251,18 @@ def linear_weights(src: int, dst: int) -> np.ndarray:
     return weights
 
 
+def _taps(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A resize matrix (out, cells) as (taps, out) cell indices and (taps, out, 1) weights: each
+    output's few nonzero weights (padded with weight 0 on cell 0)."""
+    nonzero = weights != 0
+    taps = max(int(nonzero.sum(axis=1).max()), 1)
+    index, value = np.zeros((taps, len(weights)), np.int64), np.zeros((taps, len(weights), 1), np.float32)
+    for out, row in enumerate(weights):
+        cells = np.flatnonzero(row)
+        index[:len(cells), out], value[:len(cells), out, 0] = cells, row[cells]
+    return index, value
+
+
 def _reach(weights: np.ndarray) -> np.ndarray:
     """(cells, L): for a resize matrix (out, cells), the outputs each cell reaches (padded with -1)."""
     lists = [np.flatnonzero(column) for column in (weights != 0).T]
@@ -269,6 +281,7 @@ class ToImage:
     radius: int  # cells: an image pixel's value comes from cells within this distance of each other
     row_reach: np.ndarray  # (map rows, L): the image rows each map row reaches (-1: padding)
     col_reach: np.ndarray
+    row_taps: tuple[np.ndarray, np.ndarray]  # _taps(rows)
 
     @classmethod
     @functools.lru_cache(maxsize=64)  # a dataset has few image sizes
@@ -283,7 +296,8 @@ class ToImage:
                 covered = linear_weights(seen, size) @ covered
             axes.append(covered.astype(np.float32))
         spans = [int((np.flatnonzero(row).max() - np.flatnonzero(row).min())) for m in axes for row in m]
-        return cls(*axes, radius=max(spans, default=0), row_reach=_reach(axes[0]), col_reach=_reach(axes[1]))
+        return cls(*axes, radius=max(spans, default=0), row_reach=_reach(axes[0]), col_reach=_reach(axes[1]),
+                   row_taps=_taps(axes[0]))
 
     @property
     def size(self) -> tuple[int, int]:
@@ -292,6 +306,16 @@ class ToImage:
     def __call__(self, maps: np.ndarray) -> np.ndarray:
         """(C, rows, cols) -> (C, H, W) float32."""
         return self.rows @ np.asarray(maps, dtype=np.float32) @ self.cols.T
+
+    def block(self, grid: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+        """One (rows, cols) map upsampled at image rows `ys` and columns `xs` only: (len(ys), len(xs)).
+        The columns by a product, the rows from their few taps (a row's weights are mostly 0)."""
+        across = grid @ self.cols[xs].T  # (rows, len(xs))
+        index, weight = self.row_taps
+        out = weight[0, ys] * across[index[0, ys]]
+        for tap in range(1, len(index)):
+            out += weight[tap, ys] * across[index[tap, ys]]
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,7 +651,7 @@ def _counts(kept: _Kept, to_image: ToImage, thresholds: np.ndarray, mask: np.nda
 
     An upsampled value is a weighted mean of its cells, so only the pixels that a cell at or above
     the threshold reaches can pass: per channel, the block of image rows and columns that its
-    such cells reach is computed (rows[Y] @ map @ cols[X].T), nothing else."""
+    such cells reach is computed (ToImage.block), nothing else."""
     c, rows, cols = kept.shape
     active, inter = np.zeros(c, np.int64), np.zeros(c, np.int64)
     channel = kept.index // (rows * cols)
@@ -647,7 +671,7 @@ def _counts(kept: _Kept, to_image: ToImage, thresholds: np.ndarray, mask: np.nda
         rows_hit[to_image.row_reach[mine // cols]] = True
         cols_hit[to_image.col_reach[mine % cols]] = True
         ys, xs = np.flatnonzero(rows_hit[:-1]), np.flatnonzero(cols_hit[:-1])
-        on = (to_image.rows[ys] @ maps[k] @ to_image.cols[xs].T) >= np.float32(thresholds[k])
+        on = to_image.block(maps[k], ys, xs) >= np.float32(thresholds[k])
         active[k] = np.count_nonzero(on)
         inter[k] = np.count_nonzero(on & mask[ys][:, xs])
     return active, inter
