@@ -205,13 +205,22 @@ class Thresholds:
 
 
 def sketch_thresholds(sketch: LogHistogram, share: float) -> Thresholds:
-    """The thresholds of the top-`share` quantile: each channel's threshold is the lower edge of
-    the bin holding its exact quantile Q (so t <= Q < t * (1 + 2**-bits) within the sketch's
-    range), and the cells at or above it are `share` of all or a little more (that bin's others).
+    """The per-channel thresholds of the top-`share` quantile.
 
-    Where that bin is the channel's lowest occupied bin (a constant channel; a channel that is
-    zero on more than 1 - share of its cells), taking it would select every cell: the threshold is
-    then the next edge up, as NetDissect's strict a > T selects nothing of a constant map.
+    Each channel's threshold is the lower edge t of the bin holding its exact quantile Q (the
+    k-th largest value, k = ceil(share * n)), so t <= Q < t * (1 + 2**-bits) within the sketch's
+    range, and the values at or above t are `share` of all or a little more (that bin's others).
+    Where that bin is the channel's lowest occupied bin (a constant channel; one that is zero on
+    more than 1 - share of its cells), taking it would select every value: the threshold is then
+    the next edge up (`ties_at_bottom`; the bound does not apply), as NetDissect's strict a > T
+    selects nothing of a constant map.
+
+    Args:
+        sketch: the layer's counts.
+        share: the top share, e.g. 0.005.
+
+    Returns:
+        Thresholds, per channel.
     """
     top = sketch.top_bin(share)
     occupied = sketch.counts > 0
@@ -405,8 +414,15 @@ class DissectionAccumulator:
     # --- feeding ---
 
     def add(self, capture, mask: np.ndarray, *, image_id: int) -> None:
-        """One image: a `viz.capture.Capture` of the model and the union of its crack annotations
-        ((H, W) bool at the original image size; all False for an image without cracks)."""
+        """Count one image.
+
+        Args:
+            capture: the model's viz.capture.Capture of the image (its features at the settings'
+                layers, its attention maps, its input size).
+            mask: the union of the image's crack annotations, (H, W) bool at the original image
+                size; all False for an image without cracks.
+            image_id: unique over the dataset (see `add_maps`).
+        """
         attention = capture.attention
         self.add_maps(
             image_id, {layer: capture.features[layer] for layer in self.settings.layers},
@@ -521,8 +537,18 @@ class DissectionAccumulator:
         self._kept_after_prune = self._kept_cells()
 
     def merge(self, other: DissectionAccumulator) -> DissectionAccumulator:
-        """Add another accumulator's images (another process's share): the result is that of one
-        accumulator fed every image. Returns self."""
+        """Add another accumulator's images (another process's share of the dataset).
+
+        Args:
+            other: an accumulator with the same settings and total_cells, of other images.
+
+        Returns:
+            self, now giving what one accumulator fed every image gives (the sketches are summed
+            counts; the images are ordered by id in the results).
+
+        Raises:
+            ValueError: other settings, or an image in both.
+        """
         if other.settings != self.settings or other.total_cells != self.total_cells:
             raise ValueError("only accumulators with the same settings and total_cells merge.")
         for layer, sketch in other.sketches.items():
@@ -602,9 +628,17 @@ class DissectionAccumulator:
         return out
 
     def result(self) -> DissectionResult:
-        """Everything, from the per-image statistics: IoU and crack units per layer, and for every
-        layer with a channel attention at its stage the correlation, its bootstrap and the weight
-        changes."""
+        """The dissection of every image added.
+
+        Returns:
+            DissectionResult: per layer the thresholds, IoU and crack units; for every layer whose
+            stage has a channel attention, the correlation with its bootstrap and the weight
+            changes; the attention means (for mean ablation); the settings, the sketch and the
+            method in words.
+
+        Raises:
+            ValueError: no image added, or `total_cells` smaller than the cells added (see __init__).
+        """
         stats = self.image_statistics()
         tops = self.top_images()
         s = self.settings
@@ -685,8 +719,16 @@ def _numpy(maps) -> np.ndarray:
 
 
 def dataset_cells(image_sizes: Iterable[tuple[int, int]], cfg, strides: Mapping[str, int]) -> dict[str, int]:
-    """`total_cells` for DissectionAccumulator: per layer, the cells per channel of its maps over
-    images of these (height, width), seen at the model's test resize (cfg.INPUT)."""
+    """`total_cells` for DissectionAccumulator.
+
+    Args:
+        image_sizes: (height, width) of every image of the dataset (e.g. from the COCO file).
+        cfg: the model's config: its test resize (INPUT.MIN_SIZE_TEST, MAX_SIZE_TEST).
+        strides: layer -> stride (viz.catalogue.layer_catalogue's).
+
+    Returns:
+        layer -> the cells per channel of its maps over all the images.
+    """
     from models.inputs import input_size_for
 
     totals = dict.fromkeys(strides, 0)
@@ -721,8 +763,14 @@ class ImageStatistics:
 
 
 def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row of x with the same row of y ((B, C) each; ties get mean ranks,
-    as scipy.stats.spearmanr): (B,), NaN where a row is constant."""
+    """Spearman's rho of each row of x with the same row of y, vectorised over rows.
+
+    Args:
+        x, y: (B, C) each; ties get mean ranks, as scipy.stats.spearmanr.
+
+    Returns:
+        (B,), NaN where a row of either is constant.
+    """
     rx, ry = rankdata(x, axis=1), rankdata(y, axis=1)
     rx -= rx.mean(axis=1, keepdims=True)
     ry -= ry.mean(axis=1, keepdims=True)
@@ -782,9 +830,23 @@ def _mean_rows(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def attention_correlation(stats: ImageStatistics, layer: str, stage: str,
                           settings: DissectionSettings) -> AttentionCorrelation:
-    """Spearman's rho between the mean channel-attention weight of `stage` and the crack IoU of
-    `layer` over its channels, and the weights with vs without cracks, with bootstrap intervals
-    over images (the thresholds held fixed: the images are resampled, not the dissection)."""
+    """Does the channel attention of `stage` favour the crack units of `layer`?
+
+    Spearman's rho, over the layer's channels, between each channel's mean attention weight and
+    its crack IoU; per channel the mean weight on images with cracks minus that on images
+    without; the mean of that change over the crack units minus over the others. Percentile
+    bootstrap intervals over images (evaluation.significance.bootstrap_indices): each resample's
+    IoU and weights are recomputed from the per-image counts, the thresholds held fixed.
+
+    Args:
+        stats: the per-image statistics (DissectionAccumulator.image_statistics()).
+        layer: a dissected layer ("c3" or "c3_pre").
+        stage: the attention stage whose channel weights to use ("c3").
+        settings: resamples, seed, confidence and the IoU threshold.
+
+    Returns:
+        AttentionCorrelation.
+    """
     inter, union = stats.intersection[layer].astype(np.float64), stats.union(layer).astype(np.float64)
     weights = stats.channel_weights[stage].astype(np.float64)
     if weights.shape[1] != inter.shape[1]:
