@@ -10,14 +10,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.attention_report import MEASURE_NAMES, REPORT_FILES, format_stat, map_order
+from evaluation.alignment import MEASURE_NAMES
+from evaluation.formatting import alignment_rows
 from evaluation.masks import crack_masks, outlined
+from evaluation.results import Alignment
 from models.loaded import LoadedModel
 from training.data import dataset_image_path
 
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
         ".pdf": "application/pdf"}
-REPORTS = {name: MIME[Path(name).suffix] for name in REPORT_FILES}
+REPORTS = {name: MIME[Path(name).suffix] for name in Alignment.FILES}
 
 
 @dataclass
@@ -25,7 +27,7 @@ class AlignmentRun:
     """One finished report: its inputs and what evaluation.attention_report wrote."""
 
     key: tuple
-    results: dict
+    results: Alignment
     out_dir: Path
     image_dir: Path
 
@@ -39,16 +41,6 @@ class AlignmentRun:
     def image_path(self, entry: dict) -> Path:
         """Raises training.data.DatasetPathError where the file_name leads outside the image folder."""
         return dataset_image_path(self.image_dir, entry["file_name"])
-
-    def ranked(self, label: str, name: str, measure: str, k: int = 3) -> tuple[list[dict], list[dict]]:
-        """The k best and k worst images for one model's map on one measure (undefined values
-        left out): each {"image_id", "file_name", "value"}, best first / worst first."""
-        scored = [{"image_id": im["image_id"], "file_name": im["file_name"],
-                   "value": im["models"][label][name][measure]}
-                  for im in self.results["images"]
-                  if name in im["models"].get(label, {}) and im["models"][label][name][measure] is not None]
-        scored.sort(key=lambda e: -e["value"])
-        return scored[:k], scored[::-1][:k]
 
 
 def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, limit: int | None) -> tuple:
@@ -67,16 +59,9 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
     return AlignmentRun(run_key(pair, json_path, image_dir, limit), results, Path(out_dir), Path(image_dir))
 
 
-def summary_table(results: dict, measure: str) -> pd.DataFrame:
+def summary_table(results: Alignment, measure: str) -> pd.DataFrame:
     """A row per map; per model and per difference, the mean and its interval as text."""
-    columns = {**results["summary"], **results["differences"]}
-    rows = []
-    for name in map_order(results):
-        row = {"map": name}
-        for column, per_map in columns.items():
-            row[column] = format_stat(per_map.get(name, {}).get(measure))
-        rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(alignment_rows(results, measure), columns=["map", *results.summary, *results.differences])
 
 
 @functools.lru_cache(maxsize=2)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from evaluation.results import CountsPairing, Evaluation, PairedStatistics
 from models.loaded import LoadedModel
 
 REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json",
@@ -21,7 +22,7 @@ class EvaluationRun:
     """One finished evaluation: its inputs and what evaluation.evaluate wrote."""
 
     key: tuple
-    results: dict
+    results: Evaluation
     out_dir: Path
     json_path: Path
     image_dir: Path
@@ -120,8 +121,8 @@ def saved_run(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir:
     any session, before a restart too), or None."""
     folder = cache_folder(pair, json_path, image_dir, threshold, cache_root)
     try:
-        results = json.loads((folder / "evaluation.json").read_text())
-    except (OSError, ValueError):
+        results = Evaluation.from_json(json.loads((folder / "evaluation.json").read_text()))
+    except (OSError, ValueError, KeyError, TypeError):  # none kept, or a file of another form
         return None
     return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, folder, Path(json_path),
                          Path(image_dir))
@@ -176,12 +177,12 @@ def image_pr_curves(images: list[dict]) -> tuple[list[dict], dict[str, float | N
     return rows, ap
 
 
-def instance_pr_rows(results: dict) -> list[dict]:
+def instance_pr_rows(results: Evaluation) -> list[dict]:
     """Rows {"model", "task" ("mask" | "box"), "recall", "precision"} of every model's instance-level
     precision-recall curve at IoU 0.5 (evaluation.evaluate.pr_curve), for a line chart."""
     rows = []
-    for label, m in results["models"].items():
-        curve = m.get("pr_curve") or {}
+    for label, m in results.models.items():
+        curve = m.pr_curve or {}
         for task, name in (("segm", "mask"), ("bbox", "box")):
             rows += [{"model": label, "task": name, "recall": r, "precision": p}
                      for r, p in zip(curve.get("recall", []), curve.get(task, [])) if p is not None]
@@ -192,14 +193,13 @@ def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: P
     return (pair[0].key, pair[1].key, str(json_path), str(image_dir), float(threshold))
 
 
-def evaluation_table(results: dict) -> list[dict]:
+def evaluation_table(results: Evaluation) -> list[dict]:
     """evaluation.evaluate's comparison as rows: {"metric", <model label>: formatted value, ...},
-    formatted as in its reports."""
-    from evaluation.evaluate import format_metric, report_rows
+    formatted as in its reports (evaluation.formatting)."""
+    from evaluation.formatting import format_metric, metric_rows
 
-    labels = list(results["models"])
-    return [{"metric": name, **{label: format_metric(v, kind) for label, v in zip(labels, values)}}
-            for name, kind, values in report_rows(results)]
+    return [{"metric": name, **{label: format_metric(v, kind) for label, v in zip(results.models, values)}}
+            for name, kind, values in metric_rows(results)]
 
 
 @dataclass(frozen=True)
@@ -248,18 +248,18 @@ def verdict(entry: dict, label: str) -> str:
     return f"{said} (max score {m['max_score']:.2f}) {'✓' if m['correct'] else '✗'}"
 
 
-def paired_table(stats: dict) -> list[dict]:
+def paired_table(stats: PairedStatistics) -> list[dict]:
     """evaluation.significance's paired statistics as rows {"": what, "value"} for a small table."""
-    from evaluation.significance import paired_rows
+    from evaluation.formatting import paired_rows
 
     return [{"": what, "value": value} for what, value in paired_rows(stats)]
 
 
-def difference_table(stats: dict) -> list[dict]:
+def difference_table(stats: PairedStatistics) -> list[dict]:
     """The bootstrap rows: {"difference": metric, "observed", "<confidence> interval"} (second model minus first)."""
-    from evaluation.significance import difference_rows
+    from evaluation.formatting import difference_rows
 
-    name = f"{100 * stats['bootstrap']['confidence']:.0f}% interval"
+    name = f"{100 * stats.bootstrap.confidence:.0f}% interval"
     return [{"difference": metric, "observed": observed, name: interval}
             for metric, observed, interval in difference_rows(stats)]
 
@@ -268,10 +268,10 @@ def difference_table(stats: dict) -> list[dict]:
 EXPERIMENT_COUNTS = ({"tp": 38, "tn": 81, "fp": 0, "fn": 11}, {"tp": 41, "tn": 81, "fp": 0, "fn": 8})
 
 
-def counts_table(result: dict, labels: tuple[str, str]) -> list[dict]:
+def counts_table(result: CountsPairing, labels: tuple[str, str]) -> list[dict]:
     """evaluation.significance.pairing_from_counts' best and worst pairings as rows for a small table."""
     from evaluation.significance import format_p
 
-    return [{"pairing": f"{name} case", f"only {labels[0]} right": p["only_a_right"],
-             f"only {labels[1]} right": p["only_b_right"], "McNemar exact p": format_p(p["mcnemar_p"])}
-            for name, p in (("best", result["best"]), ("worst", result["worst"]))]
+    return [{"pairing": f"{name} case", f"only {labels[0]} right": p.only_a_right,
+             f"only {labels[1]} right": p.only_b_right, "McNemar exact p": format_p(p.mcnemar_p)}
+            for name, p in (("best", result.best), ("worst", result.worst))]

@@ -44,7 +44,7 @@ def report_block(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
 
 
 def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: int | None, count: int) -> None:
-    from evaluation.handout import build_report
+    from evaluation.handout import HandoutRequest, build_report
 
     folder = cache.session_folder() / "report"
     demo = Path(json_path) == assets.TEST_SPLIT_JSON
@@ -55,9 +55,10 @@ def _write(pair, json_path: Path, image_dir: Path, *, threshold: float, limit: i
     try:
         with heavy_ui.job("The report", "handout"):  # kept below only once complete
             # workers=0: no processes forked from the multi-threaded server, as the Evaluate page runs
-            report = build_report([pair[1], pair[0]], json_path, image_dir, folder, limit=limit, example_count=count,
-                                  examples_json=assets.SAMPLE_ANNOTATIONS if demo else None, threshold=threshold,
-                                  workers=0, on_progress=lambda done, text: bar.progress(done, text=text))
+            request = HandoutRequest(Path(json_path), Path(image_dir), folder, limit=limit, example_count=count,
+                                     examples_json=assets.SAMPLE_ANNOTATIONS if demo else None, threshold=threshold,
+                                     workers=0)
+            report = build_report([pair[1], pair[0]], request, lambda done, text: bar.progress(done, text=text))
     except DataProblemsError as e:
         st.error(f"The dataset has {len(e.problems)} problem(s); no report was written: {literal(e.problems[0])}",
                  icon=":material/error:")

@@ -86,7 +86,7 @@ def _same(ours: float | None, theirs: float) -> bool:
 
 def _same_ap(found: dict) -> str:
     """'yes' when evaluate's AP, AP50 and AP75 are detectron2's for every model and task."""
-    same = all(_same(found["ours"]["models"][label]["coco"][task][metric], value)
+    same = all(_same(found["ours"].models[label].coco[task][metric], value)
                for label, coco in found["detectron2"].items() for task in ("bbox", "segm")
                for metric, value in coco[task].items() if metric in ("AP", "AP50", "AP75"))
     return "yes" if same else "NO"

@@ -11,7 +11,8 @@ activation energy of a feature map), at the size of its boolean (H, W) mask. Thr
   tolerance in pixels. Where several pixels share the maximum, the share of them that hit (the
   expected hit with ties broken at random), so a uniform map scores the chance level.
 
-And a seeded bootstrap confidence interval for the mean of per-image values (scipy's bootstrap).
+And a seeded bootstrap confidence interval for the mean of per-image values (scipy's bootstrap),
+and the names the reports give maps and measures.
 """
 
 from __future__ import annotations
@@ -22,7 +23,29 @@ import cv2
 import numpy as np
 from scipy.stats import bootstrap
 
+from evaluation.results import Stat
+
 MEASURES = ("mass_share", "lift", "auroc", "pointing")
+STAGES = ("c2", "c3", "c4", "c5")  # the stage outputs whose feature energy is measured
+MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",
+                 "auroc": "AUROC (crack pixels)", "pointing": "pointing game"}
+# Measures of the CAM rows only: the grad-cam library's faithfulness metrics on the detection
+# score (viz.gradcam.FAITHFULNESS) and the sanity check against randomized heads.
+CAM_MEASURE_NAMES = {
+    "road": "ROAD combined (higher: more faithful)",
+    "confidence_change": "confidence change, image × CAM (higher: more faithful)",
+    "drop_in_confidence": "drop in confidence, image × CAM (lower: more faithful)",
+    "increase_in_confidence": "increase in confidence, image × CAM (share)",
+    "sanity_pass": "sanity check passed (share)",
+    "sanity_rho": "sanity check: Spearman ρ with randomized heads (lower: depends more on the heads)",
+}
+MEASURE_NAMES.update(CAM_MEASURE_NAMES)
+ALL_MEASURES = (*MEASURES, *CAM_MEASURE_NAMES)
+
+
+def map_name(source: str, stage: str) -> str:
+    """The reports' name of a map: ("attention" | "feature" | a CAM method, "c3") -> "attention c3"."""
+    return f"{source} {stage}"
 
 
 def _check(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,9 +104,17 @@ def within(mask: np.ndarray, tolerance: float) -> np.ndarray:
 
 def pointing_game(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0,
                   near: np.ndarray | None = None) -> float:
-    """1.0 when the map's maximum is within `tolerance` pixels of the mask, 0.0 when not; where
-    pixels tie for the maximum, the share of them that hit. NaN for an empty mask. near:
-    `within(mask, tolerance)` when already computed (one per mask, whatever the maps)."""
+    """The pointing game of one map.
+
+    Args:
+        values, mask: the (H, W) map and mask.
+        tolerance: a hit is within this many pixels of the mask.
+        near: `within(mask, tolerance)` when already computed (one per mask, whatever the maps).
+
+    Returns:
+        1.0 when the map's maximum is a hit, 0.0 when not; where pixels tie for the maximum, the
+        share of them that hit. NaN for an empty mask.
+    """
     values, mask = _check(values, mask)
     if not mask.any():
         return math.nan
@@ -93,29 +124,42 @@ def pointing_game(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.
 
 def alignment(values: np.ndarray, mask: np.ndarray, *, tolerance: float = 0.0,
               near: np.ndarray | None = None) -> dict[str, float]:
-    """All of MEASURES for one map and its (non-empty) mask (`near`: see pointing_game)."""
+    """Every measure of one map.
+
+    Args:
+        values, mask: the (H, W) map and its (non-empty) mask.
+        tolerance, near: the pointing game's (see `pointing_game`).
+
+    Returns:
+        {measure: value} for MEASURES (NaN where undefined).
+    """
     share = area_share(mask)
     mass = mass_share(values, mask)
     return {"mass_share": mass, "lift": mass / share if share > 0 else math.nan,
             "auroc": auroc(values, mask), "pointing": pointing_game(values, mask, tolerance=tolerance, near=near)}
 
 
-def mean_with_ci(values, *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> dict:
-    """The mean of per-image values (NaNs left out) with a percentile bootstrap interval.
+def mean_with_ci(values, *, confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> Stat:
+    """The mean of per-image values with a percentile bootstrap interval.
 
-    Returns {"mean", "low", "high", "n"}; the interval is None below two values, and collapses to
-    the mean when all values are equal. The same values and seed give the same interval.
+    Args:
+        values: one value per image; None and NaN (undefined) are left out.
+        confidence, resamples, seed: the bootstrap's; the same values and seed give the same interval.
+
+    Returns:
+        A Stat (mean, low, high, n): no interval below two values, one collapsed to the mean when
+        all values are equal; no mean without values.
     """
     data = np.asarray([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
     n = int(data.size)
     if n == 0:
-        return {"mean": None, "low": None, "high": None, "n": 0}
+        return Stat(None, None, None, 0)
     mean = float(data.mean())
     if n < 2:
-        return {"mean": mean, "low": None, "high": None, "n": n}
+        return Stat(mean, None, None, n)
     if np.ptp(data) == 0:
-        return {"mean": mean, "low": mean, "high": mean, "n": n}
+        return Stat(mean, mean, mean, n)
     result = bootstrap((data,), np.mean, n_resamples=resamples, confidence_level=confidence,
                        method="percentile", rng=np.random.default_rng(seed))
     interval = result.confidence_interval
-    return {"mean": mean, "low": float(interval.low), "high": float(interval.high), "n": n}
+    return Stat(mean, float(interval.low), float(interval.high), n)

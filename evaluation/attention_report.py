@@ -20,8 +20,9 @@ skipped (counted in the results): no crack, nothing to align with.
 
 Dataset means come with seeded percentile-bootstrap intervals; differences between a model and the
 first one listed (the reference, e.g. the baseline) are paired per image, then bootstrapped.
-`attention_report()` writes attention_report.json, attention_report.csv (one row per image, model
-and map), attention_report.md and attention_report.png / .pdf (the figure).
+`attention_report()` returns an `evaluation.results.Alignment` and writes attention_report.json,
+attention_report.csv (one row per image, model and map), attention_report.md (evaluation.formatting)
+and attention_report.png / .pdf (the figure, evaluation.alignment_figure).
 """
 
 from __future__ import annotations
@@ -37,39 +38,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from evaluation.alignment import MEASURES, alignment, area_share, mean_with_ci, within
+from evaluation.alignment import ALL_MEASURES, STAGES, alignment, area_share, map_name, mean_with_ci, within
+from evaluation.formatting import alignment_csv_rows, alignment_markdown
 from evaluation.loader import model_input
 from evaluation.masks import AnnotationMasks, union
+from evaluation.results import Alignment, AlignmentSettings, ImageAlignment, MeasuredSet, ModelAlignment
 from evaluation.runner import Progress, Stopwatch, check_models, each_image
-from evaluation.text_safety import csv_row, markdown_code, markdown_text
 from models import LoadedModel  # (models makes detectron2 importable: before it)
 from training.data import dataset_image_path, require_valid
 from viz.capture import Capture, capture_input
 from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
 
-STAGES = ("c2", "c3", "c4", "c5")
-MEASURE_NAMES = {"mass_share": "mass share on crack", "lift": "lift (mass share / area share)",
-                 "auroc": "AUROC (crack pixels)", "pointing": "pointing game"}
-# Measures of the CAM rows only: the grad-cam library's faithfulness metrics on the detection
-# score (viz.gradcam.FAITHFULNESS) and the sanity check against randomized heads.
-CAM_MEASURE_NAMES = {
-    "road": "ROAD combined (higher: more faithful)",
-    "confidence_change": "confidence change, image × CAM (higher: more faithful)",
-    "drop_in_confidence": "drop in confidence, image × CAM (lower: more faithful)",
-    "increase_in_confidence": "increase in confidence, image × CAM (share)",
-    "sanity_pass": "sanity check passed (share)",
-    "sanity_rho": "sanity check: Spearman ρ with randomized heads (lower: depends more on the heads)",
-}
-MEASURE_NAMES.update(CAM_MEASURE_NAMES)
-ALL_MEASURES = (*MEASURES, *CAM_MEASURE_NAMES)
-REPORT_FILES = ("attention_report.json", "attention_report.csv", "attention_report.md",
-                "attention_report.png", "attention_report.pdf")
-
-
-def map_name(source: str, stage: str) -> str:
-    """The report's name of a map: ("attention" | "feature" | a CAM method, "c3") -> "attention c3"."""
-    return f"{source} {stage}"
+REPORT_FILES = Alignment.FILES
 
 
 def image_maps(cap: Capture) -> dict[str, np.ndarray]:
@@ -88,17 +69,34 @@ def image_maps(cap: Capture) -> dict[str, np.ndarray]:
 
 def measure_capture(cap: Capture, mask: np.ndarray, *, tolerance: float,
                     near: np.ndarray | None = None) -> dict[str, dict[str, float]]:
-    """map name -> {measure: value} for one capture and its crack mask ((H, W) bool, not empty).
-    near: `within(mask, tolerance)` when already computed (the same for every map and model)."""
+    """Every map of one capture measured against the image's crack.
+
+    Args:
+        cap: a viz.capture.Capture of the image.
+        mask: its crack, (H, W) bool, not empty.
+        tolerance: the pointing game's, in pixels.
+        near: `within(mask, tolerance)` when already computed (the same for every map and model).
+
+    Returns:
+        {map name: {measure: value}}.
+    """
     near = within(mask, tolerance) if near is None else near
     return {name: alignment(values, mask, tolerance=tolerance, near=near) for name, values in image_maps(cap).items()}
 
 
 def match_detections(instances, masks: list[np.ndarray], *, score_threshold: float = 0.5,
                      iou_threshold: float = 0.5) -> list[tuple[int, int]]:
-    """(annotation index, detection index) pairs: each annotation, in turn, takes the best-scoring
-    unused detection (score >= score_threshold) whose box overlaps the annotation's box with
-    IoU >= iou_threshold. `instances`: detectron2 Instances at the image's size."""
+    """Each annotation, in turn, takes the best-scoring unused detection (score >= score_threshold)
+    whose box overlaps the annotation's box with IoU >= iou_threshold.
+
+    Args:
+        instances: detectron2 Instances at the image's size.
+        masks: one (H, W) bool mask per annotation.
+        score_threshold, iou_threshold: what a match needs.
+
+    Returns:
+        (annotation index, detection index) pairs.
+    """
     from detectron2.structures import Boxes, pairwise_iou
 
     if not masks or not len(instances):
@@ -128,15 +126,20 @@ def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[
                  methods: Sequence[str] = ("GradCAM",), faithfulness: Sequence[str] | None = None,
                  randomized=None, seed: int = 0, image_id: int = 0
                  ) -> tuple[dict[str, dict[str, float]], int, dict[str, float]]:
-    """CAMs (score target) of every detection matched to an annotation, per layer and method, and
-    RandomCAM (the floor) after them; each measured against its own annotation's mask (MEASURES:
-    the mass share is the energy-based pointing game), with the library's faithfulness metrics
-    (`faithfulness`, keys of viz.gradcam.FAITHFULNESS; None: all) and the sanity check against
-    `randomized` (a randomize_heads copy of the model; None: no sanity check). Values are averaged
-    over the image's matched detections.
+    """CAMs (score target) of every detection matched to an annotation, each measured against its
+    own annotation's mask (the mass share is the energy-based pointing game), averaged over the
+    image's matched detections.
 
-    Returns ({"gradcam c4": {measure: value}, ...}, number matched, {method: seconds spent on
-    this image}). RandomCAM's draw is seeded by (seed, image_id, annotation index).
+    Args:
+        model: the model; cap: its capture of the image; masks: one per annotation.
+        layers, methods: the CAMs, RandomCAM (the floor) after them.
+        tolerance: the pointing game's, in pixels.
+        faithfulness: keys of viz.gradcam.FAITHFULNESS (None: all).
+        randomized: a randomize_heads copy of the model for the sanity check (None: none).
+        seed, image_id: RandomCAM's draw is seeded by (seed, image_id, annotation index); ROAD's by seed.
+
+    Returns:
+        ({"gradcam c4": {measure: value}, ...}, number matched, {method: seconds spent on this image}).
     """
     from viz.gradcam import FAITHFULNESS, cam_faithfulness, instance_cam, sanity_check
 
@@ -208,7 +211,7 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
                      cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True, on_progress: Progress | None = None,
-                     workers: int | None = None) -> dict:
+                     workers: int | None = None) -> Alignment:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     Args:
@@ -228,7 +231,7 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
 
     Returns:
-        The content of attention_report.json.
+        The Alignment (attention_report.json's content).
 
     Raises:
         training.data.DataProblemsError: problems in the data.
@@ -289,48 +292,51 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
         per_image.append(row)
 
     summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
-    results = {
-        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": total,
-                    "measured": len(per_image), "skipped_no_crack": len(skipped), "limit": limit},
-        "settings": {
-            "tolerance_px": tolerance, "bootstrap": {"method": "percentile", "resamples": resamples,
-                                                     "confidence": confidence, "seed": seed},
-            "maps": "attention cN: spatial attention map of stage N; feature cN: mean absolute "
-                    "activation over channels of stage output cN",
-            "comparison": "maps cropped to the image region and resized bilinearly to the original "
-                          "image; the crack is the union of the image's annotation masks",
-            "reference": labels[0],
-            "cams": ("CAM rows (method LAYER, e.g. gradcam c4): the CAM (score target) of each detection matched "
-                     "to an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask, averaged "
-                     "per image; its mass share is the energy-based pointing game. randomcam: the grad-cam "
-                     "library's RandomCAM (random channel weights), the floor every method should beat. "
-                     "Faithfulness: the grad-cam library's metrics on the detection's softmax score for the fixed "
-                     "box (ROAD combined over percentiles 20/40/60/80 with noisy linear imputation; the image "
-                     "multiplied by the CAM for the confidence changes). Sanity check: Spearman ρ between the CAM "
-                     "and the same CAM with the box and mask heads randomized (one randomized copy per model, "
-                     "seeded); it passes below 0.5") if cam_layers else None,
-            "cam_methods": [*cam_methods, "RandomCAM"] if cam_layers else [],
-        },
-        "models": {m.label: {"config": str(m.spec.config), "weights": m.spec.weights_text, "model": str(m.summary),
-                             "seconds_per_image": watch.median(m.label),
-                             **({"matched_detections": sum(r["matched_detections"][m.label]["matched"]
-                                                           for r in per_image),
-                                 "annotations": sum(r["matched_detections"][m.label]["instances"] for r in per_image),
-                                 "cam_seconds_per_image": {method: round(statistics.median(values), 3)
-                                                           for method, values in cam_seconds[m.label].items()}}
-                                if cam_layers else {})}
-                   for m in models},
-        "chance": {"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
-                                              resamples=resamples, seed=seed),
-                   "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,
-                                            resamples=resamples, seed=seed)},
-        "summary": summary,
-        "differences": differences,
-        "images": _json_safe(per_image),
-        "skipped": skipped,
-    }
+    results = Alignment(
+        dataset=MeasuredSet(str(json_path), str(image_dir), total, len(per_image), len(skipped), limit),
+        settings=AlignmentSettings(
+            tolerance_px=tolerance,
+            bootstrap={"method": "percentile", "resamples": resamples, "confidence": confidence, "seed": seed},
+            maps="attention cN: spatial attention map of stage N; feature cN: mean absolute "
+                 "activation over channels of stage output cN",
+            comparison="maps cropped to the image region and resized bilinearly to the original "
+                       "image; the crack is the union of the image's annotation masks",
+            reference=labels[0],
+            cams=CAMS_SETTING if cam_layers else None,
+            cam_methods=[*cam_methods, "RandomCAM"] if cam_layers else []),
+        models={m.label: ModelAlignment(str(m.spec.config), m.spec.weights_text, str(m.summary), watch.median(m.label),
+                                        **(_cam_totals(per_image, m.label, cam_seconds[m.label]) if cam_layers else {}))
+                for m in models},
+        chance={"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
+                                           resamples=resamples, seed=seed),
+                "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,
+                                         resamples=resamples, seed=seed)},
+        summary=summary,
+        differences=differences,
+        images=[ImageAlignment.from_json(row) for row in _json_safe(per_image)],
+        skipped=skipped)
     write_reports(results, out_dir)
     return results
+
+
+CAMS_SETTING = (
+    "CAM rows (method LAYER, e.g. gradcam c4): the CAM (score target) of each detection matched "
+    "to an annotation (score >= 0.5, box IoU >= 0.5), against that annotation's mask, averaged "
+    "per image; its mass share is the energy-based pointing game. randomcam: the grad-cam "
+    "library's RandomCAM (random channel weights), the floor every method should beat. "
+    "Faithfulness: the grad-cam library's metrics on the detection's softmax score for the fixed "
+    "box (ROAD combined over percentiles 20/40/60/80 with noisy linear imputation; the image "
+    "multiplied by the CAM for the confidence changes). Sanity check: Spearman ρ between the CAM "
+    "and the same CAM with the box and mask heads randomized (one randomized copy per model, "
+    "seeded); it passes below 0.5")
+
+
+def _cam_totals(per_image: list[dict], label: str, cam_seconds: dict[str, list[float]]) -> dict:
+    """A model's matched detections and annotations over the images, and its median CAM seconds."""
+    return {"matched_detections": sum(r["matched_detections"][label]["matched"] for r in per_image),
+            "annotations": sum(r["matched_detections"][label]["instances"] for r in per_image),
+            "cam_seconds_per_image": {method: round(statistics.median(values), 3)
+                                      for method, values in cam_seconds.items()}}
 
 
 def _json_safe(value):
@@ -348,106 +354,18 @@ def _json_safe(value):
 # Reports
 
 
-def map_order(results: dict) -> list[str]:
-    """Every measured map name: attention stages first, then features, by stage; then the CAM rows
-    by layer, in the order of their methods (RandomCAM, the floor, last)."""
-    names = {n for per_model in results["summary"].values() for n in per_model}
-    captured = [map_name(source, stage) for source in ("attention", "feature") for stage in STAGES
-                if map_name(source, stage) in names]
-    methods = [m.lower() for m in results.get("settings", {}).get("cam_methods") or ["GradCAM"]]
-    cams = sorted(names - set(captured), key=lambda n: (n.split(" ")[-1], methods.index(n.split(" ")[0])
-                                                         if n.split(" ")[0] in methods else len(methods), n))
-    return captured + cams
-
-
-def format_stat(stat: dict | None, digits: int = 3) -> str:
-    """"0.912 [0.900, 0.923]": a mean and its interval; "—" where there is none."""
-    if not stat or stat["mean"] is None:
-        return "—"
-    text = f"{stat['mean']:.{digits}f}"
-    if stat["low"] is not None:
-        text += f" [{stat['low']:.{digits}f}, {stat['high']:.{digits}f}]"
-    return text
-
-
-def markdown_report(results: dict) -> str:
-    """One table per measure: a row per map (stage), a column per model and per difference."""
-    ds, settings = results["dataset"], results["settings"]
-    labels = list(results["models"])
-    diffs = list(results["differences"])
-    boot = settings["bootstrap"]
-    lines = [
-        f"# Attention alignment on {markdown_text(Path(ds['json']).name)}",
-        "",
-        f"{ds['measured']} images with cracks measured; {ds['skipped_no_crack']} without cracks skipped "
-        f"(nothing to align with). Means over images with {round(100 * boot['confidence'])}% percentile "
-        f"bootstrap intervals ({boot['resamples']} resamples, seed {boot['seed']}); differences are paired "
-        "per image. " + settings["maps"] + ". " + settings["comparison"][0].upper() + settings["comparison"][1:]
-        + f". Pointing game: the map's maximum within {settings['tolerance_px']:g} px of a crack pixel.",
-        "",
-        f"Chance: crack area share {format_stat(results['chance']['area_share'], 4)} (lift 1 and AUROC 0.5 are "
-        f"chance); pointing game by chance {format_stat(results['chance']['pointing'])}.",
-    ]
-    header = ["map", *map(markdown_text, labels + diffs)]  # names from visitors and files: as text
-    for measure in ("lift", "auroc", "pointing", "mass_share"):
-        lines += ["", f"## {MEASURE_NAMES[measure]}", "",
-                  "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-        for name in map_order(results):
-            cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
-            cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    cam_rows = [n for n in map_order(results) if not n.startswith(("attention ", "feature "))]
-    for measure in CAM_MEASURE_NAMES:
-        if not any(measure in results["summary"][label].get(n, {}) for label in labels for n in cam_rows):
-            continue
-        lines += ["", f"## CAMs: {MEASURE_NAMES[measure]}", "",
-                  "| " + " | ".join(header) + " |", "| --- |" + " ---: |" * (len(header) - 1)]
-        for name in cam_rows:
-            cells = [format_stat(results["summary"][label].get(name, {}).get(measure)) for label in labels]
-            cells += [format_stat(results["differences"][d].get(name, {}).get(measure)) for d in diffs]
-            lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append("")
-    if settings.get("cams"):
-        lines.append(settings["cams"][0].upper() + settings["cams"][1:] + ". Matched: " + ", ".join(
-            f"{markdown_text(label)}: {m['matched_detections']} of {m['annotations']} annotations"
-            for label, m in results["models"].items()) + ".")
-        lines.append("")
-        lines.append("CAM seconds per image (median over images with a matched detection; the CAM, its "
-                     "faithfulness metrics and sanity check, all layers): " + "; ".join(
-                         f"{markdown_text(label)}: " + ", ".join(f"{method} {value:g} s"
-                                                  for method, value in m["cam_seconds_per_image"].items())
-                         for label, m in results["models"].items()) + ".")
-        lines.append("")
-    for label, m in results["models"].items():
-        lines.append(f"- **{markdown_text(label)}**: {markdown_text(m['model'])}; {m['seconds_per_image']} s per "
-                     f"image (median; capture and map measures, CAMs not included); config "
-                     f"{markdown_code(m['config'])}, weights {markdown_code(m['weights'])}")
-    return "\n".join(lines) + "\n"
-
-
-def csv_rows(results: dict) -> list[list]:
-    """One row per image, model and map: the per-image values behind the means."""
-    rows = [["image_id", "file_name", "area_share", "pointing_chance", "model", "map", *ALL_MEASURES]]
-    for image in results["images"]:
-        for label, maps in image["models"].items():
-            for name, values in maps.items():
-                rows.append([image["image_id"], image["file_name"], image["area_share"],
-                             image["pointing_chance"], label, name,
-                             *("" if values.get(m) is None else values[m] for m in ALL_MEASURES)])
-    return rows
-
-
-def write_reports(results: dict, out_dir: str | Path) -> list[Path]:
-    """REPORT_FILES in `out_dir`."""
+def write_reports(results: Alignment, out_dir: str | Path) -> list[Path]:
+    """REPORT_FILES in `out_dir`: the JSON (`results.to_json()`), the CSV and Markdown of
+    evaluation.formatting and the figure (evaluation.alignment_figure) as PNG and PDF."""
     from evaluation.alignment_figure import alignment_figure
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in REPORT_FILES]
-    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    paths[0].write_text(json.dumps(results.to_json(), indent=2, allow_nan=False) + "\n")
     with paths[1].open("w", newline="") as f:
-        csv.writer(f).writerows(map(csv_row, csv_rows(results)))  # labels, file names: text, not formulas
-    paths[2].write_text(markdown_report(results))
+        csv.writer(f).writerows(alignment_csv_rows(results))
+    paths[2].write_text(alignment_markdown(results))
     figure = alignment_figure(results)
     for path in paths[3:]:
         figure.savefig(path, dpi=200)

@@ -10,9 +10,10 @@ Two views of the same predictions:
 - with two models, paired statistics (evaluation.significance): McNemar's exact test on the image-level
   verdicts and bootstrap intervals of the accuracy and AP differences.
 
-Every image goes through each model once; the same outputs feed both views. `evaluate()` writes
-`evaluation.json`, `evaluation.csv`, `evaluation.md` (models as columns) and `disagreements.json`
-(the images on which the models' image-level verdicts differ) into `out_dir`.
+Every image goes through each model once; the same outputs feed both views. `evaluate()` returns
+an `evaluation.results.Evaluation` and writes `evaluation.json` (its `to_json()`), `evaluation.csv`,
+`evaluation.md` (models as columns; evaluation.formatting) and `disagreements.json` (the images on
+which the models' image-level verdicts differ) into `out_dir`.
 
 The counting is in pure functions (`image_level_counts`, `find_disagreements`) that need no model.
 """
@@ -32,9 +33,18 @@ import numpy as np
 import torch
 
 from evaluation import significance
+from evaluation.formatting import evaluation_csv_rows, evaluation_markdown
 from evaluation.loader import model_input
+from evaluation.results import (
+    COCO_METRICS,
+    COCO_TASKS,
+    EvaluatedSet,
+    Evaluation,
+    ImageLevel,
+    ModelEvaluation,
+    PairedStatistics,
+)
 from evaluation.runner import Progress, Stopwatch, check_models, each_image
-from evaluation.text_safety import csv_row, markdown_code, markdown_text
 from models import ConfigError, LoadedModel, load  # (models makes detectron2 importable: before it)
 from training.data import read_categories, read_dataset_json, register_coco_dataset, require_valid
 
@@ -42,8 +52,6 @@ from detectron2.data import DatasetCatalog
 from detectron2.evaluation import COCOEvaluator
 from detectron2.utils import comm
 
-COCO_METRICS = ("AP", "AP50", "AP75")
-_COCO_TASKS = (("bbox", "box"), ("segm", "mask"))
 _RECORD_KEYS = ("image_id", "file_name", "height", "width")  # of a dataset record: what COCOEvaluator reads
 _STANDARD_IMAGE_KEYS = {"id", "file_name", "width", "height", "license", "coco_url", "flickr_url",
                         "date_captured"}
@@ -59,16 +67,18 @@ def _ratio(numerator: int, denominator: int) -> float | None:
 
 
 def image_level_counts(gt_positive: Sequence[bool], max_scores: Sequence[float],
-                       threshold: float = 0.5) -> dict:
+                       threshold: float = 0.5) -> ImageLevel:
     """Image-level confusion counts and rates.
 
-    gt_positive[i]: image i has at least one annotated instance ("crack").
-    max_scores[i]: the highest detection score of the model on image i (0.0 with no detection).
-    An image is predicted positive when max_scores[i] >= threshold.
+    Args:
+        gt_positive: per image, whether it has at least one annotated instance ("crack").
+        max_scores: per image, the highest detection score of the model (0.0 with no detection).
+        threshold: an image is predicted positive when its max score is at least this.
 
-    Returns {"images", "positives", "negatives", "tp", "tn", "fp", "fn", "accuracy", "precision",
-    "recall"}; a rate whose denominator is 0 (no images, no predicted positives, no true
-    positives to find) is None, not 0.
+    Returns:
+        ImageLevel: images, positives, negatives, TP, TN, FP, FN, accuracy, precision, recall; a
+        rate whose denominator is 0 (no images, no predicted positives, no true positives to
+        find) is None, not 0.
     """
     if len(gt_positive) != len(max_scores):
         raise ValueError(f"{len(gt_positive)} ground-truth flags but {len(max_scores)} scores.")
@@ -80,23 +90,23 @@ def image_level_counts(gt_positive: Sequence[bool], max_scores: Sequence[float],
         else:
             fp, tn = fp + predicted, tn + (not predicted)
     n = tp + tn + fp + fn
-    return {
-        "images": n, "positives": tp + fn, "negatives": tn + fp,
-        "tp": tp, "tn": tn, "fp": fp, "fn": fn,
-        "accuracy": _ratio(tp + tn, n),
-        "precision": _ratio(tp, tp + fp),
-        "recall": _ratio(tp, tp + fn),
-    }
+    return ImageLevel(n, tp + fn, tn + fp, tp, tn, fp, fn, accuracy=_ratio(tp + tn, n), precision=_ratio(tp, tp + fp),
+                      recall=_ratio(tp, tp + fn))
 
 
 def find_disagreements(images: Sequence[dict], gt_positive: Sequence[bool],
                        max_scores: dict[str, Sequence[float]], threshold: float = 0.5) -> list[dict]:
     """The images on which the models' image-level verdicts differ.
 
-    images[i]: identifies image i (e.g. {"image_id", "file_name"}), copied into the result.
-    max_scores: {model label: the per-image max scores, in the order of `images`}.
-    Each entry: the image's fields, "crack" (ground truth), and per model
-    {"crack": verdict, "correct": bool, "max_score": float}.
+    Args:
+        images: per image, what identifies it (e.g. {"image_id", "file_name"}), copied into the result.
+        gt_positive: per image, whether it is a crack in truth.
+        max_scores: {model label: the per-image max scores, in the order of `images`}.
+        threshold: an image is "crack" from this score.
+
+    Returns:
+        disagreements.json's entries: the image's fields, "crack" (ground truth), and per model
+        {"crack": verdict, "correct": bool, "max_score": float}.
     """
     out = []
     for i, image in enumerate(images):
@@ -145,12 +155,12 @@ def at_score_threshold(loaded: LoadedModel, threshold: float) -> LoadedModel:
 
 def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path, *,
              threshold: float = 0.5, progress: bool = True, on_progress: Progress | None = None,
-             workers: int | None = None) -> dict:
+             workers: int | None = None) -> Evaluation | None:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
     Under training.launch (several processes), every process calls this: each runs the models on
     its share of the images, the main process gathers every per-image result and the COCO
-    predictions and writes the same reports as one process would; the others return {}.
+    predictions and writes the same reports as one process would; the others return None.
 
     Args:
         models: the loaded models, labels distinct; with two, the first is "before" (the
@@ -163,7 +173,7 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
 
     Returns:
-        The content of evaluation.json.
+        The Evaluation (evaluation.json's content; None in the processes other than the main one).
 
     Raises:
         training.data.DataProblemsError: problems in the data, every one listed.
@@ -215,7 +225,7 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
             coco[label] = evaluators[label].evaluate() or {}
     gathered = comm.gather((max_scores, watch.seconds), dst=0)
     if not comm.is_main_process():
-        return {}
+        return None
     max_scores = {index: found for part, _ in gathered for index, found in part.items()}
     scores = {label: [max_scores[i][label] for i in range(len(dataset))] for label in labels}
     watch = Stopwatch(labels)  # every process's timings: the median is of all images
@@ -223,34 +233,26 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
         for label, values in seconds.items():
             watch.seconds[label] += values
 
-    results = {
-        "dataset": {"json": str(json_path), "images": str(image_dir), "num_images": len(dataset),
-                    "with_instances": sum(gt_positive), "without_instances": len(dataset) - sum(gt_positive)},
-        "threshold": threshold,
-        "rule": f"an image is predicted 'crack' when any detection scores >= {threshold}; "
-                "it is a crack in truth when it has at least one annotation",
-        "models": {},
-    }
-    for m in models:
-        results["models"][m.label] = {
-            "config": str(m.spec.config), "weights": m.spec.weights_text,
-            "model": str(m.summary),
-            "image_level": image_level_counts(gt_positive, scores[m.label], threshold),
-            "coco": {task: {metric: _finite(coco[m.label].get(task, {}).get(metric)) for metric in COCO_METRICS}
-                     for task, _ in _COCO_TASKS},
-            "pr_curve": pr_curve(evaluators[m.label].coco_evals),
-            "seconds_per_image": watch.median(m.label),
-        }
-
     extras = _image_extras(json_path)
     images = [{"image_id": d["image_id"], "file_name": Path(d["file_name"]).name,
                **({"image_info": extras[d["image_id"]]} if extras.get(d["image_id"]) else {})}
               for d in dataset]
     disagreements = find_disagreements(images, gt_positive, scores, threshold)
-    results["disagreements"] = len(disagreements)
-    if len(labels) == 2:
-        results["paired"] = paired_statistics(labels, gt_positive, scores, threshold,
-                                              [d["image_id"] for d in dataset], evaluators)
+    results = Evaluation(
+        EvaluatedSet(str(json_path), str(image_dir), len(dataset), sum(gt_positive), len(dataset) - sum(gt_positive)),
+        threshold=threshold,
+        rule=f"an image is predicted 'crack' when any detection scores >= {threshold}; "
+             "it is a crack in truth when it has at least one annotation",
+        models={m.label: ModelEvaluation(
+            config=str(m.spec.config), weights=m.spec.weights_text, model=str(m.summary),
+            image_level=image_level_counts(gt_positive, scores[m.label], threshold),
+            coco={task: {metric: _finite(coco[m.label].get(task, {}).get(metric)) for metric in COCO_METRICS}
+                  for task, _ in COCO_TASKS},
+            pr_curve=pr_curve(evaluators[m.label].coco_evals),
+            seconds_per_image=watch.median(m.label)) for m in models},
+        disagreements=len(disagreements),
+        paired=paired_statistics(labels, gt_positive, scores, threshold, [d["image_id"] for d in dataset], evaluators)
+        if len(labels) == 2 else None)
     write_reports(results, disagreements, out_dir)
     write_image_scores(images, gt_positive, scores, out_dir)
     return results
@@ -288,13 +290,23 @@ class _KeepingCOCOEvaluator(COCOEvaluator):
 
 
 def paired_statistics(labels: Sequence[str], gt_positive: Sequence[bool], scores: dict[str, Sequence[float]],
-                      threshold: float, image_ids: Sequence[int], evaluators: dict) -> dict:
-    """evaluation.significance's paired statistics of the two models (labels[0] before, labels[1]
-    after): McNemar on the image-level verdicts, bootstrap intervals of the accuracy and AP
-    differences (AP where both models have a COCOeval for the task)."""
+                      threshold: float, image_ids: Sequence[int], evaluators: dict) -> PairedStatistics:
+    """evaluation.significance's paired statistics of two evaluated models.
+
+    Args:
+        labels: (before, after).
+        gt_positive, scores, threshold: the truth and each model's max scores per image, the
+            image-level threshold: McNemar and the accuracy bootstrap on the verdicts.
+        image_ids: the dataset's image ids, in the order of the scores.
+        evaluators: each model's _KeepingCOCOEvaluator: the AP bootstrap, for the tasks where
+            both models have a COCOeval.
+
+    Returns:
+        PairedStatistics.
+    """
     correct = [[(s >= threshold) == truth for s, truth in zip(scores[label], gt_positive)] for label in labels]
     ap = {}
-    for task, name in _COCO_TASKS:
+    for task, name in COCO_TASKS:
         evals = [evaluators[label].coco_evals.get(task) for label in labels]
         if all(e is not None and e.evalImgs for e in evals):
             ap[name] = tuple(significance.APResampler(e, image_ids) for e in evals)
@@ -316,66 +328,20 @@ def _image_extras(json_path) -> dict[int, dict]:
 # ---------------------------------------------------------------------------------------------
 # Reports
 
-_ROWS = (  # (row name, getter, kind)
-    ("images", lambda m: m["image_level"]["images"], "int"),
-    ("TP", lambda m: m["image_level"]["tp"], "int"),
-    ("TN", lambda m: m["image_level"]["tn"], "int"),
-    ("FP", lambda m: m["image_level"]["fp"], "int"),
-    ("FN", lambda m: m["image_level"]["fn"], "int"),
-    ("accuracy", lambda m: m["image_level"]["accuracy"], "percent"),
-    ("precision", lambda m: m["image_level"]["precision"], "percent"),
-    ("recall", lambda m: m["image_level"]["recall"], "percent"),
-    *((f"{name} {metric}", (lambda m, t=task, k=metric: m["coco"][t][k]), "ap")
-      for task, name in _COCO_TASKS for metric in COCO_METRICS),
-    ("seconds / image (median)", lambda m: m["seconds_per_image"], "seconds"),
-)
-
-
-def report_rows(results: dict) -> list[tuple[str, str, list]]:
-    """(row name, kind, one raw value per model) for every row of the comparison table."""
-    per_model = list(results["models"].values())
-    return [(name, kind, [get(m) for m in per_model]) for name, get, kind in _ROWS]
-
-
-def format_metric(value, kind: str) -> str:
-    """One value of `report_rows` as the reports and the app show it ("93.85%"; None: "n/a")."""
-    if value is None:
-        return "n/a"
-    return {"int": lambda v: str(v), "percent": lambda v: f"{100 * v:.2f}%",
-            "ap": lambda v: f"{v:.1f}", "seconds": lambda v: f"{v:.3f}"}[kind](value)
-
-
-def markdown_table(results: dict) -> str:
-    """The comparison as Markdown: one column per model, one row per metric."""
-    labels = [markdown_text(label) for label in results["models"]]  # names from visitors and files: as text
-    ds = results["dataset"]
-    lines = [
-        f"# Evaluation on {markdown_text(Path(ds['json']).name)}",
-        "",
-        f"{ds['num_images']} images: {ds['with_instances']} with instances (crack), "
-        f"{ds['without_instances']} without. Image level: {results['rule']}. "
-        "Box / mask AP: COCO (pycocotools), in percent.",
-        "",
-        "| | " + " | ".join(labels) + " |",
-        "| --- |" + " ---: |" * len(labels),
-    ]
-    for name, kind, values in report_rows(results):
-        lines.append(f"| {name} | " + " | ".join(format_metric(v, kind) for v in values) + " |")
-    lines += ["", f"Images on which the models' verdicts differ: {results['disagreements']} "
-                  "(see disagreements.json).", ""]
-    for label, m in results["models"].items():
-        lines.append(f"- **{markdown_text(label)}**: {markdown_text(m['model'])}; config {markdown_code(m['config'])}, "
-                     f"weights {markdown_code(m['weights'])}")
-    if results.get("paired"):
-        lines += ["", significance.paired_markdown(results["paired"]).rstrip("\n")]
-    return "\n".join(lines) + "\n"
-
-
 def write_image_scores(images: Sequence[dict], gt_positive: Sequence[bool], scores: dict[str, Sequence[float]],
                        out_dir: str | Path) -> Path:
-    """images.json: per image its fields, "crack" (ground truth) and each model's max score
-    ({"images": [{"image_id", "file_name", "crack", "max_scores": {label: score}}]}): what any
-    threshold's verdicts and the image-level precision-recall curve are computed from."""
+    """Write images.json: what any threshold's verdicts and the image-level precision-recall curve
+    are computed from.
+
+    Args:
+        images: per image, what identifies it; gt_positive: per image, the truth.
+        scores: {model label: the per-image max scores}.
+        out_dir: the folder.
+
+    Returns:
+        Its path. The file: {"models": [labels], "images": [{the image's fields, "crack",
+        "max_scores": {label: score}}]}.
+    """
     path = Path(out_dir) / "images.json"
     rows = [{**image, "crack": bool(truth), "max_scores": {label: round(float(s[i]), 6) for label, s in scores.items()}}
             for i, (image, truth) in enumerate(zip(images, gt_positive))]
@@ -383,20 +349,17 @@ def write_image_scores(images: Sequence[dict], gt_positive: Sequence[bool], scor
     return path
 
 
-def write_reports(results: dict, disagreements: list[dict], out_dir: str | Path) -> list[Path]:
+def write_reports(results: Evaluation, disagreements: list[dict], out_dir: str | Path) -> list[Path]:
     """evaluation.json, evaluation.csv, evaluation.md and disagreements.json in `out_dir`."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / name for name in ("evaluation.json", "evaluation.csv", "evaluation.md",
                                          "disagreements.json")]
-    paths[0].write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
+    paths[0].write_text(json.dumps(results.to_json(), indent=2, allow_nan=False) + "\n")
     with paths[1].open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(csv_row(["metric", *results["models"]]))  # a label "=2+5" is text, not a formula
-        for name, _, values in report_rows(results):
-            writer.writerow([name, *("" if v is None else v for v in values)])
-    paths[2].write_text(markdown_table(results))
-    paths[3].write_text(json.dumps({"threshold": results["threshold"], "models": list(results["models"]),
+        csv.writer(f).writerows(evaluation_csv_rows(results))
+    paths[2].write_text(evaluation_markdown(results))
+    paths[3].write_text(json.dumps({"threshold": results.threshold, "models": results.labels,
                                     "count": len(disagreements), "images": disagreements},
                                    indent=2, allow_nan=False) + "\n")
     return paths

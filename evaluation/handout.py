@@ -15,40 +15,50 @@ What it holds, in order:
    Grad-CAM of its best detection, the crack outlined where the image's annotations are known.
 
 The evaluation and the attention report are run here (on the first `limit` images of the set), or
-read from the JSON files those commands wrote. Every page is an A4 landscape page drawn with
-matplotlib (PdfPages); the figures go into the PDF and, as base64 PNGs, into the HTML.
+read from the JSON files those commands wrote. `build_report(models, HandoutRequest(...))` gathers
+the content (a `Report`); evaluation.handout_pages draws it as A4 pages (PDF) and one HTML file,
+with the tables of evaluation.formatting.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
-import textwrap
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-import numpy as np
-from matplotlib.backends.backend_pdf import PdfPages
-from matplotlib.figure import Figure
-
 from evaluation.masks import crack_of, outlined
+from evaluation.results import Alignment, Evaluation
 from evaluation.text_safety import figure_text
 from models import LoadedModel  # (models makes detectron2 importable: before it)
 from training.data import dataset_image_path, read_dataset_json
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
-PAGE = (11.69, 8.27)  # A4 landscape, inches
 EXAMPLE_STAGES = ("c2", "c3", "c4")
 CAM_LAYER = "c4"  # the last attention stage's output
 FIGURE_DPI = 130
-ALPHA = 0.05
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is being done)
+
+
+@dataclass(frozen=True)
+class HandoutRequest:
+    """What a report to hand out is made of, but the models (`build_report` takes those)."""
+
+    json_path: Path  # the labelled COCO set
+    image_dir: Path
+    out_dir: Path  # for report.pdf and report.html; the runs behind them go to out_dir/report_parts
+    limit: int | None = None  # only the first `limit` images of the set
+    examples: tuple[Path, ...] | None = None  # image files to show; None: picked from examples_json
+    example_count: int = 3  # how many to pick
+    examples_json: Path | None = None  # where to pick them (and their outlines) from; None: json_path
+    evaluation_json: Path | None = None  # an evaluation.json to reuse instead of evaluating
+    attention_json: Path | None = None  # an attention_report.json to reuse instead of measuring
+    threshold: float = 0.5  # an image is "crack" from this detection score
+    resamples: int = 1000  # the attention intervals' bootstrap resamples
+    workers: int | None = None  # decoding processes of the runs (0: none, as a server wants)
+    title: str | None = None
 
 
 @dataclass
@@ -81,8 +91,8 @@ class Report:
     pdf: Path
     html: Path
     models: list[ModelInfo]
-    evaluation: dict | None
-    attention: dict | None
+    evaluation: Evaluation
+    attention: Alignment | None
     examples: list[Example] = field(default_factory=list)
     pages: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
@@ -93,8 +103,16 @@ class Report:
 
 
 def limited_dataset(json_path: str | Path, limit: int | None, folder: str | Path) -> Path:
-    """The COCO file itself, or (with `limit` below its image count) a copy of its first `limit`
-    images and their annotations written into `folder`; the image folder stays the same."""
+    """The first images of a COCO file.
+
+    Args:
+        json_path: the COCO file; limit: how many images (None: all).
+        folder: where a cut copy goes.
+
+    Returns:
+        The file itself, or (with `limit` below its image count) a copy of its first `limit`
+        images and their annotations; the image folder stays the same.
+    """
     data = read_dataset_json(json_path)
     if limit is None or not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list) or limit >= len(data["images"]):
@@ -110,8 +128,16 @@ def limited_dataset(json_path: str | Path, limit: int | None, folder: str | Path
 
 
 def pick_examples(json_path: str | Path, image_dir: str | Path, count: int) -> list[Path]:
-    """`count` images with at least one annotation, spread evenly over the file's order (all
-    with annotations when there are fewer)."""
+    """Example images with cracks.
+
+    Args:
+        json_path, image_dir: the COCO file and its image folder.
+        count: how many.
+
+    Returns:
+        The paths of `count` images with at least one annotation, spread evenly over the file's
+        order (all of them when there are fewer).
+    """
     data = read_dataset_json(json_path)
     annotated = {a["image_id"] for a in data.get("annotations", [])}
     names = [im["file_name"] for im in data.get("images", []) if im["id"] in annotated]
@@ -133,53 +159,56 @@ def describe_model(loaded: LoadedModel) -> ModelInfo:
                      weights.stat().st_size if weights else 0, loaded.class_names)
 
 
-def _matching(results: dict, labels: list[str], what: str) -> None:
-    found = list(results.get("models", {}))
-    if sorted(found) != sorted(labels):
-        raise ValueError(f"the {what} compares {', '.join(found) or 'no model'}, but the report's models are "
-                         f"{', '.join(labels)}: give the same models (and labels), or let the report run it.")
+def _reused(request: HandoutRequest, labels: list[str]) -> dict[str, Evaluation | Alignment]:
+    """The evaluation and attention results the request gives files of, checked to be of these models."""
+    reused = {}
+    for key, path, kind in (("evaluation", request.evaluation_json, Evaluation),
+                            ("attention", request.attention_json, Alignment)):
+        if path:
+            results = reused[key] = kind.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+            found = ", ".join(results.models) or "no model"
+            if sorted(results.models) != sorted(labels):
+                raise ValueError(f"the {key} file {Path(path).name} compares {found}, but the report's models are "
+                                 f"{', '.join(labels)}: give the same models (and labels), or let the report run it.")
+    return reused
 
 
 # ---------------------------------------------------------------------------------------------
 # Building
 
 
-def build_report(chosen: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path,
-                 *, limit: int | None = None, examples: Sequence[str | Path] | None = None, example_count: int = 3,
-                 examples_json: str | Path | None = None, evaluation_json: str | Path | None = None,
-                 attention_json: str | Path | None = None, threshold: float = 0.5, resamples: int = 1000,
-                 workers: int | None = None, on_progress: Progress | None = None, title: str | None = None) -> Report:
-    """Write out_dir/report.pdf and out_dir/report.html (see the module docstring).
+def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_progress: Progress | None = None) -> Report:
+    """Write report.pdf and report.html into request.out_dir (see the module docstring).
 
-    chosen: the two loaded models, before (the baseline) first.
-    json_path, image_dir: the labelled COCO set; limit: only its first `limit` images.
-    examples: image files to show (default: `example_count` images with annotations of
-    `examples_json` (default: json_path), read from its folder: `image_dir` unless given).
-    evaluation_json / attention_json: reuse an evaluation.json / attention_report.json written
-    before (their models must carry the same labels) instead of running them.
-    workers: the evaluation's and attention report's decoding processes (0: none, as a server wants).
-    on_progress(fraction, text): after each step and image.
-    Returns the Report. Raises ValueError (a sentence for the user), models.ModelLoadError, or
-    training.data.DataProblemsError.
+    Args:
+        models: the two loaded models, before (the baseline) first.
+        request: the dataset, examples, reused results and settings.
+        on_progress: (fraction done, what is being done) after each step and image.
+
+    Returns:
+        The Report: its files, what went into them, its page count and the seconds of each step.
+
+    Raises:
+        ValueError: a sentence for the user (not two models, the same label twice, reused
+            results of other models).
+        training.data.DataProblemsError: problems in the data.
     """
     from evaluation.attention_report import attention_report
     from evaluation.evaluate import evaluate
+    from evaluation.handout_pages import write_report
 
-    if len(chosen) != 2:
-        raise ValueError(f"the report compares two models (before, after); got {len(chosen)}.")
-    labels = [m.label for m in chosen]
+    if len(models) != 2:
+        raise ValueError(f"the report compares two models (before, after); got {len(models)}.")
+    labels = [m.label for m in models]
     if labels[0] == labels[1]:
         raise ValueError(f"the two models need different labels (both are {labels[0]!r}).")
-    out_dir = Path(out_dir)
-    work = out_dir / "report_parts"
+    json_path, image_dir = Path(request.json_path), Path(request.image_dir)
+    work = Path(request.out_dir) / "report_parts"
     work.mkdir(parents=True, exist_ok=True)
     say = on_progress or (lambda fraction, text: None)
     seconds: dict[str, float] = {}
-    given = {"evaluation": evaluation_json, "attention": attention_json}
-    reused = {k: json.loads(Path(v).read_text(encoding="utf-8")) for k, v in given.items() if v}
-    for key, results in reused.items():
-        _matching(results, labels, f"{key} file {Path(given[key]).name}")
-    subset = limited_dataset(json_path, limit, work) if len(reused) < 2 else Path(json_path)
+    reused = _reused(request, labels)
+    subset = limited_dataset(json_path, request.limit, work) if len(reused) < 2 else json_path
 
     def stage(low: float, high: float, text: str) -> Callable[[int, int], None]:
         return lambda done, total: say(low + (high - low) * done / max(total, 1), f"{text}: {done} of {total} images")
@@ -188,40 +217,40 @@ def build_report(chosen: Sequence[LoadedModel], json_path: str | Path, image_dir
     evaluation = reused.get("evaluation")
     if evaluation is None:
         say(0.05, "Evaluating both models…")
-        evaluation = evaluate(chosen, subset, image_dir, work / "evaluation", threshold=threshold, progress=False,
-                              on_progress=stage(0.05, 0.4, "Evaluating"), workers=workers)
+        evaluation = evaluate(models, subset, image_dir, work / "evaluation", threshold=request.threshold,
+                              progress=False, on_progress=stage(0.05, 0.4, "Evaluating"), workers=request.workers)
     seconds["evaluation"] = time.perf_counter() - start
 
     start = time.perf_counter()
     attention = reused.get("attention")
     if attention is None:
         say(0.4, "Measuring the attention per stage…")
-        attention = attention_report(chosen, subset, image_dir, work / "attention", resamples=resamples,
+        attention = attention_report(models, subset, image_dir, work / "attention", resamples=request.resamples,
                                      progress=False, on_progress=stage(0.4, 0.75, "Measuring the attention"),
-                                     workers=workers)
+                                     workers=request.workers)
     seconds["attention"] = time.perf_counter() - start
     for key, results in (("evaluation", evaluation), ("attention", attention)):
-        if key not in reused and subset != Path(json_path):  # name the set, not its cut copy
-            results["dataset"]["json"] = str(json_path)
+        if key not in reused and subset != json_path:  # name the set, not its cut copy
+            results.dataset.json = str(json_path)
 
     start = time.perf_counter()
+    examples, outline_json = request.examples, request.examples_json
     if examples is None:
-        examples_json = Path(examples_json or json_path)
-        examples_dir = image_dir if examples_json == Path(json_path) else examples_json.parent
-        examples = pick_examples(examples_json, examples_dir, example_count)
+        outline_json = Path(request.examples_json or json_path)
+        examples = pick_examples(outline_json, image_dir if outline_json == json_path else outline_json.parent,
+                                 request.example_count)
     shown = []
     for k, path in enumerate(examples):
         say(0.75 + 0.2 * k / max(len(examples), 1), f"Example images: {k + 1} of {len(examples)}")
-        shown.append(example_figure(Path(path), chosen, threshold=threshold,
-                                    outline_json=examples_json if examples_json else None))
+        shown.append(example_figure(Path(path), models, threshold=request.threshold, outline_json=outline_json))
     seconds["examples"] = time.perf_counter() - start
 
     start = time.perf_counter()
     say(0.95, "Writing the PDF and HTML…")
-    infos = [describe_model(m) for m in chosen]
-    report = Report(out_dir / REPORT_PDF, out_dir / REPORT_HTML, infos, evaluation, attention, shown,
-                    seconds=seconds)
-    write_report(report, title=title, limit=limit if "evaluation" not in reused else None)
+    out_dir = Path(request.out_dir)
+    report = Report(out_dir / REPORT_PDF, out_dir / REPORT_HTML, [describe_model(m) for m in models], evaluation,
+                    attention, shown, seconds=seconds)
+    write_report(report, title=request.title, limit=request.limit if "evaluation" not in reused else None)
     seconds["writing"] = time.perf_counter() - start
     say(1.0, "Done.")
     return report
@@ -230,7 +259,16 @@ def build_report(chosen: Sequence[LoadedModel], json_path: str | Path, image_dir
 def example_figure(path: Path, loaded: Sequence[LoadedModel], *, threshold: float,
                    outline_json: str | Path | None) -> Example:
     """Both models on one image: a row per model with its detections, its maps at c2..c4 and the
-    Grad-CAM of its best detection."""
+    Grad-CAM of its best detection.
+
+    Args:
+        path: the image file; loaded: the models, before first.
+        threshold: the detections shown score at least this.
+        outline_json: a COCO file listing the image: its crack is outlined (None: no outline).
+
+    Returns:
+        The Example (the figure as PNG bytes, and a note where the image was downscaled).
+    """
     from evaluation.attention_report import image_maps
     from viz.analysis import analyze
     from viz.figures import figure_bytes, panels_figure
@@ -266,283 +304,3 @@ def example_figure(path: Path, loaded: Sequence[LoadedModel], *, threshold: floa
                         title=f"{figure_text(path.name)}: detections, maps at c2–c4 (brighter: more), "
                               f"Grad-CAM.{outline}")  # a dataset's file name: no mathtext
     return Example(path.name, figure_bytes(fig, "png", dpi=FIGURE_DPI), downscaled or "")
-
-
-# ---------------------------------------------------------------------------------------------
-# Content, shared by the PDF and the HTML
-
-
-def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
-def model_rows(infos: list[ModelInfo]) -> tuple[list[str], list[list[str]]]:
-    """(header, rows): a column per model (before, after), a row per property."""
-    header = ["", *(f"{'before' if i == 0 else 'after'}: {m.label}" for i, m in enumerate(infos))]
-    rows = [["architecture", *(textwrap.fill(m.description, 60) for m in infos)],
-            ["parameters", *(f"{m.parameters / 1e6:.2f} M" for m in infos)],
-            ["of which attention", *(f"{m.attention_parameters / 1e3:.1f} k" for m in infos)],
-            ["weights file", *(f"{m.weights.name} ({_megabytes(m.weights_bytes)})" if m.weights
-                               else "none: random weights" for m in infos)],
-            ["classes", *(textwrap.fill(", ".join(m.class_names), 60) for m in infos)]]
-    return header, rows
-
-
-def evaluation_rows(evaluation: dict) -> tuple[list[str], list[list[str]]]:
-    """(header, rows) of the before / after table: a row per metric, a column per model."""
-    from evaluation.evaluate import report_rows
-
-    def fmt(value, kind):
-        if value is None:
-            return "n/a"
-        return {"int": str, "percent": lambda v: f"{100 * v:.2f} %", "ap": lambda v: f"{v:.1f}",
-                "seconds": lambda v: f"{v:.3f}"}[kind](value)
-
-    return ["", *evaluation["models"]], [[name, *(fmt(v, kind) for v in values)]
-                                         for name, kind, values in report_rows(evaluation)]
-
-
-def paired_tables(paired: dict) -> tuple[tuple[list[str], list[list[str]]], tuple[list[str], list[list[str]]]]:
-    """The paired statistics as two (header, rows): the outcomes with McNemar's p, and the
-    bootstrap differences (after − before) each with its interval and a verdict."""
-    from evaluation.significance import difference_rows, paired_rows
-
-    boot = paired["bootstrap"]
-    outcomes = (["", "value"], [list(r) for r in paired_rows(paired)])
-    rows = []
-    for metric, observed, interval in difference_rows(paired):
-        key = "accuracy" if metric.startswith("accuracy") else metric
-        rows.append([metric, observed, interval, _verdict(boot.get(key, {}), "low", "high", paired["images"])])
-    a, b = paired["models"]
-    return outcomes, ([f"difference {b} − {a}", "observed", f"{100 * boot['confidence']:.0f}% interval",
-                       "significant?"], rows)
-
-
-# Below this many images a percentile bootstrap interval is too narrow to trust (it cannot hold
-# the spread of images it never drew): no verdict is given.
-MIN_IMAGES_FOR_VERDICT = 10
-
-
-def _verdict(stat: dict, low: str, high: str, images: int | None) -> str:
-    if not stat or stat.get(low) is None:
-        return "no interval (too few images)"
-    if images is not None and images < MIN_IMAGES_FOR_VERDICT:
-        return f"too few images to tell ({images}; at least {MIN_IMAGES_FOR_VERDICT})"
-    if stat[low] > 0 or stat[high] < 0:
-        return "yes: the interval excludes 0"
-    return "no: the interval includes 0"
-
-
-def attention_rows(attention: dict, measure: str = "auroc") -> tuple[list[str], list[list[str]]]:
-    """(header, rows): per map, each model's mean [interval] of `measure` and each paired
-    difference with its verdict."""
-    from evaluation.attention_report import format_stat, map_order
-
-    labels, diffs = list(attention["summary"]), list(attention["differences"])
-    header = ["map", *labels, *diffs, "difference significant?"]
-    rows = []
-    for name in map_order(attention):
-        cells = [format_stat(attention["summary"][label].get(name, {}).get(measure)) for label in labels]
-        stats = [attention["differences"][d].get(name, {}).get(measure) for d in diffs]
-        cells += [format_stat(s) for s in stats]
-        verdicts = [_verdict(s, "low", "high", s.get("n")) if s else "only one model has it" for s in stats]
-        rows.append([name, *cells, "; ".join(verdicts)])
-    return header, rows
-
-
-def attention_summary(attention: dict) -> str:
-    """In words: how many paired AUROC differences are significant, and against chance."""
-    rows = attention_rows(attention)[1]
-    compared = [r for r in rows if not r[-1].startswith("only")]
-    labels = list(attention["summary"])
-    significant = [f"{r[0]} {r[1 + len(labels)].split(' ')[0]}" for r in compared if r[-1].startswith("yes")]
-    ds = attention["dataset"]
-    text = (f"{ds['measured']} images with cracks measured ({ds['skipped_no_crack']} without cracks skipped). "
-            f"AUROC 0.5 and lift 1 are chance. ")
-    if not compared:
-        return text + "The models share no map: no paired difference."
-    if all(r[-1].startswith("too few") for r in compared):
-        return text + (f"Too few images to tell whether the models' maps differ (at least {MIN_IMAGES_FOR_VERDICT} "
-                       "with cracks are needed for an interval to trust).")
-    if not significant:
-        return text + (f"None of the {len(compared)} paired AUROC differences is significant (every 95% interval "
-                       "includes 0): on these images, the maps of the two models are not shown to differ "
-                       "in how well they point at the cracks.")
-    diffs = " and ".join(attention["differences"])
-    return text + (f"{len(significant)} of {len(compared)} paired AUROC differences ({diffs}) have an interval that "
-                   f"excludes 0: {', '.join(significant)}; the others do not. Each interval describes these images; "
-                   "with several maps compared, one may exclude 0 by chance.")
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing
-
-
-def _png(fig: Figure) -> bytes:
-    from viz.figures import figure_bytes
-
-    return figure_bytes(fig, "png", dpi=FIGURE_DPI)
-
-
-def write_report(report: Report, *, title: str | None = None, limit: int | None = None) -> None:
-    """report.pdf and report.html from a Report's content; sets report.pages."""
-    from evaluation.alignment_figure import alignment_figure
-
-    title = title or "Mask R-CNN with and without BAM: what changes"
-    before, after = (m.label for m in report.models)
-    attention_png = _png(alignment_figure(report.attention)) if report.attention else None
-    subtitle = f"{before} (before) vs {after} (after) · {date.today().isoformat()}"
-    dataset = _dataset_sentence(report, limit)
-
-    pages = [_text_page(title, [("text", subtitle), ("text", dataset), ("heading", "The models"),
-                                ("table", model_rows(report.models))])]
-    ev = report.evaluation
-    blocks = [("text", f"{ev['dataset']['num_images']} images ({ev['dataset']['with_instances']} with cracks, "
-                       f"{ev['dataset']['without_instances']} without). {ev['rule'][0].upper()}{ev['rule'][1:]}. "
-                       "Box / mask AP: COCO, in percent."),
-              ("table", evaluation_rows(ev))]
-    paired = ev.get("paired")
-    if not paired:
-        blocks += [("text", "No paired statistics: the evaluation did not compare exactly two models.")]
-    pages.append(_text_page("Before / after", blocks))
-    if paired:
-        outcomes, differences = paired_tables(paired)
-        pages.append(_text_page("Is the difference real?", [
-            ("text", f"Before: {paired['models'][0]}. After: {paired['models'][1]}. The same {paired['images']} "
-                     "images; an image is right when its crack / no-crack verdict is."),
-            ("table", outcomes), ("table", differences), ("heading", "In words"), ("text", paired["summary"]),
-            ("text", f"Bootstrap: {paired['bootstrap']['resamples']} resamples of the images (seed "
-                     f"{paired['bootstrap']['seed']}), the same images for both models; AP re-counted from "
-                     "pycocotools' per-image matches.")]))
-    if report.attention:
-        pages.append(_picture_page("Does the network look at the cracks? Per stage", attention_png,
-                                   attention_summary(report.attention)))
-        pages.append(_text_page("Per stage, AUROC of each map as a crack-pixel detector",
-                                [("table", attention_rows(report.attention)),
-                                 ("text", "Means over images with 95% bootstrap intervals; differences paired "
-                                          "per image. attention cN: the spatial attention of stage N; feature "
-                                          "cN: the mean absolute activation of stage output cN.")]))
-    for example in report.examples:
-        pages.append(_picture_page(f"Example: {example.name}", example.png,
-                                   "For each model: its detections; its maps at c2, c3, c4 over the image (the "
-                                   "spatial attention where the model has attention, else the feature energy); "
-                                   "the Grad-CAM of its best detection at c4." + (f" {example.note}" if example.note
-                                                                                  else "")))
-    with PdfPages(report.pdf) as pdf:
-        info = pdf.infodict()
-        info["Title"], info["Subject"] = title, subtitle
-        for page in pages:
-            pdf.savefig(page)
-        report.pages = pdf.get_pagecount()
-    report.html.write_text(_html(report, title, subtitle, dataset, attention_png), encoding="utf-8")
-
-
-def _dataset_sentence(report: Report, limit: int | None) -> str:
-    ds = report.evaluation["dataset"]
-    name = f"{Path(ds['json']).parent.name}/{Path(ds['json']).name}"
-    text = f"Dataset: {name}, images in {ds['images']}"
-    if limit:
-        text += f" (the first {limit} images only: a quick version; intervals are wide on few images)"
-    return text + "."
-
-
-def _text_page(title: str, blocks: list[tuple[str, object]]) -> Figure:
-    """An A4 landscape page: a title, then headings, wrapped paragraphs and tables, top to bottom."""
-    fig = Figure(figsize=PAGE)
-    fig.text(0.05, 0.94, title, fontsize=17, weight="bold", va="top")
-    y, line = 0.87, 0.024
-    for kind, content in blocks:
-        if kind == "heading":
-            y -= 0.01
-            fig.text(0.05, y, content, fontsize=13, weight="bold", va="top")
-            y -= 0.045
-        elif kind == "text":
-            wrapped = textwrap.fill(str(content), 150)
-            fig.text(0.05, y, wrapped, fontsize=9.5, va="top", linespacing=1.4)
-            y -= line * (wrapped.count("\n") + 1) + 0.02
-        else:
-            header, rows = content
-            lines = [max(str(c).count("\n") + 1 for c in row) for row in rows]
-            height = 0.03 * (1 + sum(lines))
-            ax = fig.add_axes((0.05, y - height, 0.9, height))
-            ax.set_axis_off()
-            table = ax.table(cellText=rows, colLabels=header, loc="upper left", cellLoc="left",
-                             bbox=(0, 0, 1, 1))
-            table.auto_set_font_size(False)
-            table.set_fontsize(8.5)
-            # columns as wide as their longest line; the bbox scales them to the page's width
-            widths = [3 + max(len(line) for cell in column for line in str(cell).split("\n"))
-                      for column in zip(header, *rows)]
-            for (r, c), cell in table.get_celld().items():
-                cell.set_width(widths[c] / sum(widths))
-                cell.PAD = 0.3 / widths[c]  # a fraction of the cell's width: about a third of a character
-                if r == 0:
-                    cell.set_text_props(weight="bold")
-                    cell.set_facecolor("#E8ECF4")
-            y -= height + 0.03
-    return fig
-
-
-def _picture_page(title: str, png: bytes, caption: str) -> Figure:
-    """An A4 landscape page: a title, a picture scaled to fit, a caption under it."""
-    fig = Figure(figsize=PAGE)
-    fig.text(0.05, 0.94, title, fontsize=17, weight="bold", va="top")
-    picture = _decode(png)
-    ax = fig.add_axes((0.03, 0.14, 0.94, 0.75))
-    ax.imshow(picture)
-    ax.set_anchor("N")  # under the title, the free space (if any) below
-    ax.set_axis_off()
-    fig.text(0.05, 0.11, textwrap.fill(caption, 150), fontsize=9.5, va="top", linespacing=1.4)
-    return fig
-
-
-def _decode(png: bytes) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(io.BytesIO(png)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _html_table(content: tuple[list[str], list[list[str]]]) -> str:
-    header, rows = content
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _html_image(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-
-
-def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png: bytes | None) -> str:
-    e = html.escape
-    ev = report.evaluation
-    parts = [f"<h1>{e(title)}</h1>", f"<p>{e(subtitle)}</p>", f"<p>{e(dataset)}</p>",
-             '<section id="models"><h2>The models</h2>', _html_table(model_rows(report.models)), "</section>",
-             '<section id="before-after"><h2>Before / after</h2>',
-             f"<p>{e(ev['rule'][0].upper() + ev['rule'][1:])}. Box / mask AP: COCO, in percent.</p>",
-             _html_table(evaluation_rows(ev))]
-    if ev.get("paired"):
-        outcomes, differences = paired_tables(ev["paired"])
-        parts += ["<h3>Is the difference real?</h3>", _html_table(outcomes), _html_table(differences),
-                  f"<p><strong>{e(ev['paired']['summary'])}</strong></p>"]
-    parts.append("</section>")
-    if report.attention:
-        parts += ['<section id="attention"><h2>Does the network look at the cracks? Per stage</h2>',
-                  _html_image(attention_png, "per-stage attention alignment"),
-                  f"<p>{e(attention_summary(report.attention))}</p>",
-                  "<h3>AUROC of each map as a crack-pixel detector</h3>", _html_table(attention_rows(report.attention)),
-                  "</section>"]
-    if report.examples:
-        parts.append('<section id="examples"><h2>Examples</h2>')
-        for example in report.examples:
-            parts += [f"<h3>{e(example.name)}</h3>", _html_image(example.png, example.name)]
-        parts.append("<p>For each model: its detections; its maps at c2, c3, c4 over the image (the spatial "
-                     "attention where the model has attention, else the feature energy); the Grad-CAM of its "
-                     "best detection at c4.</p></section>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
-             "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#E8ECF4}"
-             "img{max-width:100%}")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
-            f"<style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")

@@ -61,9 +61,21 @@ class PrepareInputs:
 
 
 def load_images(records: Sequence[dict], cfgs: Sequence[CfgNode], *, workers: int | None = None) -> Iterator[dict]:
-    """Each record (in order) with "inputs" ({input_key: ModelInput}, see `model_input`), decoded in
-    `workers` worker processes (0: in this one; None: `default_workers`) while the caller uses the
-    previous ones. Raises DataProblemsError for a file that cannot be read."""
+    """Each record's image decoded and prepared for every model, in worker processes while the
+    caller uses the previous ones.
+
+    Args:
+        records: {"image_id", "file_name", ...} per image, in order.
+        cfgs: the models' configs (one prepared input per `input_key`).
+        workers: decoding processes (0: this one; None: `default_workers`).
+
+    Returns:
+        An iterator of the records, in order, each with "inputs" ({input_key: ModelInput}, see
+        `model_input`).
+
+    Raises:
+        training.data.DataProblemsError: a file that cannot be read, in one sentence.
+    """
     if not records:  # a DataLoader over nothing still starts its workers
         return
     loader = build_detection_test_loader(list(records), mapper=PrepareInputs(cfgs), sampler=SequentialSampler(records),

@@ -13,7 +13,9 @@ Model A is "before" (the baseline), model B "after"; every difference is B - A.
 - `pairing_from_counts`: for someone who has only the two TP / TN / FP / FN tables, which image
   pairings the tables allow, and the exact McNemar p of the most and least favourable one.
 
-Everything here is plain Python on counts and arrays; no model is run.
+Everything here is plain Python on counts and arrays; no model is run. The results are typed
+(evaluation.results: PairedStatistics, CountsPairing), said in words here (`paired_summary`,
+`counts_summary`) and as tables in evaluation.formatting.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import binomtest
 
-from evaluation.text_safety import markdown_text
+from evaluation.results import Bootstrap, CountsPairing, Interval, PairedStatistics, Pairing
 
 ALPHA = 0.05
 RESAMPLES = 1000  # enough for 95 % percentile intervals
@@ -40,9 +42,15 @@ AP_METRICS = ("AP", "AP50", "AP75")
 
 
 def mcnemar_exact(only_a: int, only_b: int) -> float:
-    """Two-sided exact McNemar p-value from the discordant counts (only A right, only B right).
+    """Two-sided exact McNemar p-value: the binomial test of min(b, c) successes in b + c trials
+    at p = 0.5.
 
-    The binomial test of min(b, c) successes in b + c trials at p = 0.5; 1.0 when b + c = 0."""
+    Args:
+        only_a, only_b: the discordant counts (b: only A right, c: only B right).
+
+    Returns:
+        The p-value; 1.0 when b + c = 0.
+    """
     if only_a < 0 or only_b < 0:
         raise ValueError(f"discordant counts cannot be negative (got {only_a}, {only_b}).")
     if only_a + only_b == 0:
@@ -53,9 +61,13 @@ def mcnemar_exact(only_a: int, only_b: int) -> float:
 def paired_outcomes(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
     """Image-level outcomes of two models on the same images, and McNemar's exact test.
 
-    correct_a[i], correct_b[i]: whether model A / B gets image i right (its crack / no-crack verdict
-    equals the truth). Returns {"images", "both_right", "only_a_right", "only_b_right", "both_wrong",
-    "mcnemar_p"}.
+    Args:
+        correct_a, correct_b: per image, whether model A / B gets it right (its crack / no-crack
+            verdict equals the truth).
+
+    Returns:
+        {"images", "both_right", "only_a_right", "only_b_right", "both_wrong", "mcnemar_p"}: the
+        counting fields of a PairedStatistics.
     """
     a, b = _booleans(correct_a, correct_b)
     only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
@@ -80,14 +92,14 @@ def bootstrap_indices(n_images: int, resamples: int = RESAMPLES, seed: int = SEE
     return np.random.default_rng(seed).integers(0, n_images, size=(resamples, n_images))
 
 
-def _interval(observed: float | None, replicates: np.ndarray, confidence: float) -> dict:
-    """{"observed", "low", "high"}: the percentile interval of the finite replicates (None if none)."""
+def _interval(observed: float | None, replicates: np.ndarray, confidence: float) -> Interval:
+    """The observed value and the percentile interval of the finite replicates (None if none)."""
     finite = replicates[np.isfinite(replicates)]
     if observed is None or not finite.size:
-        return {"observed": observed, "low": None, "high": None}
+        return Interval(observed)
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(finite, [tail, 100 - tail])
-    return {"observed": float(observed), "low": float(low), "high": float(high)}
+    return Interval(float(observed), float(low), float(high))
 
 
 class APResampler:
@@ -253,28 +265,32 @@ def _mean_defined(precision: np.ndarray) -> float | None:
 
 def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *,
                      ap: dict[str, tuple[APResampler, APResampler]] | None = None,
-                     resamples: int = RESAMPLES, seed: int = SEED, confidence: float = CONFIDENCE) -> dict:
+                     resamples: int = RESAMPLES, seed: int = SEED, confidence: float = CONFIDENCE) -> Bootstrap:
     """Percentile bootstrap intervals for B - A, both models on the same resampled images.
 
-    correct_a, correct_b: (n,) per-image right / wrong, as for `paired_outcomes`.
-    ap: {task name (e.g. "box", "mask"): (A's APResampler, B's)} over the same n images, or None.
-    Returns {"resamples", "seed", "confidence", "accuracy": {"observed", "low", "high"} (fractions),
-    and per task "<task> <metric>" (e.g. "mask AP50"): {"observed", "low", "high"} (AP points)}.
+    Args:
+        correct_a, correct_b: (n,) per-image right / wrong, as for `paired_outcomes`.
+        ap: {task name (e.g. "box", "mask"): (A's APResampler, B's)} over the same n images, or None.
+        resamples, seed, confidence: the bootstrap's.
+
+    Returns:
+        A Bootstrap whose intervals are "accuracy" (fractions) and, per task, "<task> <metric>"
+        (e.g. "mask AP50", in AP points).
     """
     a, b = _booleans(correct_a, correct_b)
     if not len(a):
         raise ValueError("no image to resample.")
     index = bootstrap_indices(len(a), resamples, seed)
     diff = b.astype(float) - a.astype(float)
-    out = {"resamples": resamples, "seed": seed, "confidence": confidence,
-           "accuracy": _interval(float(diff.mean()), diff[index].mean(axis=1), confidence)}
+    out = Bootstrap(resamples, seed, confidence,
+                    {"accuracy": _interval(float(diff.mean()), diff[index].mean(axis=1), confidence)})
     identity = np.arange(len(a))
     for task, (ap_a, ap_b) in (ap or {}).items():
         observed = _difference(ap_a(identity), ap_b(identity))
         replicates_a, replicates_b = ap_a.many(index), ap_b.many(index)
         for metric in AP_METRICS:
-            out[f"{task} {metric}"] = _interval(observed[metric], replicates_b[metric] - replicates_a[metric],
-                                                confidence)
+            out.intervals[f"{task} {metric}"] = _interval(observed[metric], replicates_b[metric] - replicates_a[metric],
+                                                          confidence)
     return out
 
 
@@ -284,12 +300,19 @@ def _difference(a: dict, b: dict) -> dict:
 
 def paired_statistics(labels: tuple[str, str], correct_a: Sequence[bool], correct_b: Sequence[bool], *,
                       ap: dict[str, tuple[APResampler, APResampler]] | None = None,
-                      resamples: int = RESAMPLES, seed: int = SEED) -> dict:
-    """The "paired" section of an evaluation: {"models": [A, B], **paired_outcomes, "bootstrap":
-    paired_bootstrap(...), "summary": one sentence}."""
-    stats = {"models": list(labels), **paired_outcomes(correct_a, correct_b),
-             "bootstrap": paired_bootstrap(correct_a, correct_b, ap=ap, resamples=resamples, seed=seed)}
-    stats["summary"] = paired_summary(stats)
+                      resamples: int = RESAMPLES, seed: int = SEED) -> PairedStatistics:
+    """The "paired" section of an evaluation.
+
+    Args:
+        labels: (A, B), before first.
+        correct_a, correct_b, ap, resamples, seed: as for `paired_outcomes` and `paired_bootstrap`.
+
+    Returns:
+        PairedStatistics: the outcomes, McNemar's p, the bootstrap and one sentence (`paired_summary`).
+    """
+    stats = PairedStatistics(list(labels), **paired_outcomes(correct_a, correct_b),
+                             bootstrap=paired_bootstrap(correct_a, correct_b, ap=ap, resamples=resamples, seed=seed))
+    stats.summary = paired_summary(stats)
     return stats
 
 
@@ -299,15 +322,22 @@ def paired_statistics(labels: tuple[str, str], correct_a: Sequence[bool], correc
 COUNT_KEYS = ("tp", "tn", "fp", "fn")
 
 
-def pairing_from_counts(table_a: dict, table_b: dict) -> dict:
-    """What the two image-level tables alone allow: table_a, table_b are {"tp", "tn", "fp", "fn"} of
-    models A and B on the same images (so the same positives TP + FN and negatives TN + FP).
+def pairing_from_counts(table_a: dict, table_b: dict) -> CountsPairing:
+    """What the two image-level tables alone allow.
 
     Which images each model gets right is unknown; every pairing of the two tables' right images is
-    possible. Returns {"images", "positives", "negatives", "correct_a", "correct_b",
-    "best": {"only_a_right", "only_b_right", "mcnemar_p"} (the pairing with the smallest p, which is
-    the one with the fewest disagreements), "worst": the same for the largest p}.
-    Raises ValueError, with a message for the user, for tables that cannot be of the same images.
+    possible.
+
+    Args:
+        table_a, table_b: {"tp", "tn", "fp", "fn"} of models A and B on the same images (so the
+            same positives TP + FN and negatives TN + FP).
+
+    Returns:
+        CountsPairing: the image counts, and the pairings with the smallest McNemar p ("best", the
+        one with the fewest disagreements) and the largest ("worst").
+
+    Raises:
+        ValueError: with a message for the user, for tables that cannot be of the same images.
     """
     for name, table in (("first", table_a), ("second", table_b)):
         if any(not isinstance(table.get(k), int) or table[k] < 0 for k in COUNT_KEYS):
@@ -327,12 +357,11 @@ def pairing_from_counts(table_a: dict, table_b: dict) -> dict:
     most = (table_a["tp"] - max(0, table_a["tp"] + table_b["tp"] - positives)
             + table_a["tn"] - max(0, table_a["tn"] + table_b["tn"] - negatives))
     gain = (table_b["tp"] + table_b["tn"]) - (table_a["tp"] + table_a["tn"])  # only B - only A, fixed
-    pairings = [{"only_a_right": b, "only_b_right": b + gain, "mcnemar_p": mcnemar_exact(b, b + gain)}
-                for b in range(fewest, most + 1)]
-    return {"images": positives + negatives, "positives": positives, "negatives": negatives,
-            "correct_a": table_a["tp"] + table_a["tn"], "correct_b": table_b["tp"] + table_b["tn"],
-            "best": min(pairings, key=lambda p: p["mcnemar_p"]),  # ties: the fewer disagreements
-            "worst": max(reversed(pairings), key=lambda p: p["mcnemar_p"])}  # ties: the more
+    pairings = [Pairing(b, b + gain, mcnemar_exact(b, b + gain)) for b in range(fewest, most + 1)]
+    return CountsPairing(positives + negatives, positives, negatives, table_a["tp"] + table_a["tn"],
+                         table_b["tp"] + table_b["tn"],
+                         best=min(pairings, key=lambda p: p.mcnemar_p),  # ties: the fewer disagreements
+                         worst=max(reversed(pairings), key=lambda p: p.mcnemar_p))  # ties: the more
 
 
 # ---------------------------------------------------------------------------------------------
@@ -348,17 +377,17 @@ def _images(n: int) -> str:
     return f"{n} image{'s' if n != 1 else ''}"
 
 
-def paired_summary(stats: dict, alpha: float = ALPHA) -> str:
-    """One or two sentences on `paired_statistics`' result, honest when nothing is significant."""
-    a, b = stats["models"]
-    only_a, only_b, p = stats["only_a_right"], stats["only_b_right"], stats["mcnemar_p"]
-    acc = stats.get("bootstrap", {}).get("accuracy", {})
+def paired_summary(stats: PairedStatistics, alpha: float = ALPHA) -> str:
+    """One or two sentences on paired statistics, honest when nothing is significant."""
+    a, b = stats.models
+    only_a, only_b, p = stats.only_a_right, stats.only_b_right, stats.mcnemar_p
+    acc = stats.bootstrap.intervals.get("accuracy")
     interval = ""
-    if acc.get("low") is not None:
-        interval = (f" ({100 * stats['bootstrap']['confidence']:.0f}% bootstrap interval of the accuracy "
-                    f"difference, {b} - {a}: {100 * acc['low']:+.1f} to {100 * acc['high']:+.1f} points)")
+    if acc is not None and acc.low is not None:
+        interval = (f" ({100 * stats.bootstrap.confidence:.0f}% bootstrap interval of the accuracy "
+                    f"difference, {b} - {a}: {100 * acc.low:+.1f} to {100 * acc.high:+.1f} points)")
     if only_a + only_b == 0:
-        return (f"{a} and {b} are right on exactly the same {_images(stats['images'])}: "
+        return (f"{a} and {b} are right on exactly the same {_images(stats.images)}: "
                 "no difference to test (McNemar p = 1).")
     head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
             f"(McNemar's exact test p = {format_p(p)})")
@@ -369,81 +398,22 @@ def paired_summary(stats: dict, alpha: float = ALPHA) -> str:
             f"accurate{interval}.")
 
 
-def counts_summary(result: dict, labels: tuple[str, str] = ("A", "B"), alpha: float = ALPHA) -> str:
+def counts_summary(result: CountsPairing, labels: tuple[str, str] = ("A", "B"), alpha: float = ALPHA) -> str:
     """What `pairing_from_counts`' result means, in words."""
     a, b = labels
-    best, worst = result["best"], result["worst"]
+    best, worst = result.best, result.worst
 
-    def pairing(p: dict) -> str:
-        return (f"{b} alone is right on {_images(p['only_b_right'])} and {a} alone on {p['only_a_right']} "
-                f"(exact McNemar p = {format_p(p['mcnemar_p'])})")
+    def pairing(p: Pairing) -> str:
+        return (f"{b} alone is right on {_images(p.only_b_right)} and {a} alone on {p.only_a_right} "
+                f"(exact McNemar p = {format_p(p.mcnemar_p)})")
 
-    text = (f"From the two tables alone ({result['correct_a']} -> {result['correct_b']} of "
-            f"{result['images']} images right) it is unknown which images changed. At best, with the "
+    text = (f"From the two tables alone ({result.correct_a} -> {result.correct_b} of "
+            f"{result.images} images right) it is unknown which images changed. At best, with the "
             f"fewest changes the counts allow, {pairing(best)}; at worst {pairing(worst)}. ")
-    if best["mcnemar_p"] >= alpha:
+    if best.mcnemar_p >= alpha:
         return text + (f"Even the best case is not significant at {alpha:g}: from these counts alone, "
                        "the difference may well be chance.")
-    if worst["mcnemar_p"] < alpha:
+    if worst.mcnemar_p < alpha:
         return text + f"Significant at {alpha:g} however the images pair up."
     return text + (f"Significant at {alpha:g} only if few images changed: the per-image outcomes "
                    "(python -m app evaluate on the images) are needed to decide.")
-
-
-def _ci(interval: dict, scale: float, unit: str) -> tuple[str, str]:
-    """(observed, "low to high") as text; "n/a" where undefined."""
-    if interval.get("observed") is None:
-        return "n/a", "n/a"
-    observed = f"{scale * interval['observed']:+.1f}{unit}"
-    if interval.get("low") is None:
-        return observed, "n/a"
-    return observed, f"{scale * interval['low']:+.1f}{unit} to {scale * interval['high']:+.1f}{unit}"
-
-
-def paired_rows(stats: dict) -> list[tuple[str, str]]:
-    """(what, value) rows for a small table of `paired_statistics`' result."""
-    a, b = stats["models"]
-    return [(f"images only {a} gets right", str(stats["only_a_right"])),
-            (f"images only {b} gets right", str(stats["only_b_right"])),
-            ("images both get right / both wrong", f"{stats['both_right']} / {stats['both_wrong']}"),
-            ("McNemar exact p (two-sided)", format_p(stats["mcnemar_p"]))]
-
-
-def difference_rows(stats: dict) -> list[tuple[str, str, str]]:
-    """(metric, observed B - A, interval) rows from `paired_statistics`' bootstrap."""
-    boot = stats["bootstrap"]
-    rows = [("accuracy (points)", *_ci(boot["accuracy"], 100, ""))]
-    for key, interval in boot.items():
-        if isinstance(interval, dict) and key != "accuracy":  # the AP rows, already in points
-            rows.append((key, *_ci(interval, 1, "")))
-    return rows
-
-
-def paired_markdown(stats: dict) -> str:
-    """The paired statistics as a Markdown section (the model labels escaped: evaluation.text_safety)."""
-    stats = {**stats, "models": [markdown_text(label) for label in stats["models"]]}
-    a, b = stats["models"]
-    boot = stats["bootstrap"]
-    lines = ["## Paired statistics", "", f"Before: {a}. After: {b}. The same {stats['images']} images.",
-             "", "| | |", "| --- | ---: |"]
-    lines += [f"| {what} | {value} |" for what, value in paired_rows(stats)]
-    lines += ["", f"| difference {b} - {a} | observed | {100 * boot['confidence']:.0f}% bootstrap interval |",
-              "| --- | ---: | ---: |"]
-    lines += [f"| {metric} | {observed} | {interval} |" for metric, observed, interval in difference_rows(stats)]
-    lines += ["", f"Bootstrap: {boot['resamples']} resamples of the images (seed {boot['seed']}), the same "
-                  "images for both models; AP from pycocotools' per-image matches, not re-matched.", "",
-              paired_summary(stats), ""]
-    return "\n".join(lines)
-
-
-def counts_markdown(result: dict, labels: tuple[str, str] = ("A", "B")) -> str:
-    """`pairing_from_counts`' result as a Markdown section (the labels escaped: evaluation.text_safety)."""
-    labels = a, b = tuple(markdown_text(label) for label in labels)
-    lines = ["## From counts alone", "",
-             f"{result['images']} images ({result['positives']} with cracks, {result['negatives']} without): "
-             f"{a} right on {result['correct_a']}, {b} on {result['correct_b']}.", "",
-             f"| pairing | only {a} right | only {b} right | McNemar exact p |", "| --- | ---: | ---: | ---: |"]
-    for name in ("best", "worst"):
-        p = result[name]
-        lines.append(f"| {name} case | {p['only_a_right']} | {p['only_b_right']} | {format_p(p['mcnemar_p'])} |")
-    return "\n".join(lines + ["", counts_summary(result, labels), ""])

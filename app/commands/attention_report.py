@@ -90,6 +90,6 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     print((out / REPORT_FILES[2]).read_text())
     print(f"Reports: {', '.join(str(out / name) for name in REPORT_FILES)} "
-          f"({results['dataset']['measured']} images measured, "
-          f"{results['dataset']['skipped_no_crack']} without cracks skipped).")
+          f"({results.dataset.measured} images measured, {results.dataset.skipped_no_crack} without cracks "
+          "skipped).")
     return EXIT_OK

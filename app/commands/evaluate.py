@@ -71,7 +71,8 @@ def _counts(text: str) -> dict:
 
 def run_from_counts(args: argparse.Namespace) -> int:
     """Prints what the two tables of --from-counts allow (evaluation.significance.pairing_from_counts)."""
-    from evaluation.significance import counts_markdown, pairing_from_counts
+    from evaluation.formatting import counts_markdown
+    from evaluation.significance import pairing_from_counts
 
     if args.models or args.json or args.images or args.out:
         return fail("--from-counts runs no model: give it without --models, --json, --images or --out.")
@@ -115,5 +116,5 @@ def evaluate_in_process(args: argparse.Namespace, specs: list) -> int:
     out = Path(args.out)
     print((out / "evaluation.md").read_text())
     print(f"Reports: {out / 'evaluation.md'}, evaluation.csv, evaluation.json, disagreements.json "
-          f"({results['disagreements']} images on which the models disagree).")
+          f"({results.disagreements} images on which the models disagree).")
     return EXIT_OK

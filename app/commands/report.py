@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from evaluation.handout import build_report
+    from evaluation.handout import HandoutRequest, build_report
 
     bar = tqdm(total=100, unit="%", bar_format="{percentage:3.0f}% |{bar:30}| {desc} [{elapsed}]")
 
@@ -87,19 +87,19 @@ def run(args: argparse.Namespace) -> int:
         bar.set_description_str(text, refresh=False)
         bar.update(round(100 * fraction) - bar.n)
 
-    status, report = run_measure(
-        specs, lambda models: build_report(models, args.json, args.images, args.out, limit=args.limit,
-                                           examples=args.examples, example_count=args.example_count,
-                                           examples_json=examples_json, evaluation_json=args.evaluation,
-                                           attention_json=args.attention, threshold=args.threshold,
-                                           resamples=args.resamples, on_progress=progress),
-        nothing="no report was written")
+    request = HandoutRequest(Path(args.json), Path(args.images), Path(args.out), limit=args.limit,
+                             examples=tuple(map(Path, args.examples)) if args.examples else None,
+                             example_count=args.example_count, examples_json=examples_json,
+                             evaluation_json=args.evaluation, attention_json=args.attention, threshold=args.threshold,
+                             resamples=args.resamples)
+    status, report = run_measure(specs, lambda models: build_report(models, request, progress),
+                                 nothing="no report was written")
     bar.close()
     if report is None:
         return status
     took = ", ".join(f"{name} {s:.1f} s" for name, s in report.seconds.items())
     print(f"Report: {report.pdf} ({report.pages} pages), {report.html}. Took {sum(report.seconds.values()):.0f} s "
           f"({took}).")
-    if report.evaluation.get("paired"):
-        print(report.evaluation["paired"]["summary"])
+    if report.evaluation.paired:
+        print(report.evaluation.paired.summary)
     return EXIT_OK

@@ -60,11 +60,11 @@ if done is None:
 if done.key != attention_measured.run_key(pair, json_path, image_dir, limit):
     st.caption("These results are from an earlier run (other dataset, models or number of images).")
 results = done.results
-ds = results["dataset"]
+ds = results.dataset
 st.subheader("Per stage")
-st.caption(f"{ds['measured']} images with cracks measured, {ds['skipped_no_crack']} without cracks skipped · "
-           f"{literal(Path(ds['json']).name)}")
-if not ds["measured"]:
+st.caption(f"{ds.measured} images with cracks measured, {ds.skipped_no_crack} without cracks skipped · "
+           f"{literal(Path(ds.json).name)}")
+if not ds.measured:
     st.warning("No image of this set has a crack annotation: nothing to measure.", icon=":material/warning:")
     st.stop()
 st.image(str(done.figure_png), width="stretch")
@@ -76,14 +76,14 @@ widgets.downloads_row([(name.split(".")[-1].upper(), (lambda n=name: done.report
                        for name, mime in attention_measured.REPORTS.items()], key="am")
 
 st.subheader("Best and worst images")
-labels = list(results["summary"])
+labels = results.labels
 cols = st.columns(2)
 label = cols[0].selectbox("Model", labels, index=len(labels) - 1, key="am_drill_model")
-names = [n for n in results["summary"][label] if not n.startswith("gradcam")]  # maps the capture gives
+names = [n for n in results.summary[label] if not n.startswith("gradcam")]  # maps the capture gives
 name = cols[1].selectbox("Map", names, key="am_drill_map")
-best, worst = done.ranked(label, name, measure, SHOWN)
+best, worst = results.ranked(label, name, measure, SHOWN)
 loaded = next(m for m in pair if m.label == label)
-masks = attention_measured.drill_masks(Path(ds["json"]), [e["image_id"] for e in best + worst])  # once per change
+masks = attention_measured.drill_masks(Path(ds.json), [e["image_id"] for e in best + worst])  # once per change
 for title, entries in ((f"Best {attention_measured.measure_title(measure)}", best),
                        (f"Worst {attention_measured.measure_title(measure)}", worst)):
     st.markdown(f"**{title}** · {name} of {literal(label)}")

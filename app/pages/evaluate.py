@@ -1,6 +1,7 @@
 """Evaluate: both models over a labelled dataset, the crack / no-crack table side by side, and the
 images on which they disagree."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -96,40 +97,40 @@ if done is None:
 if done.key != run_key:
     st.caption("These results are from an earlier run (other dataset, models or threshold).")
 results = done.results
-ds = results["dataset"]
+ds = results.dataset
 st.subheader("Results")
-st.caption(f"{ds['num_images']} images: {ds['with_instances']} with cracks, {ds['without_instances']} without · "
-           f"{literal(Path(ds['json']).name)}")
+st.caption(f"{ds.num_images} images: {ds.with_instances} with cracks, {ds.without_instances} without · "
+           f"{literal(Path(ds.json).name)}")
 table = evaluation.evaluation_table(results)
 st.dataframe(table, hide_index=True, width="stretch", height=(len(table) + 1) * 35 + 3)  # every row, no scrolling
-for label, m in results["models"].items():
-    st.caption(f"**{literal(label)}**: {literal(m['model'])}")
+for label, m in results.models.items():
+    st.caption(f"**{literal(label)}**: {literal(m.model)}")
 widgets.downloads_row([(f"{'Disagreements' if name.startswith('disagreements') else 'Table'} "
                         f"({name.split('.')[-1].upper()})", (lambda n=name: done.report(n)), name, mime)
                        for name, mime in evaluation.REPORTS.items()], key="eval")
 
-paired = results.get("paired")  # two models on the same images
+paired = results.paired  # two models on the same images
 if paired:
     st.subheader("Is the difference real?")
     cols = st.columns([2, 3])
     cols[0].dataframe(evaluation.paired_table(paired), hide_index=True, width="stretch")
     cols[1].dataframe(evaluation.difference_table(paired), hide_index=True, width="stretch")
-    st.markdown(paired_summary({**paired, "models": [literal(m) for m in paired["models"]]}))  # labels escaped
-    boot = paired["bootstrap"]
-    st.caption(f"Differences: {literal(paired['models'][1])} − {literal(paired['models'][0])}, accuracy in "
-               f"percentage points, AP in AP points. Intervals: {boot['resamples']} bootstrap resamples of the "
-               f"images (seed {boot['seed']}), the same images for both models; AP re-counted from pycocotools' "
+    st.markdown(paired_summary(replace(paired, models=[literal(m) for m in paired.models])))  # labels escaped
+    boot = paired.bootstrap
+    st.caption(f"Differences: {literal(paired.models[1])} − {literal(paired.models[0])}, accuracy in "
+               f"percentage points, AP in AP points. Intervals: {boot.resamples} bootstrap resamples of the "
+               f"images (seed {boot.seed}), the same images for both models; AP re-counted from pycocotools' "
                "per-image matches.")
 
-run_threshold = results["threshold"]
+run_threshold = results.threshold
 images = done.images
-labels = list(results["models"])
+labels = results.labels
 if images:
     st.subheader("Precision and recall, image level")
     curves, ap = evaluation.image_pr_curves(images)
     if curves:
-        points = [{"model": label, "recall": m["image_level"]["recall"], "precision": m["image_level"]["precision"]}
-                  for label, m in results["models"].items() if m["image_level"]["precision"] is not None]
+        points = [{"model": label, "recall": m.image_level.recall, "precision": m.image_level.precision}
+                  for label, m in results.models.items() if m.image_level.precision is not None]
         st.vega_lite_chart({"layer": [
             {"data": {"values": curves}, "mark": {"type": "line", "interpolate": "step-before"},
              "encoding": {"x": {"field": "recall", "type": "quantitative", "scale": {"domain": [0, 1]}},
@@ -160,7 +161,7 @@ if instance_curves:
     st.caption("COCO's interpolated precision at each recall, IoU 0.5, from pycocotools (`mask` and `box`); "
                "the mean of a curve is its AP50.")
 
-count = results["disagreements"]
+count = results.disagreements
 st.subheader("Browse the images")
 if not images:
     st.info("This run kept no per-image scores: run the evaluation again to browse its images.",

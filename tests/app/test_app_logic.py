@@ -12,6 +12,7 @@ import models
 from app import assets, evaluation, exports
 from app.model_choice import demo_choice, load, parse_class_names, path_choice, save_upload
 from models import ModelSpec
+from tests.results import made_evaluation
 from viz.figures import panels_figure
 from viz.views.detections import ground_truth_caption
 
@@ -88,11 +89,11 @@ def test_exports_pdf_pages_zip_and_panels_figure():
 
 
 def test_evaluation_table_formats_training_results():
-    results = {"models": {"base": {"image_level": {"images": 4, "tp": 1, "tn": 2, "fp": 0, "fn": 1, "accuracy": 0.75,
-                                                   "precision": 1.0, "recall": None},
-                                   "coco": {"bbox": {"AP": 12.5, "AP50": None, "AP75": 0.0},
-                                            "segm": {"AP": 3.0, "AP50": 1.0, "AP75": 0.0}},
-                                   "seconds_per_image": 0.25}}}
+    level = {"images": 4, "tp": 1, "tn": 2, "fp": 0, "fn": 1, "accuracy": 0.75, "precision": 1.0, "recall": None}
+    results = made_evaluation({"base": {"image_level": level,
+                                        "coco": {"bbox": {"AP": 12.5, "AP50": None, "AP75": 0.0},
+                                                 "segm": {"AP": 3.0, "AP50": 1.0, "AP75": 0.0}},
+                                        "seconds_per_image": 0.25}})
     rows = {r["metric"]: r["base"] for r in evaluation.evaluation_table(results)}
     assert rows["TP"] == "1" and rows["accuracy"] == "75.00%"  # as in evaluation.md and rows["recall"] == "n/a"
     assert rows["box AP"] == "12.5" and rows["box AP50"] == "n/a"

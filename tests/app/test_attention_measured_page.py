@@ -16,8 +16,8 @@ def test_attention_measured_page_on_a_small_labelled_set(tmp_path, server_folder
     assert_clean(at)
     assert not errors(at)
     results = at.session_state["alignment"].results
-    measured = results["dataset"]["measured"]
-    assert measured >= 1 and measured + results["dataset"]["skipped_no_crack"] == 4
+    measured = results.dataset.measured
+    assert measured >= 1 and measured + results.dataset.skipped_no_crack == 4
     table = at.dataframe[0].value
     assert list(table["map"]) == ["attention c2", "attention c3", "attention c4",
                                   "feature c2", "feature c3", "feature c4", "feature c5"]

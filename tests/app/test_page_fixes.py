@@ -1,5 +1,5 @@
-"""What a person sees on the pages, after the display bugs of issue 13: each test fails on the
-page as it was before its fix."""
+"""What a person sees on the pages: the attention statistics and charts, the Grad-CAM page's
+layers and instance match, the detection changes table, and an evaluation kept for a new session."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_evaluate_results_are_kept_for_a_new_session_and_browsable(tmp_path, ser
     charts = [json.loads(c.proto.spec) for c in again.main.get("vega_lite_chart")]
     (curve,) = [c for c in charts if "layer" in c]
     assert {row["model"] for row in curve["layer"][0]["data"]["values"]} == set(
-        again.session_state["evaluation"].results["models"])
+        again.session_state["evaluation"].results.labels)
     (browse,) = [d.value for d in again.dataframe if "file_name" in d.value.columns]
     assert len(browse) == 4
     again.button_group(key="eval_outcomes").set_value(["TN"]).run()

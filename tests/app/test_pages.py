@@ -175,18 +175,18 @@ def test_evaluate_page_on_a_small_labelled_set(tmp_path, server_folder):
     table = at.dataframe[0].value
     assert list(table["metric"][:5]) == ["images", "TP", "TN", "FP", "FN"]
     assert {"accuracy", "precision", "recall", "box AP", "mask AP"} <= set(table["metric"])
-    assert list(table.columns[1:]) == list(at.session_state["evaluation"].results["models"])
+    assert list(table.columns[1:]) == at.session_state["evaluation"].results.labels
     assert (table[table["metric"] == "images"].iloc[0, 1:] == "3").all()
     labels = [b.label for b in at.get("download_button")]
     assert {"Table (CSV)", "Table (MD)", "Table (JSON)"} <= set(labels)
     # the paired statistics of the two models on these images
-    paired = at.session_state["evaluation"].results["paired"]
+    paired = at.session_state["evaluation"].results.paired
     assert at.dataframe[1].value.iloc[-1, 0] == "McNemar exact p (two-sided)"
     assert list(at.dataframe[2].value["difference"][:2]) == ["accuracy (points)", "box AP"]
-    assert paired["summary"] in [m.value for m in at.markdown]
+    assert paired.summary in [m.value for m in at.markdown]
     # the instance-level precision-recall curves, from pycocotools
-    curves = at.session_state["evaluation"].results["models"]
-    assert all(len(m["pr_curve"]["recall"]) == 101 for m in curves.values())
+    curves = at.session_state["evaluation"].results.models
+    assert all(len(m.pr_curve["recall"]) == 101 for m in curves.values())
     assert "Precision and recall, instance level" in [h.value for h in at.subheader]
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from demo.v2.generator import generate_dataset
-from evaluation.evaluate import evaluate, format_metric, image_level_counts
+from evaluation.evaluate import evaluate, image_level_counts
+from evaluation.formatting import format_metric
 from models import load
 from models.zoo import resolve
 
@@ -52,8 +53,8 @@ def test_the_cards_counts_follow_from_the_stored_scores(split):
     for column, label in enumerate(stored["models"]):
         counts = image_level_counts(truth, [image["max_scores"][label] for image in stored["images"]], 0.5)
         for row, key in (("TP", "tp"), ("TN", "tn"), ("FP", "fp"), ("FN", "fn")):
-            assert int(rows[row][column]) == counts[key], f"{split}, {label}: {row}"
-        assert rows["accuracy"][column] == format_metric(counts["accuracy"], "percent")
+            assert int(rows[row][column]) == getattr(counts, key), f"{split}, {label}: {row}"
+        assert rows["accuracy"][column] == format_metric(counts.accuracy, "percent")
 
 
 @pytest.fixture(scope="module")

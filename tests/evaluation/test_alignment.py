@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from evaluation.alignment import alignment, auroc, lift, mass_share, mean_with_ci, pointing_game, within
+from evaluation.results import Stat
 
 
 @pytest.fixture
@@ -86,13 +87,13 @@ def test_bootstrap_interval_is_seeded_and_brackets_the_mean():
     values = np.random.default_rng(1).normal(0.6, 0.1, 50)
     a, b = mean_with_ci(values, seed=3), mean_with_ci(values, seed=3)
     assert a == b
-    assert a["low"] < a["mean"] < a["high"] and a["n"] == 50
+    assert a.low < a.mean < a.high and a.n == 50
     assert mean_with_ci(values, seed=4) != a  # another seed, other resamples
     wider = mean_with_ci(values, seed=3, confidence=0.99)
-    assert wider["low"] < a["low"] and wider["high"] > a["high"]
+    assert wider.low < a.low and wider.high > a.high
 
 
 def test_bootstrap_edge_cases():
-    assert mean_with_ci([]) == {"mean": None, "low": None, "high": None, "n": 0}
-    assert mean_with_ci([0.3, math.nan]) == {"mean": 0.3, "low": None, "high": None, "n": 1}
-    assert mean_with_ci([1.0, 1.0, 1.0]) == {"mean": 1.0, "low": 1.0, "high": 1.0, "n": 3}
+    assert mean_with_ci([]) == Stat(None, None, None, 0)
+    assert mean_with_ci([0.3, math.nan]) == Stat(0.3, None, None, 1)
+    assert mean_with_ci([1.0, 1.0, 1.0]) == Stat(1.0, 1.0, 1.0, 3)

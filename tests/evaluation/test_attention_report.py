@@ -160,8 +160,9 @@ def test_reported_maps_are_those_of_each_models_own_capture(report):
 def test_the_figure_takes_a_dataset_named_like_mathtext(report):
     """'$\\frac$' would stop matplotlib's mathtext parser: the dataset's name is plain text."""
     from evaluation.alignment_figure import alignment_figure
+    from evaluation.results import Alignment
     from viz.figures import figure_bytes
 
-    results = json.loads((report[1] / "attention_report.json").read_text())
-    results["dataset"]["json"] = "data/$\\frac$.json"
+    results = Alignment.from_json(json.loads((report[1] / "attention_report.json").read_text()))
+    results.dataset.json = "data/$\\frac$.json"
     assert figure_bytes(alignment_figure(results), "png").startswith(b"\x89PNG")

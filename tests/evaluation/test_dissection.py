@@ -480,9 +480,9 @@ def test_a_knockout_row_from_two_evaluations():
     row = knockout_row(before, after, paired, label="c3 best 8", description="eight zeroed")
     assert row.delta_accuracy == pytest.approx(-10.0) and row.delta_recall == pytest.approx(-100 / 6)
     assert row.delta_box_ap == pytest.approx(-2.5) and row.delta_mask_ap is None
-    assert row.mcnemar_p == paired["mcnemar_p"] and (row.only_before_right, row.only_after_right) == (2, 1)
+    assert row.mcnemar_p == paired.mcnemar_p and (row.only_before_right, row.only_after_right) == (2, 1)
     low, high = row.accuracy_interval
-    assert low == pytest.approx(100 * paired["bootstrap"]["accuracy"]["low"]) and low <= -10 <= high
+    assert low == pytest.approx(100 * paired.bootstrap.intervals["accuracy"].low) and low <= -10 <= high
     same = knockout_row_from_evaluation({"models": {"model": before, "c3 best 8": after}, "paired": paired})
     assert same.to_json() == {**row.to_json(), "description": ""}
     assert "| c3 best 8 | 80.00% | -10.0 | -16.7 | -2.5 | n/a |" in knockout_markdown([row])

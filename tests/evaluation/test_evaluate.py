@@ -6,6 +6,7 @@ import pytest
 
 import models
 from evaluation.evaluate import evaluate
+from evaluation.results import Evaluation, Interval
 
 
 def _load(label, config, weights):
@@ -22,13 +23,14 @@ def test_evaluate_two_models_side_by_side(trained_run, random_baseline, shared_c
     models_ = [_load("Mask R-CNN", *random_baseline),
                _load("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")]
     seen = []
-    results = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
-                       on_progress=lambda done, total: seen.append((done, total)))
+    found = evaluate(models_, json_path, image_dir, tmp_path / "eval", threshold=0.5, progress=False,
+                     on_progress=lambda done, total: seen.append((done, total)))
     assert seen == [(i, 6) for i in range(1, 7)]
 
     written = {p.name for p in (tmp_path / "eval").iterdir()}
     assert written == {"evaluation.json", "evaluation.csv", "evaluation.md", "disagreements.json", "images.json"}
-    assert _no_nan((tmp_path / "eval" / "evaluation.json").read_text()) == results
+    results = _no_nan((tmp_path / "eval" / "evaluation.json").read_text())  # the file, as it is read
+    assert results == found.to_json() and Evaluation.from_json(results) == found
     assert results["dataset"]["num_images"] == 6 and results["dataset"]["with_instances"] == 4
     assert list(results["models"]) == ["Mask R-CNN", "Mask R-CNN + BAM"]
     for label, m in results["models"].items():
@@ -68,16 +70,16 @@ def test_evaluate_a_model_against_itself(random_baseline, shared_coco, tmp_path)
     json_path, image_dir = shared_coco
     results = evaluate([_load("A", *random_baseline), _load("B", *random_baseline)], json_path, image_dir, tmp_path,
                        threshold=0.0, progress=False)  # every detection counts: both say "crack" everywhere
-    paired = results["paired"]
-    assert (paired["only_a_right"], paired["only_b_right"], paired["mcnemar_p"]) == (0, 0, 1.0)
-    assert paired["both_right"] == 4 and paired["both_wrong"] == 2
-    boot = paired["bootstrap"]
-    assert boot["accuracy"] == {"observed": 0.0, "low": 0.0, "high": 0.0}
-    ap_rows = [key for key in boot if key.startswith(("box ", "mask "))]
+    paired = results.paired
+    assert (paired.only_a_right, paired.only_b_right, paired.mcnemar_p) == (0, 0, 1.0)
+    assert paired.both_right == 4 and paired.both_wrong == 2
+    intervals = paired.bootstrap.intervals
+    assert intervals["accuracy"] == Interval(0.0, 0.0, 0.0)
+    ap_rows = [key for key in intervals if key.startswith(("box ", "mask "))]
     assert ap_rows == ["box AP", "box AP50", "box AP75", "mask AP", "mask AP50", "mask AP75"]
     for key in ap_rows:
-        assert boot[key] == {"observed": 0.0, "low": 0.0, "high": 0.0}
-    assert "no difference to test" in paired["summary"]
+        assert intervals[key] == Interval(0.0, 0.0, 0.0)
+    assert "no difference to test" in paired.summary
 
 
 def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coco, tmp_path):

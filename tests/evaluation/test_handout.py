@@ -18,7 +18,9 @@ from PIL import Image
 import models
 from app.cli import main
 from evaluation import handout
+from evaluation.formatting import auroc_rows, auroc_summary, verdict
 from tests.coco import BAM_CONFIG, SMALL
+from tests.results import made_alignment
 
 
 @pytest.fixture(scope="module")
@@ -111,28 +113,27 @@ def _stat(mean, low, high, n=30):
     return {"mean": mean, "low": low, "high": high, "n": n}
 
 
-def _attention(diff: dict) -> dict:
-    return {"dataset": {"measured": diff["n"], "skipped_no_crack": 1},
-            "summary": {"A": {"feature c2": {"auroc": _stat(0.8, 0.7, 0.9)}},
-                        "B": {"feature c2": {"auroc": _stat(0.82, 0.7, 0.9)},
-                              "attention c2": {"auroc": _stat(0.7, 0.6, 0.8)}}},
-            "differences": {"B - A": {"feature c2": {"auroc": diff}}}}
+def _attention(diff: dict):
+    return made_alignment({"A": {"feature c2": {"auroc": _stat(0.8, 0.7, 0.9)}},
+                           "B": {"feature c2": {"auroc": _stat(0.82, 0.7, 0.9)},
+                                 "attention c2": {"auroc": _stat(0.7, 0.6, 0.8)}}},
+                          {"B - A": {"feature c2": {"auroc": diff}}}, measured=diff["n"], skipped=1)
 
 
 def test_attention_differences_are_called_what_they_are():
     not_significant = _attention(_stat(0.02, -0.01, 0.05))
-    rows = dict((r[0], r[-1]) for r in handout.attention_rows(not_significant)[1])
+    rows = dict((r[0], r[-1]) for r in auroc_rows(not_significant)[1])
     assert rows == {"attention c2": "only one model has it", "feature c2": "no: the interval includes 0"}
-    assert "None of the 1 paired AUROC differences is significant" in handout.attention_summary(not_significant)
+    assert "None of the 1 paired AUROC differences is significant" in auroc_summary(not_significant)
     significant = _attention(_stat(-0.1, -0.15, -0.05))
     assert "1 of 1 paired AUROC differences (B - A) have an interval that excludes 0: feature c2 -0.100" \
-        in handout.attention_summary(significant)
-    assert handout._verdict(_stat(0.1, None, None), "low", "high", 30) == "no interval (too few images)"
+        in auroc_summary(significant)
+    assert verdict(None, None, 30) == "no interval (too few images)"
     # an interval of 4 images that excludes 0 is no verdict: a bootstrap cannot hold what it never drew
     few = _attention(_stat(-0.1, -0.15, -0.05, n=4))
-    rows = dict((r[0], r[-1]) for r in handout.attention_rows(few)[1])
+    rows = dict((r[0], r[-1]) for r in auroc_rows(few)[1])
     assert rows["feature c2"] == "too few images to tell (4; at least 10)"
-    assert "Too few images to tell" in handout.attention_summary(few)
+    assert "Too few images to tell" in auroc_summary(few)
 
 
 def test_limited_dataset_and_examples(shared_coco, tmp_path):

@@ -3,9 +3,11 @@ start a formula are neutralised, Markdown and HTML are escaped, figure titles ar
 
 import csv
 
-from evaluation.evaluate import image_level_counts, markdown_table, write_reports
-from evaluation.significance import counts_markdown, pairing_from_counts
+from evaluation.evaluate import image_level_counts, write_reports
+from evaluation.formatting import counts_markdown, evaluation_markdown
+from evaluation.significance import pairing_from_counts
 from evaluation.text_safety import csv_cell, figure_text, markdown_code, markdown_text
+from tests.results import made_evaluation
 
 HOSTILE_LABELS = ("=2+5", "<img src=x onerror=alert(1)> [click](http://x) | *b* `c`")
 
@@ -24,12 +26,13 @@ def test_markdown_text_is_text():
 
 
 def _results(labels):
-    level = image_level_counts([True, False], [0.9, 0.1], threshold=0.5)
+    level = image_level_counts([True, False], [0.9, 0.1], threshold=0.5).to_json()
     coco = {"bbox": {"AP": 50.0, "AP50": 80.0, "AP75": None}, "segm": {"AP": 40.0, "AP50": 70.0, "AP75": 10.0}}
     model = {"config": "c`.yaml", "weights": "<b>w</b>.pth", "model": "ResNet-18-FPN", "image_level": level,
              "coco": coco, "seconds_per_image": 0.1}
-    return {"dataset": {"json": "data/[x](e).json", "num_images": 2, "with_instances": 1, "without_instances": 1},
-            "threshold": 0.5, "rule": "rule", "models": {label: model for label in labels}, "disagreements": 0}
+    return made_evaluation({label: model for label in labels},
+                           dataset={"json": "data/[x](e).json", "num_images": 2, "with_instances": 1,
+                                    "without_instances": 1})
 
 
 def test_evaluation_reports_keep_hostile_labels_as_text(tmp_path):
@@ -42,7 +45,7 @@ def test_evaluation_reports_keep_hostile_labels_as_text(tmp_path):
     assert "# Evaluation on \\[x\\]\\(e\\).json" in md
     assert f"| | =2+5 | {markdown_text(HOSTILE_LABELS[1])} |" in md
     assert "config ``c`.yaml``, weights `<b>w</b>.pth`" in md  # code spans: shown as written, never HTML
-    assert markdown_table(_results(["a|b"])).count("a\\|b") == 2  # the table's column and the model list
+    assert evaluation_markdown(_results(["a|b"])).count("a\\|b") == 2  # the table's column and the model list
 
 
 def test_counts_markdown_escapes_its_labels():

@@ -10,14 +10,14 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from app.cli import main as cli
+from evaluation.formatting import counts_markdown, paired_markdown
+from evaluation.results import Interval, Pairing
 from evaluation.significance import (
     APResampler,
     _CategoryMatches,
     bootstrap_indices,
-    counts_markdown,
     mcnemar_exact,
     paired_bootstrap,
-    paired_markdown,
     paired_outcomes,
     paired_statistics,
     pairing_from_counts,
@@ -62,19 +62,19 @@ def test_the_worked_example_from_counts_alone():
     # 91.54 % and 93.85 % of 130 images are 119 and 122 images right
     assert (round(0.9154 * 130), round(0.9385 * 130)) == (119, 122)
     result = pairing_from_counts(BEFORE, AFTER)
-    assert (result["correct_a"], result["correct_b"], result["images"]) == (119, 122, 130)
+    assert (result.correct_a, result.correct_b, result.images) == (119, 122, 130)
     # at best the 3 newly found cracks are the only change: 3 gained, none lost
-    assert result["best"] == {"only_a_right": 0, "only_b_right": 3, "mcnemar_p": pytest.approx(0.25)}
+    assert (result.best.only_a_right, result.best.only_b_right, result.best.mcnemar_p) == (0, 3, pytest.approx(0.25))
     # at worst the two models find overlapping cracks as little as 49 positives allow: 30 in common
-    assert (result["worst"]["only_a_right"], result["worst"]["only_b_right"]) == (8, 11)
-    assert result["worst"]["mcnemar_p"] == pytest.approx(mcnemar_exact(8, 11))
+    assert (result.worst.only_a_right, result.worst.only_b_right) == (8, 11)
+    assert result.worst.mcnemar_p == pytest.approx(mcnemar_exact(8, 11))
     # every pairing in between lies between the two
     for b in range(0, 9):
-        assert 0.25 <= mcnemar_exact(b, b + 3) <= result["worst"]["mcnemar_p"]
+        assert 0.25 <= mcnemar_exact(b, b + 3) <= result.worst.mcnemar_p
     # the other way round: the same pairings, mirrored
     backwards = pairing_from_counts(AFTER, BEFORE)
-    assert (backwards["best"]["only_a_right"], backwards["best"]["only_b_right"]) == (3, 0)
-    assert backwards["best"]["mcnemar_p"] == pytest.approx(0.25)
+    assert (backwards.best.only_a_right, backwards.best.only_b_right) == (3, 0)
+    assert backwards.best.mcnemar_p == pytest.approx(0.25)
     text = counts_markdown(result, ("Mask R-CNN", "with BAM"))
     assert "| best case | 0 | 3 | 0.25 |" in text and "not significant at 0.05" in text
 
@@ -82,12 +82,12 @@ def test_the_worked_example_from_counts_alone():
 def test_counts_that_allow_significance():
     # 10 -> 30 of 40 positives found, the negatives unchanged: at least 20 gained, none lost
     result = pairing_from_counts({"tp": 10, "tn": 40, "fp": 0, "fn": 30}, {"tp": 30, "tn": 40, "fp": 0, "fn": 10})
-    assert result["best"]["only_b_right"] == 20 and result["best"]["only_a_right"] == 0
-    assert result["worst"]["mcnemar_p"] < 0.05  # even 10 lost and 30 gained is significant
+    assert result.best.only_b_right == 20 and result.best.only_a_right == 0
+    assert result.worst.mcnemar_p < 0.05  # even 10 lost and 30 gained is significant
     assert "however the images pair up" in counts_markdown(result)
     # a trade: recall up, specificity down, the same accuracy
     trade = pairing_from_counts({"tp": 10, "tn": 40, "fp": 0, "fn": 30}, {"tp": 20, "tn": 30, "fp": 10, "fn": 20})
-    assert trade["best"] == {"only_a_right": 10, "only_b_right": 10, "mcnemar_p": 1.0}
+    assert trade.best == Pairing(10, 10, 1.0)
 
 
 def test_tables_of_different_images_are_refused():
@@ -101,14 +101,14 @@ def test_bootstrap_interval_is_seeded_and_contains_the_observed_difference():
     rng = np.random.default_rng(3)
     a, b = rng.random(130) < 0.85, rng.random(130) < 0.93
     first = paired_bootstrap(a, b, resamples=500, seed=7)
-    acc = first["accuracy"]
-    assert acc["observed"] == pytest.approx(b.mean() - a.mean())
-    assert acc["low"] < acc["observed"] < acc["high"]
-    assert acc["high"] - acc["low"] < 0.2  # 130 images narrow it down to some points
+    acc = first.intervals["accuracy"]
+    assert acc.observed == pytest.approx(b.mean() - a.mean())
+    assert acc.low < acc.observed < acc.high
+    assert acc.high - acc.low < 0.2  # 130 images narrow it down to some points
     assert paired_bootstrap(a, b, resamples=500, seed=7) == first
-    assert paired_bootstrap(a, b, resamples=500, seed=8)["accuracy"] != acc
-    same = paired_bootstrap(a, a, resamples=200)["accuracy"]
-    assert (same["observed"], same["low"], same["high"]) == (0.0, 0.0, 0.0)
+    assert paired_bootstrap(a, b, resamples=500, seed=8).intervals["accuracy"] != acc
+    same = paired_bootstrap(a, a, resamples=200).intervals["accuracy"]
+    assert same == Interval(0.0, 0.0, 0.0)
 
 
 def _coco_eval(gt: COCO, detections: list[dict], **params) -> COCOeval:
@@ -228,14 +228,14 @@ def test_ap_difference_interval(two_detectors):
     right_a, right_b = [True] * 30 + [False] * 10, [True] * 36 + [False] * 4
     boot = paired_bootstrap(right_a, right_b, ap=ap, resamples=200, seed=0)
     for metric, index in (("AP", 0), ("AP50", 1), ("AP75", 2)):
-        interval = boot[f"box {metric}"]
-        assert interval["observed"] == pytest.approx(100 * (eval_b.stats[index] - eval_a.stats[index]))
-        assert interval["low"] <= interval["observed"] <= interval["high"]
-    assert boot["box AP"]["low"] > 0  # B's tighter boxes and no false alarms: better on any draw
+        interval = boot.intervals[f"box {metric}"]
+        assert interval.observed == pytest.approx(100 * (eval_b.stats[index] - eval_a.stats[index]))
+        assert interval.low <= interval.observed <= interval.high
+    assert boot.intervals["box AP"].low > 0  # B's tighter boxes and no false alarms: better on any draw
     stats = paired_statistics(("A", "B"), right_a, right_b, ap=ap, resamples=200)
     text = paired_markdown(stats)
     assert "| images only B gets right | 6 |" in text and "| box AP50 |" in text
-    assert "McNemar's exact test p = 0.0312" in stats["summary"] and "unlikely" in stats["summary"]
+    assert "McNemar's exact test p = 0.0312" in stats.summary and "unlikely" in stats.summary
 
 
 def test_cli_from_counts(capsys):
