@@ -8,7 +8,7 @@
   `_`-prefixed arguments, which Streamlit does not hash. Display controls (score threshold,
   colormap, opacity, stage, channel, instance) are not part of any analysis key: changing them
   never re-runs the network.
-- CAMs and sanity checks: one per (model, image, box, method, target, layer), computed on demand;
+- CAMs and sanity checks: one per (model, image, viz.gradcam.CamRequest), computed on demand;
   the costly ones inside `_heavy`, a slot of the server-wide limit taken on a miss only
   (app/heavy_jobs.run_cached).
 - Per-session temp folder for uploaded model files, removed when the session ends.
@@ -108,30 +108,24 @@ def comparison(with_key: str, without_key: str, image_key: str, threshold: float
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cam(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str, layer: str,
-        _loaded: LoadedModel, _analysis, aug_smooth: bool = False, eigen_smooth: bool = False,
+def cam(model_key: str, image_key: str, request, _loaded: LoadedModel, _analysis,
         _heavy: contextlib.AbstractContextManager | None = None) -> np.ndarray:
-    """A CAM, (H, W) in [0, 1], for one box of the image (an instance of this model, or another
-    model's box scored by this one); the smoothing options are part of the key."""
+    """A CAM, (H, W) in [0, 1], of a viz.gradcam.CamRequest (an instance of this model, or another
+    model's box scored by this one): the request, smoothing included, is part of the key."""
     from viz.gradcam import instance_cam
 
     with _heavy or contextlib.nullcontext():
-        return instance_cam(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                            method=method, layer=layer, target=target, aug_smooth=aug_smooth,
-                            eigen_smooth=eigen_smooth, kept=_analysis.capture.stage_outputs)
+        return instance_cam(_loaded.model, _analysis.capture.model_input, request, kept=_analysis.capture.stage_outputs)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def sanity(model_key: str, image_key: str, box: tuple[float, ...], class_id: int, method: str, target: str,
-           layer: str, aug_smooth: bool, eigen_smooth: bool, _loaded: LoadedModel, _analysis, _original: np.ndarray,
+def sanity(model_key: str, image_key: str, request, _loaded: LoadedModel, _analysis, _original: np.ndarray,
            _heavy: contextlib.AbstractContextManager | None = None):
-    """viz.gradcam.sanity_check of that CAM (the model with randomized heads, the same options)."""
+    """viz.gradcam.sanity_check of that CAM (the model with randomized heads, the same request)."""
     from viz.gradcam import sanity_check
 
     with _heavy or contextlib.nullcontext():
-        return sanity_check(_loaded.model, _analysis.capture.model_input, np.asarray(box, np.float32), class_id,
-                            method=method, layer=layer, target=target, original=_original,
-                            aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+        return sanity_check(_loaded.model, _analysis.capture.model_input, request, original=_original)
 
 
 @st.cache_data(max_entries=24, show_spinner=False)

@@ -74,39 +74,36 @@ def comparison(sel: Selection, pair: tuple[LoadedModel, LoadedModel], found):
 STOP_WAITING = "To stop waiting, choose GradCAM or another light method, or turn smoothing off."
 
 
-def heavy_cam(method: str, aug_smooth: bool = False, eigen_smooth: bool = False) -> bool:
-    """Whether a CAM is heavy work (the server-wide limit of app/heavy_jobs.py): the perturbation
-    methods (a forward pass per channel) and smoothing (aug_smooth: three CAMs; eigen_smooth: an SVD)."""
-    from viz.gradcam import PERTURBATION_METHODS
-
-    return method in PERTURBATION_METHODS or aug_smooth or eigen_smooth
-
-
-def cam(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
-        *, aug_smooth: bool = False, eigen_smooth: bool = False):
-    what = f"{method} at {layer} for {loaded.label}"
-    box = tuple(float(v) for v in box)
+def cam(loaded: LoadedModel, image_key: str, analysis, request):
+    """cache.cam of a viz.gradcam.CamRequest, with a spinner; inside the server-wide limit when
+    the request is heavy work (a perturbation method, smoothing)."""
+    what = f"{request.method} at {request.layer} for {loaded.label}"
 
     def run(gate):
-        return cache.cam(loaded.key, sel.image_key, box, int(class_id), method, target, layer, loaded, analysis,
-                         aug_smooth=aug_smooth, eigen_smooth=eigen_smooth, _heavy=gate)
+        return cache.cam(loaded.key, image_key, request, loaded, analysis, _heavy=gate)
 
     with st.spinner(f"{what}…"):
-        if heavy_cam(method, aug_smooth, eigen_smooth):
+        if request.heavy:
             return heavy_ui.cached(run, what, hint=STOP_WAITING)
         return run(None)
 
 
-def sanity(loaded: LoadedModel, sel: Selection, analysis, box, class_id: int, method: str, target: str, layer: str,
-           original, *, aug_smooth: bool = False, eigen_smooth: bool = False):
+def cam_source(loaded: LoadedModel, image_key: str, analysis):
+    """(instance index, layer) -> `cam` of that instance by the analysis's method and target: the
+    CAMs viz.analysis.with_cam_differences asks for, through the cache."""
+    from viz.analysis import cam_request
+
+    return lambda index, layer: cam(loaded, image_key, analysis, cam_request(analysis, index, layer))
+
+
+def sanity(loaded: LoadedModel, image_key: str, analysis, request, original):
     """cache.sanity of a CAM, inside the server-wide limit when the CAM is heavy (see `cam`)."""
-    what = f"Sanity check of {method} at {layer} for {loaded.label}"
+    what = f"Sanity check of {request.method} at {request.layer} for {loaded.label}"
 
     def run(gate):
-        return cache.sanity(loaded.key, sel.image_key, tuple(box), class_id, method, target, layer, aug_smooth,
-                            eigen_smooth, loaded, analysis, original, _heavy=gate)
+        return cache.sanity(loaded.key, image_key, request, loaded, analysis, original, _heavy=gate)
 
     with st.spinner("Sanity check: the same CAM with randomized heads…"):
-        if heavy_cam(method, aug_smooth, eigen_smooth):
+        if request.heavy:
             return heavy_ui.cached(run, what, hint=STOP_WAITING)
         return run(None)

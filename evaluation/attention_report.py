@@ -132,7 +132,7 @@ def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[
 
     Args:
         model: the model; cap: its capture of the image; masks: one per annotation.
-        layers, methods: the CAMs, RandomCAM (the floor) after them.
+        layers, methods: the CAMs (viz.gradcam.CamRequest's), RandomCAM (the floor) after them.
         tolerance: the pointing game's, in pixels.
         faithfulness: keys of viz.gradcam.FAITHFULNESS (None: all).
         randomized: a randomize_heads copy of the model for the sanity check (None: none).
@@ -141,7 +141,7 @@ def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[
     Returns:
         ({"gradcam c4": {measure: value}, ...}, number matched, {method: seconds spent on this image}).
     """
-    from viz.gradcam import FAITHFULNESS, cam_faithfulness, instance_cam, sanity_check
+    from viz.gradcam import FAITHFULNESS, CamRequest, cam_faithfulness, instance_cam, sanity_check
 
     faithfulness = tuple(FAITHFULNESS) if faithfulness is None else tuple(faithfulness)
     pairs = match_detections(cap.instances, masks)
@@ -153,14 +153,12 @@ def measure_cams(model, cap: Capture, masks: list[np.ndarray], layers: Sequence[
         for layer in layers:
             for method in (*methods, "RandomCAM"):
                 start = time.perf_counter()
-                draw = [seed, int(image_id), k]
-                cam = instance_cam(model, cap.model_input, box, class_id, method=method, layer=layer, seed=draw)
+                request = CamRequest(box, class_id, method=method, layer=layer, seed=(seed, int(image_id), k))
+                cam = instance_cam(model, cap.model_input, request)
                 values = alignment(cam, masks[k], tolerance=tolerance)
-                values.update(cam_faithfulness(model, cap.model_input, box, class_id, cam, metrics=faithfulness,
-                                               seed=seed))
+                values.update(cam_faithfulness(model, cap.model_input, request, cam, metrics=faithfulness, seed=seed))
                 if randomized is not None:
-                    check = sanity_check(model, cap.model_input, box, class_id, method=method, layer=layer,
-                                         original=cam, randomized=randomized, cam_seed=draw)
+                    check = sanity_check(model, cap.model_input, request, original=cam, randomized=randomized)
                     values.update(sanity_rho=check.correlation, sanity_pass=float(check.passed))
                 seconds[method] = seconds.get(method, 0.0) + time.perf_counter() - start
                 per_map.setdefault(cam_map_name(method, layer), []).append(values)

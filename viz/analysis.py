@@ -3,7 +3,7 @@ and the with/without comparison of two such analyses."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -12,7 +12,7 @@ from torch import nn
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from viz.capture import Capture, capture
 from viz.catalogue import DEFAULT_LAYERS
-from viz.compare import DetectionDiff, cam_difference, feature_difference, match_instances
+from viz.compare import DetectionDiff, Match, cam_difference, feature_difference, match_instances
 from viz.frozen import frozen_mapping
 from viz.render import top_channels
 
@@ -53,6 +53,14 @@ def instance_box_and_class(analysis: ModelAnalysis, index: int) -> tuple[np.ndar
     return inst.pred_boxes.tensor[index].numpy(), int(inst.pred_classes[index])
 
 
+def cam_request(analysis: ModelAnalysis, index: int, layer: str):
+    """The viz.gradcam.CamRequest of instance `index` at `layer`, by the analysis's CAM method and target."""
+    from viz.gradcam import CamRequest  # here: the grad-cam library pulls scikit-learn and scipy
+
+    box, class_id = instance_box_and_class(analysis, index)
+    return CamRequest(box, class_id, method=analysis.cam_method, layer=layer, target=analysis.cam_target)
+
+
 def cam_of(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) -> np.ndarray:
     """The CAM, (H, W) in [0, 1], of instance `index` at `layer`: the analysis's own if it has it,
     else computed (and not stored: the analysis does not change)."""
@@ -62,9 +70,8 @@ def cam_of(analysis: ModelAnalysis, model: nn.Module, index: int, layer: str) ->
 
     if (index, layer) in analysis.cams:
         return analysis.cams[(index, layer)]
-    box, class_id = instance_box_and_class(analysis, index)
-    return instance_cam(model, analysis.capture.model_input, box, class_id, method=analysis.cam_method, layer=layer,
-                        target=analysis.cam_target, kept=analysis.capture.stage_outputs)
+    return instance_cam(model, analysis.capture.model_input, cam_request(analysis, index, layer),
+                        kept=analysis.capture.stage_outputs)
 
 
 def with_cams(analysis: ModelAnalysis, cams: Mapping[tuple[int, str], np.ndarray]) -> ModelAnalysis:
@@ -130,6 +137,41 @@ class Comparison:
         object.__setattr__(self, "cams", tuple(frozen_mapping(c) for c in self.cams))
 
 
+CamSource = Callable[[int, str], np.ndarray]  # (instance index, layer) -> that model's CAM, (H, W) in [0, 1]
+
+
+def ranked_matches(diff: DetectionDiff) -> list[Match]:
+    """The kept matches, the best-scoring (with attention) first: rank k is "matched instance k"
+    of the CAM differences (Comparison.cam_diffs)."""
+    return sorted(diff.kept, key=lambda m: -m.score_with)
+
+
+def with_cam_differences(comparison: Comparison, cams: tuple[CamSource, CamSource], *, ranks: Sequence[int] = (0,),
+                         layers: Sequence[str] = ("c4",)) -> Comparison:
+    """A comparison with the CAM differences (with − without) of some matched instances added.
+
+    Args:
+        comparison: the comparison of the two analyses.
+        cams: (the model with attention's, the one without's) CAM of an instance at a layer,
+            e.g. `lambda index, layer: cam_of(analysis, model, index, layer)`, or the app's cache.
+        ranks: which kept matches, by `ranked_matches` (0: the best-scoring).
+        layers: at which layers.
+
+    Returns:
+        A new Comparison: its cam_diffs gain (rank, layer) -> (H, W) in [-1, 1], its cams the
+        CAMs they come from ((instance, layer) -> (H, W), with's and without's).
+    """
+    matches = ranked_matches(comparison.detections)
+    diffs, cams_with, cams_without = dict(comparison.cam_diffs), dict(comparison.cams[0]), dict(comparison.cams[1])
+    for k in ranks:
+        match = matches[k]
+        for layer in layers:
+            a = cams_with[(match.index_with, layer)] = cams[0](match.index_with, layer)
+            b = cams_without[(match.index_without, layer)] = cams[1](match.index_without, layer)
+            diffs[(k, layer)] = cam_difference(a, b)
+    return replace(comparison, cam_diffs=diffs, cams=(cams_with, cams_without))
+
+
 def compare(with_att: ModelAnalysis, without_att: ModelAnalysis, models: tuple[nn.Module, nn.Module] | None = None,
             *, cam_layers: tuple[str, ...] = (), cam_matches: int = 1) -> Comparison:
     """Detection changes and per-stage feature differences; with `models`, also CAM differences
@@ -139,14 +181,12 @@ def compare(with_att: ModelAnalysis, without_att: ModelAnalysis, models: tuple[n
                            score_threshold=min(with_att.score_threshold, without_att.score_threshold))
     features = {s: feature_difference(with_att.capture.features[s], without_att.capture.features[s])
                 for s in STAGES if s in with_att.capture.features and s in without_att.capture.features}
-    cam_diffs, cams = {}, ({}, {})
-    if models:
-        for k, match in enumerate(sorted(diff.kept, key=lambda m: -m.score_with)[:cam_matches]):
-            for layer in cam_layers:
-                a = cams[0][(match.index_with, layer)] = cam_of(with_att, models[0], match.index_with, layer)
-                b = cams[1][(match.index_without, layer)] = cam_of(without_att, models[1], match.index_without, layer)
-                cam_diffs[(k, layer)] = cam_difference(a, b)
-    return Comparison(diff, features, cam_diffs, cams)
+    comparison = Comparison(diff, features)
+    if not models:
+        return comparison
+    sources = tuple(lambda index, layer, a=analysis, m=model: cam_of(a, m, index, layer)
+                    for analysis, model in ((with_att, models[0]), (without_att, models[1])))
+    return with_cam_differences(comparison, sources, ranks=range(min(cam_matches, len(diff.kept))), layers=cam_layers)
 
 
 def summary(analyses: list[ModelAnalysis], comparison: Comparison | None = None) -> dict:

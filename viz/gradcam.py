@@ -95,6 +95,45 @@ EIGEN_SMOOTH_METHODS = frozenset(CAM_METHODS) - {"EigenCAM", "EigenGradCAM"}
 # which would move the explained box away from the fixed one the target scores.
 AUG_SMOOTH_TRANSFORMS = tta.Compose([tta.Multiply(factors=[0.9, 1, 1.1])])
 
+
+@dataclass(frozen=True)
+class CamRequest:
+    """One CAM to compute: of which detection (its box and class), by which method, at which layer,
+    for which target, with which smoothing. Plain values, frozen and hashable: a page builds it and
+    hands it whole to the engine (`instance_cam`, `sanity_check`), and a cache keys on it as it is.
+    """
+
+    box: tuple[float, float, float, float]  # XYXY in original-image pixels (as predictions come back)
+    class_id: int
+    method: str = "GradCAM"  # a key of CAM_METHODS or FLOOR_METHODS
+    layer: str = "c4"  # a layer of viz.catalogue's catalogue whose output is one tensor
+    target: str = "score"  # one of TARGETS: the class score of the box, or its mask logits
+    aug_smooth: bool = False  # the mean CAM over AUG_SMOOTH_TRANSFORMS (three times the work)
+    eigen_smooth: bool = False  # the first principal component; kept only where it changes something
+    seed: int | tuple[int, ...] = 0  # RandomCAM's draw of channel weights
+
+    def __post_init__(self):
+        if self.method not in CAM_METHODS and self.method not in FLOOR_METHODS:
+            raise ValueError(f"unknown CAM method {self.method!r}; choose one of {', '.join(CAM_METHODS)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown CAM target {self.target!r}; choose one of {', '.join(TARGETS)}")
+        object.__setattr__(self, "box", tuple(float(v) for v in np.asarray(self.box, dtype=np.float64).reshape(4)))
+        object.__setattr__(self, "class_id", int(self.class_id))
+        object.__setattr__(self, "eigen_smooth", bool(self.eigen_smooth) and self.method in EIGEN_SMOOTH_METHODS)
+        if not isinstance(self.seed, int):
+            object.__setattr__(self, "seed", tuple(int(v) for v in self.seed))
+
+    @property
+    def heavy(self) -> bool:
+        """Whether computing it is heavy work: a perturbation method (a forward pass per channel of
+        the layer) or smoothing (aug_smooth: three CAMs; eigen_smooth: an SVD)."""
+        return self.method in PERTURBATION_METHODS or self.aug_smooth or self.eigen_smooth
+
+    @property
+    def smoothing(self) -> tuple[str, ...]:
+        """The smoothing options on, by grad-cam's names."""
+        return tuple(name for name, on in (("aug_smooth", self.aug_smooth), ("eigen_smooth", self.eigen_smooth)) if on)
+
 _locks: "weakref.WeakKeyDictionary[nn.Module, threading.Lock]" = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
@@ -218,37 +257,39 @@ class _GradientAtTap(torch.autograd.Function):
         return grad, None, None
 
 
-def instance_cam(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
-                 method: str = "GradCAM", layer: str = "c4", target: str = "score",
-                 seed: int | Sequence[int] = 0, aug_smooth: bool = False, eigen_smooth: bool = False,
+def instance_cam(model: nn.Module, model_input: ModelInput, request: CamRequest, *,
                  kept: StageOutputs | None = None) -> np.ndarray:
-    """A CAM for one instance, (H, W) float32 in [0, 1] at the original image size.
+    """A CAM for one instance.
 
-    box: XYXY in original-image pixels (as predictions come back); class_id: its class index.
-    method: a key of CAM_METHODS or FLOOR_METHODS. seed: RandomCAM's draw of channel weights
-    (numpy's global generator, restored afterwards), so the floor is reproducible.
-    aug_smooth / eigen_smooth: grad-cam's smoothing options (see AUG_SMOOTH_TRANSFORMS and
-    EIGEN_SMOOTH_METHODS; eigen_smooth is ignored by the methods that are a projection already).
-    kept: the stage outputs of a capture of this input by this model (Capture.stage_outputs): the
-    unperturbed input then runs only above `layer` (the same CAM, for less); other inputs run in full.
+    Args:
+        model: the detectron2 model (shared models are not changed; CAMs on one model take turns).
+        model_input: the image as the model sees it (models.inputs.ModelInput).
+        request: which instance, method, layer, target and smoothing; RandomCAM draws its channel
+            weights from `request.seed` (numpy's global generator, restored afterwards).
+        kept: the stage outputs of a capture of this input by this model (Capture.stage_outputs):
+            the unperturbed input then runs only above the layer (the same CAM, for less); other
+            inputs run in full.
+
+    Returns:
+        (H, W) float32 in [0, 1] at the original image size.
+
+    Raises:
+        viz.catalogue.UnknownLayerError: a layer the model does not have; ValueError: one whose
+        output is not a single tensor.
     """
-    if method not in CAM_METHODS and method not in FLOOR_METHODS:
-        raise ValueError(f"unknown CAM method {method!r}; choose one of {', '.join(CAM_METHODS)}")
-    if target not in TARGETS:
-        raise ValueError(f"unknown CAM target {target!r}; choose one of {', '.join(TARGETS)}")
-    info = get_layer(layer_catalogue(model), layer)
+    info = get_layer(layer_catalogue(model), request.layer)
     if not info.cam_ok:
-        raise ValueError(f"layer {layer!r} returns no single tensor; CAMs need another layer")
-    adapter = DetectionCamModel(model, model_input.to_input_coords(box), info, kept)
+        raise ValueError(f"layer {request.layer!r} returns no single tensor; CAMs need another layer")
+    adapter = DetectionCamModel(model, model_input.to_input_coords(np.asarray(request.box, np.float32)), info, kept)
     rows, cols = model_input.valid_size(info.stride)
-    make_target = InstanceScoreTarget if target == "score" else InstanceMaskTarget
+    make_target = InstanceScoreTarget if request.target == "score" else InstanceMaskTarget
     with _model_lock(model), torch.enable_grad():
         try:
-            cam = _cam_method(method, adapter, reshape_transform=lambda t: t[..., :rows, :cols])
+            cam = _cam_method(request.method, adapter, reshape_transform=lambda t: t[..., :rows, :cols])
             cam.tta_transforms = AUG_SMOOTH_TRANSFORMS
-            with cam, _numpy_seeded(seed):
-                grayscale = cam(model_input.image[None], targets=[make_target(0, class_id)], aug_smooth=aug_smooth,
-                                eigen_smooth=eigen_smooth and method in EIGEN_SMOOTH_METHODS)[0]
+            with cam, _numpy_seeded(request.seed):
+                grayscale = cam(model_input.image[None], targets=[make_target(0, request.class_id)],
+                                aug_smooth=request.aug_smooth, eigen_smooth=request.eigen_smooth)[0]
         finally:
             model.zero_grad(set_to_none=True)  # no gradient memory left on the shared model
     grayscale = np.nan_to_num(grayscale.astype(np.float32))
@@ -321,23 +362,23 @@ class SanityCheck:
         return f"Spearman ρ = {self.correlation:.2f} against randomized heads ({verdict})"
 
 
-def sanity_check(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, *,
-                 method: str = "GradCAM", layer: str = "c4", target: str = "score", seed: int = 0,
-                 original: np.ndarray | None = None, randomized: nn.Module | None = None,
-                 cam_seed: int | Sequence[int] = 0, aug_smooth: bool = False,
-                 eigen_smooth: bool = False) -> SanityCheck:
-    """instance_cam of the model against the same CAM of randomize_heads(model, seed=seed).
+def sanity_check(model: nn.Module, model_input: ModelInput, request: CamRequest, *, seed: int = 0,
+                 original: np.ndarray | None = None, randomized: nn.Module | None = None) -> SanityCheck:
+    """The CAM of the model against the same CAM of randomize_heads(model, seed=seed).
 
-    original: that CAM of `model` when already computed; randomized: a randomize_heads copy to
-    reuse over many calls (a dataset); cam_seed: instance_cam's seed (RandomCAM), for both CAMs;
-    aug_smooth / eigen_smooth: as instance_cam's, for both CAMs.
+    Args:
+        model, model_input, request: as `instance_cam`'s; both CAMs are the request's.
+        seed: the randomized heads' draw.
+        original: the model's CAM when already computed.
+        randomized: a randomize_heads copy to reuse over many calls (a dataset).
+
+    Returns:
+        The SanityCheck: the rank correlation of the two CAMs, and both.
     """
-    options = dict(method=method, layer=layer, target=target, seed=cam_seed, aug_smooth=aug_smooth,
-                   eigen_smooth=eigen_smooth)
     if original is None:
-        original = instance_cam(model, model_input, box, class_id, **options)
+        original = instance_cam(model, model_input, request)
     randomized = randomize_heads(model, seed=seed) if randomized is None else randomized
-    second = instance_cam(randomized, model_input, box, class_id, **options)
+    second = instance_cam(randomized, model_input, request)
     flat = original.std() == 0 or second.std() == 0
     rho = float("nan") if flat else float(spearmanr(original.ravel(), second.ravel()).statistic)
     return SanityCheck(correlation=rho, original=original, randomized=second)
@@ -368,22 +409,30 @@ FAITHFULNESS = {
 }
 
 
-def cam_faithfulness(model: nn.Module, model_input: ModelInput, box: np.ndarray, class_id: int, cam: np.ndarray,
+def cam_faithfulness(model: nn.Module, model_input: ModelInput, request: CamRequest, cam: np.ndarray,
                      *, metrics: Sequence[str] = tuple(FAITHFULNESS), seed: int = 0) -> dict[str, float]:
     """The grad-cam library's faithfulness metrics of one instance's CAM, on its detection score.
 
-    cam: (H, W) in [0, 1] at the original image size (what instance_cam returns); it is resized
-    to the model input, which the metrics perturb (multiplied by the CAM, or ROAD's imputation).
-    The box is scored as in instance_cam (fixed box, InstanceProbabilityTarget). seed: ROAD's
-    imputation noise (torch's generator, restored afterwards). Returns {metric: value}.
+    Args:
+        model, model_input: as `instance_cam`'s.
+        request: the CAM's request; its box is scored as in instance_cam (fixed box,
+            InstanceProbabilityTarget), for its class.
+        cam: (H, W) in [0, 1] at the original image size (what instance_cam returns); it is
+            resized to the model input, which the metrics perturb (multiplied by the CAM, or
+            ROAD's imputation).
+        metrics: keys of FAITHFULNESS.
+        seed: ROAD's imputation noise (torch's generator, restored afterwards).
+
+    Returns:
+        {metric: value}.
     """
     unknown = [m for m in metrics if m not in FAITHFULNESS]
     if unknown:
         raise ValueError(f"unknown faithfulness metric {unknown[0]!r}; choose from {', '.join(FAITHFULNESS)}")
-    adapter = DetectionCamModel(model, model_input.to_input_coords(box), None)
+    adapter = DetectionCamModel(model, model_input.to_input_coords(np.asarray(request.box, np.float32)), None)
     h, w = model_input.input_size
     cams = cv2.resize(np.asarray(cam, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)[None]
-    targets = [InstanceProbabilityTarget(0, class_id)]
+    targets = [InstanceProbabilityTarget(0, request.class_id)]
     values = {}
     with _model_lock(model), torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -2,14 +2,12 @@
 feature differences, the Grad-CAM difference of a matched instance, and a one-click export."""
 
 import json
-from dataclasses import replace
 
 import streamlit as st
 
 from app import cache, context, heavy_jobs, heavy_ui, widgets
 from app.exports import pdf_pages, rows_csv, stem, zip_files
-from viz.analysis import summary
-from viz.compare import cam_difference
+from viz.analysis import ranked_matches, summary, with_cam_differences
 from viz.figures import comparison_figure, figure_bytes
 from viz.views.compare import CONTRASTS, cam_difference_panel, feature_difference_panels
 from viz.views.detections import LEGEND, at_threshold, detection_rows, detection_summary, instance_box, instance_label
@@ -54,12 +52,12 @@ for col, panel in zip(st.columns(max(4, len(panels))), panels):
         widgets.panel_ui(panel, title=True)
 
 st.subheader("Grad-CAM difference")
-cam_diffs = {}
+full = comparison  # with the CAM difference of the chosen match once computed
 if not diff.kept:
     st.info("No instance is found by both models at this threshold, so there is no CAM to compare. "
             "Lower the score threshold in the sidebar.", icon=":material/info:")
 else:
-    matches = sorted(diff.kept, key=lambda m: -m.score_with)
+    matches = ranked_matches(diff)  # rank k: "matched instance k" of the engine's CAM differences
     row = st.columns([2, 1, 1], vertical_alignment="bottom")
     k = row[0].selectbox("Matched instance", range(len(matches)), key="cmp_match",
                          format_func=lambda k: f"{instance_label(with_att, matches[k].index_with)} ↔ "
@@ -67,22 +65,18 @@ else:
     layer = row[1].selectbox("Layer", ("c4", "c5", "c3", "c2"), key="cmp_layer")
     show_cam = row[2].toggle("Compute", value=True, key="cmp_cam", help="Two Grad-CAMs: a few seconds, once.")
     if show_cam:
+        full = with_cam_differences(comparison, (context.cam_source(pair[0], sel.image_key, with_att),
+                                                 context.cam_source(pair[1], sel.image_key, without_att)),
+                                    ranks=(k,), layers=(layer,))
         match = matches[k]
-        heat = []
-        for loaded, analysis, i in ((pair[1], without_att, match.index_without), (pair[0], with_att, match.index_with)):
-            box, class_id = instance_box(analysis, i)
-            heat.append(context.cam(loaded, sel, analysis, box, class_id, "GradCAM", "score", layer))
-        cam_diffs[(k, layer)] = cam_difference(heat[1], heat[0])
-        cols = st.columns(3)
-        boxes = [instance_box(without_att, match.index_without)[0], instance_box(with_att, match.index_with)[0]]
-        cam_panels = [cam_panel(f"{a.label}: GradCAM at {layer}", sel.image, h, box=b)
-                      for a, h, b in ((without_att, heat[0], boxes[0]), (with_att, heat[1], boxes[1]))]
-        cam_panels.append(cam_difference_panel(sel.image, cam_diffs[(k, layer)]))
+        cam_panels = [cam_panel(f"{a.label}: {a.cam_method} at {layer}", sel.image, cams[(i, layer)],
+                                box=instance_box(a, i)[0])
+                      for a, cams, i in ((without_att, full.cams[1], match.index_without),
+                                         (with_att, full.cams[0], match.index_with))]
+        cam_panels.append(cam_difference_panel(sel.image, full.cam_diffs[(k, layer)]))
         for col, panel in zip(st.columns(3), cam_panels):
             with col:
                 widgets.panel_ui(panel, title=True)
-        cams = ({(match.index_with, layer): heat[1]}, {(match.index_without, layer): heat[0]})
-full = replace(comparison, cam_diffs=cam_diffs, cams=cams if cam_diffs else comparison.cams)
 
 name = stem(sel.image_name)
 widgets.downloads_row(
@@ -120,12 +114,9 @@ if build and not too_many:
             image, _ = cache.decoded_image(source.digest, source.data, source.name)
             a, b = (at_threshold(cache.analysis(m.key, source.digest, m, image), sel.threshold) for m in pair)
             result = cache.comparison(pair[0].key, pair[1].key, source.digest, sel.threshold, a, b)
-            if with_cams and result.detections.kept:
-                best = max(result.detections.kept, key=lambda m: m.score_with)
-                heat = [cache.cam(m.key, source.digest, *instance_box(x, i), "GradCAM", "score", "c4", m, x)
-                        for m, x, i in ((pair[0], a, best.index_with), (pair[1], b, best.index_without))]
-                result = replace(result, cam_diffs={(0, "c4"): cam_difference(heat[0], heat[1])},
-                                 cams=({(best.index_with, "c4"): heat[0]}, {(best.index_without, "c4"): heat[1]}))
+            if with_cams and result.detections.kept:  # the best match's CAM difference at c4
+                result = with_cam_differences(result, (context.cam_source(pair[0], source.digest, a),
+                                                       context.cam_source(pair[1], source.digest, b)))
             fig = comparison_figure(a, b, result, image, image_name=image_name)
             pages.append(fig)
             pngs[f"{stem(image_name)}_comparison.png"] = figure_bytes(fig, "png")

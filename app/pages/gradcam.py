@@ -11,7 +11,14 @@ from app.exports import stem
 from viz.analysis import summary
 from viz.catalogue import layer_catalogue
 from viz.figures import panels_figure
-from viz.gradcam import CAM_METHODS, EIGEN_SMOOTH_METHODS, PERTURBATION_BATCH, PERTURBATION_METHODS, TARGETS
+from viz.gradcam import (
+    CAM_METHODS,
+    EIGEN_SMOOTH_METHODS,
+    PERTURBATION_BATCH,
+    PERTURBATION_METHODS,
+    TARGETS,
+    CamRequest,
+)
 from viz.views import Panel
 from viz.views.detections import instance_box, instance_label, match_for
 from viz.views.gradcam import cam_picture, cam_scale
@@ -68,7 +75,6 @@ eigen_ok = method in EIGEN_SMOOTH_METHODS
 eigen_smooth = smoothing[1].toggle("Smooth: eigen", value=False, key="cam_eigen_smooth", disabled=not eigen_ok,
                                    help="eigen_smooth: the first principal component of the weighted activations "
                                         "(less noise)." if eigen_ok else f"{method} is already an eigen projection.")
-eigen_smooth = eigen_smooth and eigen_ok
 box_with, class_with = instance_box(with_att, index)
 if other == "match":
     box_without, class_without = instance_box(without_att, match.index_without)
@@ -77,21 +83,21 @@ elif other == "box":
 else:
     box_without, class_without = instance_box(without_att, other)
 
-targets = [(pair[1], without_att, box_without, class_without, catalogues[1]),
-           (pair[0], with_att, box_with, class_with, catalogues[0])]
+options = dict(method=method, layer=layer, target=target, aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+targets = [(pair[1], without_att, CamRequest(box_without, class_without, **options), catalogues[1]),
+           (pair[0], with_att, CamRequest(box_with, class_with, **options), catalogues[0])]
 cols = st.columns(2)
 figure_panels, cams = [], {}
-for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
+for col, (loaded, analysis, request, catalogue) in zip(cols, targets):
     with col:
         st.subheader(loaded.label)
         if layer not in catalogue or not catalogue[layer].cam_ok:
             st.info(f"{loaded.label} has no layer {layer} (it has {', '.join(n for n in catalogue if n[0] == 'c')}).",
                     icon=":material/info:")
             continue
-        heat = context.cam(loaded, sel, analysis, box, class_id, method, target, layer,
-                           aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
-        picture = cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=box)
-        smoothed = " + ".join(n for n, on in (("aug_smooth", aug_smooth), ("eigen_smooth", eigen_smooth)) if on)
+        heat = context.cam(loaded, sel.image_key, analysis, request)
+        picture = cam_picture(sel.image, heat, alpha=alpha, cmap=cmap, box=request.box)
+        smoothed = " + ".join(request.smoothing)
         caption = f"{method} ({target}) at {layer}" + (f", {smoothed}" if smoothed else "")
         st.image(picture, caption=caption, width="stretch")
         widgets.colorbar_ui(cam_scale(cmap))
@@ -99,27 +105,26 @@ for col, (loaded, analysis, box, class_id, catalogue) in zip(cols, targets):
             st.caption(f"The CAM is zero everywhere: at {layer}, nothing raises this {target} "
                        "(no positive gradient-weighted activation).")
         figure_panels.append(Panel(f"{loaded.label}\n{caption}", picture, values=heat, scale=cam_scale(cmap)))
-        cams[loaded.key] = (box, heat)
+        cams[loaded.key] = (request.box, heat)
         if check:
-            result = context.sanity(loaded, sel, analysis, box, class_id, method, target, layer, heat,
-                                    aug_smooth=aug_smooth, eigen_smooth=eigen_smooth)
+            result = context.sanity(loaded, sel.image_key, analysis, request, heat)
             (st.success if result.passed else st.warning)(str(result),
                                                          icon=":material/check_circle:" if result.passed
                                                          else ":material/warning:")
             with st.expander("Randomized-heads CAM"):
-                st.image(cam_picture(sel.image, result.randomized, alpha=alpha, cmap=cmap, box=box),
+                st.image(cam_picture(sel.image, result.randomized, alpha=alpha, cmap=cmap, box=request.box),
                          width="stretch")
 
 
 def _summary_json() -> str:
     """The analysis summary with the CAMs of this view listed."""
     views_with_cams = []
-    for loaded, analysis, box, *_ in targets:
+    for loaded, analysis, request, _ in targets:
         if loaded.key not in cams:
             views_with_cams.append(analysis)
             continue
         same = [i for i in range(len(analysis.capture.instances))
-                if instance_box(analysis, i)[0] == tuple(box)]
+                if instance_box(analysis, i)[0] == request.box]
         key = (same[0] if same else -1, layer)
         views_with_cams.append(replace(analysis, cams={key: cams[loaded.key][1]}, cam_method=method, cam_target=target))
     return json.dumps(summary(views_with_cams[::-1]), indent=2)

@@ -6,6 +6,7 @@ The limiter is the real one, sized 1; only the heavy functions themselves are he
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -103,9 +104,9 @@ def test_two_sessions_asking_for_scorecam_at_once_take_turns(one_slot, monkeypat
     gates = {"ScoreCAM": threading.Event(), "AblationCAM": threading.Event()}
     real = viz.gradcam.instance_cam
 
-    def held(*args, method, **kwargs):  # the perturbation CAM's minute, held until the test says
-        assert gates[method].wait(WAIT)
-        return real(*args, method="GradCAM", **kwargs)
+    def held(model, model_input, request, **kwargs):  # the perturbation CAM's minute, held until the test says
+        assert gates[request.method].wait(WAIT)
+        return real(model, model_input, dataclasses.replace(request, method="GradCAM"), **kwargs)
 
     monkeypatch.setattr(viz.gradcam, "instance_cam", held)
     try:

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(cuda_count() == 0, reason="no CUDA GPU on this m
 
 def test_auto_picks_the_gpu_and_the_whole_analysis_runs_there():
     from viz.analysis import analyze
-    from viz.gradcam import sanity_check
+    from viz.gradcam import CamRequest, sanity_check
 
     spec = resolve("demo-bam")
     opened = models.load(spec)
@@ -27,7 +27,6 @@ def test_auto_picks_the_gpu_and_the_whole_analysis_runs_there():
             assert isinstance(array, np.ndarray)  # back on the CPU
     assert result.cams and all(np.isfinite(cam).all() for cam in result.cams.values())
     box = result.capture.instances.pred_boxes.tensor[0].numpy()
-    check = sanity_check(opened.model, result.capture.model_input, box, 0, method="GradCAM", layer="c4",
-                         target="score")
+    check = sanity_check(opened.model, result.capture.model_input, CamRequest(box, 0, method="GradCAM", layer="c4"))
     assert check is not None
     assert torch.cuda.memory_allocated() > 0

@@ -14,8 +14,10 @@ from viz.catalogue import get_layer, layer_catalogue
 from viz.gradcam import (
     CAM_METHODS,
     PERTURBATION_METHODS,
+    CamRequest,
     DetectionCamModel,
     InstanceScoreTarget,
+    SanityCheck,
     cam_faithfulness,
     instance_cam,
     randomize_heads,
@@ -37,8 +39,8 @@ def model_input(r18_bam, image):
 @pytest.mark.parametrize("method", sorted(set(CAM_METHODS) - set(PERTURBATION_METHODS)))
 def test_cams_are_image_sized_normalised_and_instance_specific(r18_bam, model_input, method):
     model, _ = r18_bam
-    first = instance_cam(model, model_input, BOXES[0], 0, method=method, layer="c4")
-    second = instance_cam(model, model_input, BOXES[1], 0, method=method, layer="c4")
+    first = instance_cam(model, model_input, CamRequest(BOXES[0], 0, method=method, layer="c4"))
+    second = instance_cam(model, model_input, CamRequest(BOXES[1], 0, method=method, layer="c4"))
     for cam in (first, second):
         assert cam.shape == (150, 230) and cam.dtype == np.float32
         assert np.isfinite(cam).all() and cam.min() >= 0 and cam.max() <= 1
@@ -52,31 +54,60 @@ def test_cams_are_image_sized_normalised_and_instance_specific(r18_bam, model_in
 @pytest.mark.parametrize("layer", ["c2", "c3_pre", "c5", "p3"])
 def test_any_catalogued_layer_and_the_mask_target(r18_bam, model_input, layer):
     model, _ = r18_bam
-    cam = instance_cam(model, model_input, BOXES[0], 0, layer=layer, target="mask")
+    cam = instance_cam(model, model_input, CamRequest(BOXES[0], 0, layer=layer, target="mask"))
     assert cam.shape == (150, 230) and np.isfinite(cam).all()
 
 
 def test_bad_arguments_name_the_choices(r18_bam, model_input):
     model, _ = r18_bam
     with pytest.raises(ValueError, match="GradCAM"):
-        instance_cam(model, model_input, BOXES[0], 0, method="MagicCAM")
+        instance_cam(model, model_input, CamRequest(BOXES[0], 0, method="MagicCAM"))
     with pytest.raises(KeyError, match="c2_pre"):
-        instance_cam(model, model_input, BOXES[0], 0, layer="res9")
+        instance_cam(model, model_input, CamRequest(BOXES[0], 0, layer="res9"))
     with pytest.raises(ValueError, match="p6"):
-        instance_cam(model, model_input, BOXES[0], 0, layer="p6")
+        instance_cam(model, model_input, CamRequest(BOXES[0], 0, layer="p6"))
 
 
 def test_sanity_check_separates_a_model_from_its_randomized_heads(r18_bam, model_input):
     model, _ = r18_bam
-    same = instance_cam(model, model_input, BOXES[0], 0)
-    again = instance_cam(model, model_input, BOXES[0], 0)
+    same = instance_cam(model, model_input, CamRequest(BOXES[0], 0))
+    again = instance_cam(model, model_input, CamRequest(BOXES[0], 0))
     np.testing.assert_allclose(same, again, atol=1e-6)  # deterministic: correlation with itself is 1
-    check = sanity_check(model, model_input, BOXES[0], 0, original=same)
+    check = sanity_check(model, model_input, CamRequest(BOXES[0], 0), original=same)
     assert not check.correlation > 0.9
     assert "randomized heads" in str(check)
     # Gradient-free EigenCAM only sees the backbone, which randomizing the heads leaves alone.
-    eigen = sanity_check(model, model_input, BOXES[0], 0, method="EigenCAM")
+    eigen = sanity_check(model, model_input, CamRequest(BOXES[0], 0, method="EigenCAM"))
     assert eigen.correlation > 0.99 and not eigen.passed
+
+
+def test_a_flat_cam_of_the_model_itself_does_not_pass_the_sanity_check():
+    flat, varied = np.zeros((20, 20), np.float32), np.random.default_rng(0).random((20, 20)).astype(np.float32)
+    check = SanityCheck(correlation=float("nan"), original=flat, randomized=varied)
+    assert not check.passed and "explains nothing" in str(check)
+    vanished = SanityCheck(correlation=float("nan"), original=varied, randomized=flat)
+    assert vanished.passed  # the explanation vanished with the heads: that is the pass
+    assert not SanityCheck(0.9, varied, varied).passed and SanityCheck(0.1, varied, flat + 1e-3).passed
+
+
+@pytest.mark.parametrize("option", ["aug_smooth", "eigen_smooth"])
+def test_smoothing_options_change_the_cam_and_keep_its_form(r18_bam, model_input, option):
+    model, _ = r18_bam
+    plain = instance_cam(model, model_input, CamRequest(BOXES[0], 0, layer="c4"))
+    smoothed = instance_cam(model, model_input, CamRequest(BOXES[0], 0, layer="c4", **{option: True}))
+    assert smoothed.shape == plain.shape and smoothed.dtype == np.float32
+    assert np.isfinite(smoothed).all() and 0 <= smoothed.min() and smoothed.max() <= 1
+    assert np.abs(smoothed - plain).mean() > 1e-3
+    if option == "aug_smooth":  # brightness only: the explained box stays where it is
+        assert np.corrcoef(smoothed.ravel(), plain.ravel())[0, 1] > 0.5
+
+
+def test_eigen_smooth_is_ignored_by_a_method_that_is_a_projection_already(r18_bam, model_input):
+    model, _ = r18_bam
+    plain = instance_cam(model, model_input, CamRequest(BOXES[0], 0, method="EigenCAM"))
+    request = CamRequest(BOXES[0], 0, method="EigenCAM", eigen_smooth=True)
+    assert not request.eigen_smooth  # the request keeps only what changes something
+    np.testing.assert_allclose(instance_cam(model, model_input, request), plain, atol=1e-6)
 
 
 def test_randomize_heads_leaves_the_original_alone(r18_bam):
@@ -91,13 +122,13 @@ def test_randomize_heads_leaves_the_original_alone(r18_bam):
 
 def test_cams_and_captures_from_several_threads(r18_bam, image, model_input):
     model, cfg = r18_bam
-    expected_cam = instance_cam(model, model_input, BOXES[1], 0)
+    expected_cam = instance_cam(model, model_input, CamRequest(BOXES[1], 0))
     expected_c3 = capture(model, cfg, image).features["c3"]
     errors, cams, c3s = [], [], []
 
     def cam_worker():
         try:
-            cams.append(instance_cam(model, model_input, BOXES[1], 0))
+            cams.append(instance_cam(model, model_input, CamRequest(BOXES[1], 0)))
         except Exception as e:
             errors.append(e)
 
@@ -161,7 +192,8 @@ def test_perturbation_methods_on_a_tiny_input(r18_bam, tiny_input, method):
     model, _ = r18_bam
     # c2 (64 channels: 64 forward passes); the mask target, whose sign AblationCAM's division by
     # the unperturbed score keeps for both boxes of this untrained model
-    cams = [instance_cam(model, tiny_input, box, 0, method=method, layer="c2", target="mask") for box in BOXES]
+    cams = [instance_cam(model, tiny_input, CamRequest(box, 0, method=method, layer="c2", target="mask"))
+            for box in BOXES]
     for cam in cams:
         assert cam.shape == (150, 230) and cam.dtype == np.float32 and np.isfinite(cam).all()
         assert cam.max() > 0.5 and cam.std() > 0.01  # normalised, with structure
@@ -172,15 +204,18 @@ def test_perturbation_methods_on_a_tiny_input(r18_bam, tiny_input, method):
 
 def test_random_cam_is_the_floor(r18_bam, tiny_input):
     model, _ = r18_bam
-    first = instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=3)
+    def random_cam(box, seed):
+        return instance_cam(model, tiny_input, CamRequest(box, 0, method="RandomCAM", seed=seed))
+
+    first = random_cam(BOXES[0], 3)
     # Random channel weights: the same draw gives the same map whatever the target...
-    np.testing.assert_array_equal(instance_cam(model, tiny_input, BOXES[1], 0, method="RandomCAM", seed=3), first)
-    assert np.abs(instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=4) - first).mean() > 0.01
+    np.testing.assert_array_equal(random_cam(BOXES[1], 3), first)
+    assert np.abs(random_cam(BOXES[0], 4) - first).mean() > 0.01
     # ... and whatever the heads learned: it fails the sanity check.
-    check = sanity_check(model, tiny_input, BOXES[0], 0, method="RandomCAM", cam_seed=3, original=first)
+    check = sanity_check(model, tiny_input, CamRequest(BOXES[0], 0, method="RandomCAM", seed=3), original=first)
     assert check.correlation > 0.99 and not check.passed
     state = np.random.get_state()[1].copy()
-    instance_cam(model, tiny_input, BOXES[0], 0, method="RandomCAM", seed=5)
+    instance_cam(model, tiny_input, CamRequest(BOXES[0], 0, method="RandomCAM", seed=5))
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # the global generator is left as it was
 
 
@@ -207,23 +242,24 @@ def demo_detection():
 def test_faithfulness_metrics_known_answers(r18_bam, tiny_input, demo_detection):
     model, _ = r18_bam
     keep_all = np.ones((150, 230), np.float32)  # the image times 1: nothing changes
-    assert cam_faithfulness(model, tiny_input, BOXES[0], 0, keep_all, metrics=[
+    assert cam_faithfulness(model, tiny_input, CamRequest(BOXES[0], 0), keep_all, metrics=[
         "confidence_change", "drop_in_confidence", "increase_in_confidence"]) == {
         "confidence_change": 0.0, "drop_in_confidence": 0.0, "increase_in_confidence": 0.0}
     with pytest.raises(ValueError, match="road"):
-        cam_faithfulness(model, tiny_input, BOXES[0], 0, keep_all, metrics=["accuracy"])
+        cam_faithfulness(model, tiny_input, CamRequest(BOXES[0], 0), keep_all, metrics=["accuracy"])
 
     model, model_input, box, class_id = demo_detection
-    cam = instance_cam(model, model_input, box, class_id)
-    found = cam_faithfulness(model, model_input, box, class_id, cam)
+    request = CamRequest(box, class_id)
+    cam = instance_cam(model, model_input, request)
+    found = cam_faithfulness(model, model_input, request, cam)
     assert set(found) == {"confidence_change", "drop_in_confidence", "increase_in_confidence", "road"}
     assert found["drop_in_confidence"] == max(0.0, -found["confidence_change"])
     assert found["increase_in_confidence"] == float(found["confidence_change"] > 0)
     # ROAD removes the most relevant pixels of a CAM where it removes the least relevant of its
     # inverse: the two scores are opposite (up to the imputation's noise).
-    inverse = cam_faithfulness(model, model_input, box, class_id, 1 - cam, metrics=["road"])["road"]
+    inverse = cam_faithfulness(model, model_input, request, 1 - cam, metrics=["road"])["road"]
     assert abs(found["road"]) > 0.01 and inverse == pytest.approx(-found["road"], abs=1e-3)
-    assert cam_faithfulness(model, model_input, box, class_id, cam, metrics=["road"])["road"] == found["road"]  # seeded
+    assert cam_faithfulness(model, model_input, request, cam, metrics=["road"])["road"] == found["road"]  # seeded
     assert hook_count(model) == 0
 
 

@@ -77,3 +77,17 @@ def test_channel_grid_labels_each_tile_with_its_channel():
     corner = (slice(0, 20), slice(0, 20))
     assert not np.array_equal(labelled[corner], plain[corner])  # text in the top-left corner
     assert np.array_equal(labelled[60:, 60:80], plain[60:, 60:80])  # the rest untouched
+
+
+def test_channel_numbers_are_readable_on_a_bright_tile():
+    features = np.zeros((4, 40, 40), np.float32)
+    features[:, :, :] = np.linspace(0, 1, 40)[None, None, :]  # the tile's left corner ...
+    grid = channel_grid(features, np.array([3]), cols=1, cell=120, cmap="gray_r", labels=True)
+    plain = channel_grid(features, np.array([3]), cols=1, cell=120, cmap="gray_r")
+    assert plain[:12, :12].mean() > 240  # ... is white without the label
+    changed = np.any(grid != plain, axis=2)
+    ys, xs = np.nonzero(changed)
+    label = grid[: ys.max() + 1, : xs.max() + 1].astype(int)
+    white, dark = (label.min(axis=2) > 200), (label.max(axis=2) < 60)
+    assert white.any()  # the number itself
+    assert dark.mean() > 0.5  # on a dark ground, not only a thin outline on white

@@ -8,7 +8,7 @@ import models
 from tests.conftest import config
 from tests.viz.conftest import hook_count
 from viz.capture import capture
-from viz.gradcam import PERTURBATION_METHODS, instance_cam, randomize_heads
+from viz.gradcam import PERTURBATION_METHODS, CamRequest, instance_cam, randomize_heads
 from viz.hooks import scoped_forward_hooks
 from viz.stage_outputs import resume_backbone
 
@@ -53,9 +53,9 @@ def test_a_cam_from_the_kept_outputs_is_the_full_one(captured, layer, target):
     # GradCAM, and LayerCAM, whose element-wise weights leave a map where an untrained model's
     # GradCAM weights are all negative (a flat map would compare equal whatever the gradients)
     for method in ("GradCAM", "LayerCAM"):
-        options = dict(method=method, layer=layer, target=target)
-        full = instance_cam(model, cap.model_input, BOX, 0, **options)
-        resumed = instance_cam(model, cap.model_input, BOX, 0, kept=cap.stage_outputs, **options)
+        request = CamRequest(BOX, 0, method=method, layer=layer, target=target)
+        full = instance_cam(model, cap.model_input, request)
+        resumed = instance_cam(model, cap.model_input, request, kept=cap.stage_outputs)
         np.testing.assert_allclose(resumed, full, atol=1e-5)
         spread.append(full.std())
     assert max(spread) > 0.01  # something in the maps
@@ -71,29 +71,29 @@ def test_a_cam_from_the_kept_outputs_is_the_full_one(captured, layer, target):
 def test_the_layers_below_the_target_do_not_run_again(r18_bam, image, layer, runs):
     model, cfg = r18_bam
     cap = capture(model, cfg, image)
-    assert stage_runs(model, lambda: instance_cam(model, cap.model_input, BOX, 0, layer=layer,
-                                                  kept=cap.stage_outputs)) == runs
-    assert stage_runs(model, lambda: instance_cam(model, cap.model_input, BOX, 0, layer=layer)) == dict.fromkeys(
-        runs, 1)
+    request = CamRequest(BOX, 0, layer=layer)
+    assert stage_runs(model, lambda: instance_cam(model, cap.model_input, request, kept=cap.stage_outputs)) == runs
+    assert stage_runs(model, lambda: instance_cam(model, cap.model_input, request)) == dict.fromkeys(runs, 1)
 
 
 def test_other_inputs_and_other_models_run_in_full(r18_bam, image):
     model, cfg = r18_bam
     cap = capture(model, cfg, image)
     # aug_smooth sends three brightness-scaled copies: only the unscaled one may start from c4.
-    options = dict(layer="c4", aug_smooth=True)
-    runs = stage_runs(model, lambda: instance_cam(model, cap.model_input, BOX, 0, kept=cap.stage_outputs, **options))
+    smoothed = CamRequest(BOX, 0, layer="c4", aug_smooth=True)
+    runs = stage_runs(model, lambda: instance_cam(model, cap.model_input, smoothed, kept=cap.stage_outputs))
     assert runs["res2"] == 2 and runs["res5"] == 3
-    np.testing.assert_allclose(instance_cam(model, cap.model_input, BOX, 0, kept=cap.stage_outputs, **options),
-                               instance_cam(model, cap.model_input, BOX, 0, **options), atol=1e-5)
+    np.testing.assert_allclose(instance_cam(model, cap.model_input, smoothed, kept=cap.stage_outputs),
+                               instance_cam(model, cap.model_input, smoothed), atol=1e-5)
     # Another model given this model's outputs: its own backbone runs.
     other = randomize_heads(model, seed=1)
     with torch.no_grad():
         for p in other.backbone.bottom_up.res2.parameters():
             p.mul_(0.5)
-    assert stage_runs(other, lambda: instance_cam(other, cap.model_input, BOX, 0, kept=cap.stage_outputs))["res2"] == 1
-    np.testing.assert_allclose(instance_cam(other, cap.model_input, BOX, 0, kept=cap.stage_outputs),
-                               instance_cam(other, cap.model_input, BOX, 0), atol=1e-5)
+    request = CamRequest(BOX, 0)
+    assert stage_runs(other, lambda: instance_cam(other, cap.model_input, request, kept=cap.stage_outputs))["res2"] == 1
+    np.testing.assert_allclose(instance_cam(other, cap.model_input, request, kept=cap.stage_outputs),
+                               instance_cam(other, cap.model_input, request), atol=1e-5)
 
 
 @pytest.mark.parametrize("method", PERTURBATION_METHODS)
@@ -103,9 +103,9 @@ def test_perturbation_methods_are_unchanged(r18_bam, image, method):
     small.defrost()
     small.INPUT.MIN_SIZE_TEST, small.INPUT.MAX_SIZE_TEST = 48, 80  # a forward pass per channel of c2
     cap = capture(model, small, image)
-    options = dict(method=method, layer="c2", target="mask")
-    np.testing.assert_allclose(instance_cam(model, cap.model_input, BOX, 0, kept=cap.stage_outputs, **options),
-                               instance_cam(model, cap.model_input, BOX, 0, **options), atol=1e-5)
+    request = CamRequest(BOX, 0, method=method, layer="c2", target="mask")
+    np.testing.assert_allclose(instance_cam(model, cap.model_input, request, kept=cap.stage_outputs),
+                               instance_cam(model, cap.model_input, request), atol=1e-5)
 
 
 def test_the_fpn_from_kept_outputs_is_detectron2s(r18_bam, image):

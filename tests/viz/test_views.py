@@ -144,3 +144,15 @@ def test_captions_give_the_numbers_of_their_colour_bars(found, image, stretch):
     panel = features_view.channel_panel(a, image, layer, 0, on_image=False, alpha=0.5, cmap="viridis")
     low, high = _caption_numbers(panel.caption)[:2]
     assert (round(panel.scale.vmin, 3), round(panel.scale.vmax, 3)) == (low, high)
+
+
+def test_lost_rows_carry_the_box_of_the_model_that_found_them(pair, image):
+    a, b = (detections_view.at_threshold(x, 0.0) for x in analyze_pair(pair, image, score_threshold=0.0, fpn=False))
+    diff = compare(a, b).detections
+    rows = detections_view.detection_rows(a, b, diff)
+    box = lambda x, i: ", ".join(f"{v:.0f}" for v in x.capture.instances.pred_boxes.tensor[i].tolist())  # noqa: E731
+    for row in rows:
+        with_i, without_i = row["with #"], row["without #"]
+        assert row["box (with)"] == (box(a, with_i) if with_i is not None else None)
+        assert row["box (without)"] == (box(b, without_i) if without_i is not None else None)
+    assert any(r["change"] == "lost" for r in rows)  # the case the bug was in
