@@ -7,7 +7,7 @@ project needs to know about one kind of module (in the spirit of timm's `feature
 - how to build it from a config, for a map with a given number of channels;
 - its hook points (which of its submodules to hook, and what each captured tensor is), and how
   the captured tensors become the channel / spatial / combined maps the viewers show;
-- its labels for the UI;
+- its labels for the UI, and its named variants (BAM's fusions) with the config key that picks one;
 - how its weights are recognised in a checkpoint (inner key names, and other code's names).
 
 Backbone building, capture, the layer catalogue, the app's views and checkpoint loading read the
@@ -59,6 +59,10 @@ class AttentionType:
     # -> "channel_gate.mlp.0.". Empty where their names are ours.
     key_aliases: Mapping[str, str] = field(default_factory=dict)
     fusion: Callable[[CfgNode], str | None] = _no_fusion  # a named variant the UI shows, or None
+    # Every valid variant -> in words (e.g. BAM's FUSIONS), and the config key that picks it: a
+    # config naming another variant is refused with a sentence naming that key.
+    fusions: Mapping[str, str] = field(default_factory=dict)
+    fusion_key: str = ""
     channel_label: str = "channel gate"  # the channel map, e.g. "σ(Mc)"
     spatial_label: str = "spatial gate"  # the spatial map
     combined_label: str = "Mc · Ms"  # the combined map; "{op}" becomes the fusion's operator

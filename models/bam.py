@@ -142,6 +142,6 @@ BAM_TYPE = ATTENTION_REGISTRY.add(AttentionType(
     hooks={"channel_att": "channel_logits", "spatial_att": "spatial_logits", "gate": "combined"},
     to_maps=_bam_maps, residual=True,
     channels_key="channel_att.gate_c.gate_c_fc_final.bias",  # the authors' names are ours
-    fusion=lambda cfg: cfg.MODEL.ATTENTION.BAM.FUSION,
+    fusion=lambda cfg: cfg.MODEL.ATTENTION.BAM.FUSION, fusions=FUSIONS, fusion_key="MODEL.ATTENTION.BAM.FUSION",
     channel_label="σ(Mc)", spatial_label="σ(Ms)", combined_label="σ(Mc {op} Ms)",
 ))

@@ -11,7 +11,6 @@ from torch import nn
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
 from models.backbone import WITH_ATTENTION  # importing it registers our backbones with detectron2
-from models.bam import FUSIONS
 from models.checkpoint import attention_problem, find_attention, fit_weights, how_to_state, read_checkpoint
 from models.config import PLACEMENTS, add_attention_config
 from models.device import choose_device
@@ -77,8 +76,9 @@ def validate(cfg: CfgNode, name: str) -> None:
         raise ConfigError(f"{name}: MODEL.ATTENTION.TYPE is {att.TYPE!r}; use one of {ATTENTION_REGISTRY.names()}.")
     if att.PLACEMENT not in PLACEMENTS:
         raise ConfigError(f"{name}: MODEL.ATTENTION.PLACEMENT is {att.PLACEMENT!r}; use one of {list(PLACEMENTS)}.")
-    if att.BAM.FUSION not in FUSIONS:
-        raise ConfigError(f"{name}: MODEL.ATTENTION.BAM.FUSION is {att.BAM.FUSION!r}; use one of {list(FUSIONS)}.")
+    spec = ATTENTION_REGISTRY.get(att.TYPE) if att.TYPE != NO_ATTENTION else None
+    if spec is not None and spec.fusions and spec.fusion(cfg) not in spec.fusions:
+        raise ConfigError(f"{name}: {spec.fusion_key} is {spec.fusion(cfg)!r}; use one of {list(spec.fusions)}.")
     if cfg.MODEL.META_ARCHITECTURE != "GeneralizedRCNN" or not cfg.MODEL.MASK_ON:
         raise ConfigError(f"{name}: this tool shows Mask R-CNN models (GeneralizedRCNN with MASK_ON).")
 
@@ -192,7 +192,10 @@ class ModelSummary:
     def __str__(self) -> str:
         if self.attention == NO_ATTENTION:
             return f"{self.backbone}, no attention (baseline)"
-        fusion = f", fusion {self.fusion} ({FUSIONS[self.fusion]})" if self.fusion else ""
+        fusion = ""
+        if self.fusion:  # the variant, in the type's own words (ATTENTION_REGISTRY)
+            words = ATTENTION_REGISTRY.get(self.attention).fusions.get(self.fusion)
+            fusion = f", fusion {self.fusion}" + (f" ({words})" if words else "")
         return f"{self.backbone}, {self.title} {self.where}{fusion}"
 
 

@@ -35,7 +35,6 @@ from models.safe_load import read_weights_file, weights_budget
 from detectron2.checkpoint.c2_model_loading import align_and_update_state_dicts
 from detectron2.layers import FrozenBatchNorm2d
 
-ATTENTION_PREFIX = "backbone.bottom_up.{stage}.attention."
 # Our own layouts: after a stage ("stage" placement) or in a block's last conv ("block").
 _OUR_STAGE_PREFIX = re.compile(r"(?:^|\.)(res\d)\.attention\.$")
 _OUR_BLOCK_PREFIX = re.compile(r"(?:^|\.)(res\d)\.\d+\.conv\d\.activation\.$")

@@ -87,13 +87,6 @@ def _patch_compiled_ops() -> None:
     sys.modules["detectron2._C"] = _MissingCompiledOps("detectron2._C")
 
 
-def has_compiled_ops() -> bool:
-    """True when detectron2's real compiled ops are in use."""
-    import detectron2  # noqa: F401  (makes sure _C was resolved)
-
-    return not isinstance(sys.modules.get("detectron2._C"), _MissingCompiledOps)
-
-
 def apply() -> None:
     """Apply every fix that is needed; safe to call more than once."""
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*", category=FutureWarning)

@@ -12,8 +12,6 @@ import torch
 
 from models.errors import ModelLoadError
 
-CHOICES = ("auto", "cpu", "cuda")
-
 
 def cuda_count() -> int:
     """How many CUDA GPUs this process can use (0 without CUDA)."""

@@ -36,7 +36,7 @@ def test_describe_says_what_the_model_has():
     ("MODEL: [unclosed", "not valid YAML"),
     ("MODEL:\n  NOT_A_KEY: 3\n", "NOT_A_KEY"),
     ("MODEL:\n  ATTENTION:\n    TYPE: se\n", "'se'"),
-    ("MODEL:\n  ATTENTION:\n    BAM:\n      FUSION: mean\n", "'mean'"),
+    ("MODEL:\n  ATTENTION:\n    TYPE: bam\n    BAM:\n      FUSION: mean\n", "MODEL.ATTENTION.BAM.FUSION is 'mean'"),
     ("MODEL:\n  MASK_ON: False\n", "Mask R-CNN"),
 ])
 def test_bad_configs_give_a_clear_message(tmp_path, text, words):
@@ -50,3 +50,10 @@ def test_bad_configs_give_a_clear_message(tmp_path, text, words):
 def test_missing_config_file(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         models.get_config(tmp_path / "nope.yaml")
+
+
+def test_a_fusion_is_checked_only_for_the_type_that_has_it(tmp_path):
+    """BAM's fusion key is BAM's (its registry entry names it): a CBAM config does not read it."""
+    path = tmp_path / "cbam.yaml"
+    path.write_text("MODEL:\n  MASK_ON: True\n  ATTENTION:\n    TYPE: cbam\n    BAM:\n      FUSION: mean\n")
+    assert models.get_config(path).MODEL.ATTENTION.TYPE == "cbam"
