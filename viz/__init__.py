@@ -1,1 +1,2 @@
-"""Interpretability engine: capture, CAMs, comparison and rendering. Plain Python, no Streamlit."""
+"""Interpretability engine for one image: capture, CAMs, comparison and rendering. Plain Python,
+no Streamlit. Measures over a dataset are the evaluation package's."""
