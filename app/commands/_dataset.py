@@ -1,8 +1,8 @@
 """What the dataset commands (evaluate, attention-report, report) share: which models, under
 which labels, loaded, and the run of a measure with its user-fixable problems as one line each.
 
-A dataset command is its arguments and one call: `run_measure(args, lambda models: measure(models,
-args.json, args.images, args.out, ...), nothing="nothing was measured")`.
+A dataset command is its arguments and one call: `run_measure(resolve_specs(args), lambda models:
+measure(models, args.json, args.images, args.out, ...), nothing="nothing was measured")`.
 """
 
 from __future__ import annotations
