@@ -48,7 +48,8 @@ def test_attention_maps_default_to_their_absolute_range(found, image):
     spatial = panels["spatial attention"]
     assert (spatial.scale.vmin, spatial.scale.vmax, spatial.scale.label) == (0.0, 1.0, "absolute [0, 1]")
     stretched = attention_view.stage_panels(a, image, "c3", on_image=False, stretch=True)["spatial attention"]
-    assert stretched.scale == stretched_scale(spatial.values, "inferno")
+    # stretched on the map's own cells (what its caption gives), not on their enlargement to the image
+    assert stretched.scale == stretched_scale(a.capture.attention["c3"].spatial, "inferno")
     # A map spanning a narrow range looks flat on the absolute scale, not on the stretched one.
     assert np.ptp(spatial.image.astype(int)) < np.ptp(stretched.image.astype(int))
     exported = with_colorbar(spatial)
