@@ -256,12 +256,13 @@ def paired_table(stats: PairedStatistics) -> list[dict]:
 
 
 def difference_table(stats: PairedStatistics) -> list[dict]:
-    """The bootstrap rows: {"difference": metric, "observed", "<confidence> interval"} (second model minus first)."""
-    from evaluation.formatting import difference_rows
+    """The bootstrap rows: {"difference": metric, "observed", "<confidence> interval", "significant?"}
+    (second model minus first), the verdict by the report's one rule (evaluation.formatting)."""
+    from evaluation.formatting import difference_rows, significance_rows
 
     name = f"{100 * stats.bootstrap.confidence:.0f}% interval"
-    return [{"difference": metric, "observed": observed, name: interval}
-            for metric, observed, interval in difference_rows(stats)]
+    return [{"difference": metric, "observed": observed, name: interval, "significant?": said}
+            for (metric, observed, interval), said in zip(difference_rows(stats), significance_rows(stats))]
 
 
 # The seed's experiment (Mask R-CNN 38 / 81 / 0 / 11, with BAM 41 / 81 / 0 / 8): the counts-only form's defaults.

@@ -5,8 +5,9 @@ handout report say the same numbers the same way:
 
 - evaluation (evaluation.results.Evaluation): `metric_rows`, `format_metric`, `evaluation_markdown`,
   `evaluation_csv_rows`;
-- paired statistics (PairedStatistics, CountsPairing): `paired_rows`, `difference_rows`,
-  `paired_markdown`, `counts_markdown`;
+- paired statistics (PairedStatistics, CountsPairing): `paired_rows`, `difference_rows` (each
+  number with the digits it needs: significance.signed), `significance_rows` and `rule_text` (the
+  one rule deciding "significant?"), `paired_markdown`, `counts_markdown`;
 - attention alignment (Alignment): `map_order`, `format_stat`, `alignment_rows`,
   `alignment_markdown`, `alignment_csv_rows`;
 - the handout's tables and its HTML: `model_rows`, `before_after_rows`, `paired_tables`,
@@ -37,7 +38,18 @@ from evaluation.results import (
     PairedStatistics,
     Stat,
 )
-from evaluation.significance import counts_summary, format_p, paired_summary
+from evaluation.significance import (
+    ALPHA,
+    MIN_IMAGES_FOR_INTERVAL,
+    RULE,
+    accuracy_verdict,
+    counts_summary,
+    decimals_for,
+    format_p,
+    interval_verdict,
+    paired_summary,
+    signed,
+)
 from evaluation.text_safety import csv_row, markdown_code, markdown_text
 
 Table = tuple[list[str], list[list[str]]]  # (header, rows), every cell text
@@ -109,14 +121,22 @@ def evaluation_csv_rows(results: Evaluation) -> list[list]:
 # Paired statistics
 
 
-def _ci(interval: Interval | None, scale: float, unit: str) -> tuple[str, str]:
-    """(observed, "low to high") as text; "n/a" where undefined."""
+def _ci(interval: Interval | None, scale: float) -> tuple[str, str]:
+    """(observed, "low to high") as text, each with the digits it needs (significance.signed);
+    "n/a" where undefined."""
     if interval is None or interval.observed is None:
         return "n/a", "n/a"
-    observed = f"{scale * interval.observed:+.1f}{unit}"
+    observed = signed(scale * interval.observed)
     if interval.low is None:
         return observed, "n/a"
-    return observed, f"{scale * interval.low:+.1f}{unit} to {scale * interval.high:+.1f}{unit}"
+    return observed, f"{signed(scale * interval.low)} to {signed(scale * interval.high)}"
+
+
+def _differences(stats: PairedStatistics) -> list[tuple[str, str, Interval | None, float]]:
+    """(key in the bootstrap, row name, interval, scale to points): accuracy, then each AP."""
+    intervals = stats.bootstrap.intervals
+    return [("accuracy", "accuracy (points)", intervals.get("accuracy"), 100),
+            *((key, key, interval, 1) for key, interval in intervals.items() if key != "accuracy")]
 
 
 def paired_rows(stats: PairedStatistics) -> list[tuple[str, str]]:
@@ -130,12 +150,20 @@ def paired_rows(stats: PairedStatistics) -> list[tuple[str, str]]:
 
 def difference_rows(stats: PairedStatistics) -> list[tuple[str, str, str]]:
     """(metric, observed B - A, interval) rows from the bootstrap: accuracy in points, then AP."""
-    intervals = stats.bootstrap.intervals
-    rows = [("accuracy (points)", *_ci(intervals.get("accuracy"), 100, ""))]
-    for key, interval in intervals.items():
-        if key != "accuracy":  # the AP rows, already in points
-            rows.append((key, *_ci(interval, 1, "")))
-    return rows
+    return [(name, *_ci(interval, scale)) for _, name, interval, scale in _differences(stats)]
+
+
+def significance_rows(stats: PairedStatistics, alpha: float = ALPHA) -> list[str]:
+    """Per row of `difference_rows`, whether it is significant in words, by the one rule
+    (significance.RULE): McNemar's test for accuracy, the bootstrap interval for AP."""
+    return [accuracy_verdict(stats, alpha)[1] if key == "accuracy"
+            else interval_verdict(*((interval.low, interval.high) if interval else (None, None)), stats.images)[1]
+            for key, _, interval, _ in _differences(stats)]
+
+
+def rule_text(alpha: float = ALPHA) -> str:
+    """The one rule deciding the "significant?" column, in a sentence."""
+    return RULE.format(alpha=alpha, n=MIN_IMAGES_FOR_INTERVAL)
 
 
 def paired_markdown(stats: PairedStatistics) -> str:
@@ -146,11 +174,12 @@ def paired_markdown(stats: PairedStatistics) -> str:
     lines = ["## Paired statistics", "", f"Before: {a}. After: {b}. The same {stats.images} images.",
              "", "| | |", "| --- | ---: |"]
     lines += [f"| {what} | {value} |" for what, value in paired_rows(stats)]
-    lines += ["", f"| difference {b} - {a} | observed | {100 * boot.confidence:.0f}% bootstrap interval |",
-              "| --- | ---: | ---: |"]
-    lines += [f"| {metric} | {observed} | {interval} |" for metric, observed, interval in difference_rows(stats)]
-    lines += ["", f"Bootstrap: {boot.resamples} resamples of the images (seed {boot.seed}), the same "
-                  "images for both models; AP from pycocotools' per-image matches, not re-matched.", "",
+    lines += ["", f"| difference {b} - {a} | observed | {100 * boot.confidence:.0f}% bootstrap interval "
+                  "| significant? |", "| --- | ---: | ---: | --- |"]
+    lines += [f"| {metric} | {observed} | {interval} | {said} |"
+              for (metric, observed, interval), said in zip(difference_rows(stats), significance_rows(stats))]
+    lines += ["", rule_text() + f" Bootstrap: {boot.resamples} resamples of the images (seed {boot.seed}), the "
+                  "same images for both models; AP from pycocotools' per-image matches, not re-matched.", "",
               paired_summary(stats), ""]
     return "\n".join(lines)
 
@@ -187,9 +216,10 @@ def format_stat(stat: Stat | None, digits: int = 3) -> str:
     """"0.912 [0.900, 0.923]": a mean and its interval; "—" where there is none."""
     if stat is None or stat.mean is None:
         return "—"
-    text = f"{stat.mean:.{digits}f}"
+    digits = max(decimals_for(v, digits) for v in (stat.mean, stat.low, stat.high))  # never "-0.000"
+    text = f"{stat.mean + 0.0:.{digits}f}"  # + 0.0: a -0.0 reads 0.000
     if stat.low is not None:
-        text += f" [{stat.low:.{digits}f}, {stat.high:.{digits}f}]"
+        text += f" [{stat.low + 0.0:.{digits}f}, {stat.high + 0.0:.{digits}f}]"
     return text
 
 
@@ -260,20 +290,12 @@ def alignment_csv_rows(results: Alignment) -> list[list]:
 # ---------------------------------------------------------------------------------------------
 # The handout's tables (shared by its PDF and its HTML)
 
-# Below this many images a percentile bootstrap interval is too narrow to trust (it cannot hold
-# the spread of images it never drew): no verdict is given.
-MIN_IMAGES_FOR_VERDICT = 10
+MIN_IMAGES_FOR_VERDICT = MIN_IMAGES_FOR_INTERVAL
 
 
 def verdict(low: float | None, high: float | None, images: int | None) -> str:
-    """Whether a paired difference is significant: does its interval exclude 0?"""
-    if low is None:
-        return "no interval (too few images)"
-    if images is not None and images < MIN_IMAGES_FOR_VERDICT:
-        return f"too few images to tell ({images}; at least {MIN_IMAGES_FOR_VERDICT})"
-    if low > 0 or high < 0:
-        return "yes: the interval excludes 0"
-    return "no: the interval includes 0"
+    """Whether a paired difference is significant by its interval, in words (significance.interval_verdict)."""
+    return interval_verdict(low, high, images)[1]
 
 
 def before_after_rows(results: Evaluation) -> Table:
@@ -284,14 +306,10 @@ def before_after_rows(results: Evaluation) -> Table:
 
 def paired_tables(paired: PairedStatistics) -> tuple[Table, Table]:
     """The paired statistics as two tables: the outcomes with McNemar's p, and the bootstrap
-    differences (after − before) each with its interval and a verdict."""
-    intervals = paired.bootstrap.intervals
+    differences (after − before) each with its interval and its verdict by the one rule
+    (`significance_rows`)."""
     outcomes = (["", "value"], [list(r) for r in paired_rows(paired)])
-    rows = []
-    for metric, observed, interval in difference_rows(paired):
-        found = intervals.get("accuracy" if metric.startswith("accuracy") else metric)
-        rows.append([metric, observed, interval, verdict(found.low, found.high, paired.images) if found
-                     else verdict(None, None, None)])
+    rows = [[*row, said] for row, said in zip(difference_rows(paired), significance_rows(paired))]
     a, b = paired.models
     return outcomes, ([f"difference {b} − {a}", "observed", f"{100 * paired.bootstrap.confidence:.0f}% interval",
                        "significant?"], rows)

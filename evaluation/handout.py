@@ -14,8 +14,9 @@ What it holds, in order:
    attention where the model has attention, the feature energy where it has none) and the
    Grad-CAM of its best detection, the crack outlined where the image's annotations are known.
 
-The evaluation and the attention report are run here (on the first `limit` images of the set), or
-read from the JSON files those commands wrote. `build_report(models, HandoutRequest(...))` gathers
+The evaluation and the attention report are run here (on every image, or on a stratified sample of
+`limit` images: as many with cracks as without), or read from the JSON files those commands wrote
+(the app passes its finished evaluation). `build_report(models, HandoutRequest(...))` gathers
 the content (a `Report`); evaluation.handout_pages draws it as A4 pages (PDF) and one HTML file,
 with the tables of evaluation.formatting.
 """
@@ -49,7 +50,7 @@ class HandoutRequest:
     json_path: Path  # the labelled COCO set
     image_dir: Path
     out_dir: Path  # for report.pdf and report.html; the runs behind them go to out_dir/report_parts
-    limit: int | None = None  # only the first `limit` images of the set
+    limit: int | None = None  # a stratified sample of `limit` images (sampled_dataset); None: all
     examples: tuple[Path, ...] | None = None  # image files to show; None: picked from examples_json
     example_count: int = 3  # how many to pick
     examples_json: Path | None = None  # where to pick them (and their outlines) from; None: json_path
@@ -102,26 +103,39 @@ class Report:
 # Inputs
 
 
-def limited_dataset(json_path: str | Path, limit: int | None, folder: str | Path) -> Path:
-    """The first images of a COCO file.
+def _spread(items: list, count: int) -> list:
+    """`count` of `items`, evenly spread over their order (all of them when there are fewer)."""
+    if count >= len(items):
+        return list(items)
+    return [items[(2 * i + 1) * len(items) // (2 * count)] for i in range(count)]
+
+
+def sampled_dataset(json_path: str | Path, limit: int | None, folder: str | Path) -> Path:
+    """A stratified sample of a COCO file: as many images with cracks (an annotation) as without,
+    each half spread evenly over the file's order; where one kind has too few, the other fills in.
 
     Args:
         json_path: the COCO file; limit: how many images (None: all).
-        folder: where a cut copy goes.
+        folder: where the sample's copy goes.
 
     Returns:
-        The file itself, or (with `limit` below its image count) a copy of its first `limit`
-        images and their annotations; the image folder stays the same.
+        The file itself, or (with `limit` below its image count) a copy holding the sample's
+        images (in the file's order) and their annotations; the image folder stays the same.
     """
     data = read_dataset_json(json_path)
     if limit is None or not isinstance(data, dict) or not isinstance(data.get("images"), list) \
             or not isinstance(data.get("annotations"), list) or limit >= len(data["images"]):
         return Path(json_path)  # what is not a COCO file is for the evaluation's check to say
-    images = data["images"][:limit]
-    ids = {image.get("id") for image in images if isinstance(image, dict)}
+    annotated = {a.get("image_id") for a in data["annotations"] if isinstance(a, dict)}
+    cracks = [im for im in data["images"] if isinstance(im, dict) and im.get("id") in annotated]
+    clean = [im for im in data["images"] if not (isinstance(im, dict) and im.get("id") in annotated)]
+    with_cracks = max(limit - len(clean), min(len(cracks), (limit + 1) // 2))
+    chosen = {id(im) for im in _spread(cracks, with_cracks) + _spread(clean, limit - with_cracks)}
+    images = [im for im in data["images"] if id(im) in chosen]
+    ids = {im.get("id") for im in images if isinstance(im, dict)}
     data.update(images=images, annotations=[a for a in data["annotations"]
                                             if not isinstance(a, dict) or a.get("image_id") in ids])
-    path = Path(folder) / f"first_{limit}_{Path(json_path).name}"
+    path = Path(folder) / f"sample_{limit}_{Path(json_path).name}"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data))
     return path
@@ -208,7 +222,7 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
     say = on_progress or (lambda fraction, text: None)
     seconds: dict[str, float] = {}
     reused = _reused(request, labels)
-    subset = limited_dataset(json_path, request.limit, work) if len(reused) < 2 else json_path
+    subset = sampled_dataset(json_path, request.limit, work) if len(reused) < 2 else json_path
 
     def stage(low: float, high: float, text: str) -> Callable[[int, int], None]:
         return lambda done, total: say(low + (high - low) * done / max(total, 1), f"{text}: {done} of {total} images")

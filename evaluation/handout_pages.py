@@ -22,8 +22,10 @@ from evaluation.formatting import (
     html_table,
     model_rows,
     paired_tables,
+    rule_text,
 )
 from evaluation.handout import FIGURE_DPI, Report
+from evaluation.significance import paired_summary
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 
@@ -49,9 +51,10 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
     attention_png = _png(alignment_figure(report.attention)) if report.attention else None
     subtitle = f"{before} (before) vs {after} (after) · {date.today().isoformat()}"
     dataset = _dataset_sentence(report, limit)
+    lacking = lacking_class(report.evaluation)
 
-    pages = [_text_page(title, [("text", subtitle), ("text", dataset), ("heading", "The models"),
-                                ("table", model_rows(report.models))])]
+    pages = [_text_page(title, [("text", subtitle), ("text", dataset), *((("warning", lacking),) if lacking else ()),
+                                ("heading", "The models"), ("table", model_rows(report.models))])]
     ev = report.evaluation
     blocks = [("text", f"{ev.dataset.num_images} images ({ev.dataset.with_instances} with cracks, "
                        f"{ev.dataset.without_instances} without). {ev.rule[0].upper()}{ev.rule[1:]}. "
@@ -66,7 +69,8 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
         pages.append(_text_page("Is the difference real?", [
             ("text", f"Before: {paired.models[0]}. After: {paired.models[1]}. The same {paired.images} "
                      "images; an image is right when its crack / no-crack verdict is."),
-            ("table", outcomes), ("table", differences), ("heading", "In words"), ("text", paired.summary),
+            ("table", outcomes), ("table", differences), ("text", rule_text()), ("heading", "In words"),
+            ("text", paired_summary(paired)),
             ("text", f"Bootstrap: {paired.bootstrap.resamples} resamples of the images (seed "
                      f"{paired.bootstrap.seed}), the same images for both models; AP re-counted from "
                      "pycocotools' per-image matches.")]))
@@ -98,8 +102,26 @@ def _dataset_sentence(report: Report, limit: int | None) -> str:
     name = f"{Path(ds.json).parent.name}/{Path(ds.json).name}"
     text = f"Dataset: {name}, images in {ds.images}"
     if limit:
-        text += f" (the first {limit} images only: a quick version; intervals are wide on few images)"
+        text += (f" (a sample of {limit} images, as many with cracks as without where the set allows, spread "
+                 "evenly over it: a quick version; intervals are wide on few images)")
+    else:
+        text += f" (all {ds.num_images} images)"
     return text + "."
+
+
+def lacking_class(evaluation) -> str | None:
+    """What a set without images with cracks, or without images free of them, cannot show (None
+    when it has both): said on the report's first page."""
+    ds = evaluation.dataset
+    if ds.num_images and not ds.without_instances:
+        return (f"Every one of these {ds.num_images} images has a crack: there are no true negatives and no false "
+                "alarms to count (TN = FP = 0), so precision is 100% for any model that finds something and "
+                "accuracy is only the recall. Evaluate on images without cracks too to compare false alarms.")
+    if ds.num_images and not ds.with_instances:
+        return (f"None of these {ds.num_images} images has a crack: recall and AP are undefined and the attention "
+                "cannot be compared with cracks; accuracy only counts false alarms. Evaluate on images with "
+                "cracks too.")
+    return None
 
 
 def _text_page(title: str, blocks: list[tuple[str, object]]) -> Figure:
@@ -112,9 +134,10 @@ def _text_page(title: str, blocks: list[tuple[str, object]]) -> Figure:
             y -= 0.01
             fig.text(0.05, y, content, fontsize=13, weight="bold", va="top")
             y -= 0.045
-        elif kind == "text":
+        elif kind in ("text", "warning"):
             wrapped = textwrap.fill(str(content), 150)
-            fig.text(0.05, y, wrapped, fontsize=9.5, va="top", linespacing=1.4)
+            style = {"color": "#8A1C1C", "weight": "bold"} if kind == "warning" else {}
+            fig.text(0.05, y, wrapped, fontsize=9.5, va="top", linespacing=1.4, **style)
             y -= line * (wrapped.count("\n") + 1) + 0.02
         else:
             header, rows = content
@@ -162,7 +185,9 @@ def _decode(png: bytes) -> np.ndarray:
 def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png: bytes | None) -> str:
     e = html.escape
     ev = report.evaluation
+    lacking = lacking_class(ev)
     parts = [f"<h1>{e(title)}</h1>", f"<p>{e(subtitle)}</p>", f"<p>{e(dataset)}</p>",
+             *((f'<p class="warning"><strong>{e(lacking)}</strong></p>',) if lacking else ()),
              '<section id="models"><h2>The models</h2>', html_table(model_rows(report.models)), "</section>",
              '<section id="before-after"><h2>Before / after</h2>',
              f"<p>{e(ev.rule[0].upper() + ev.rule[1:])}. Box / mask AP: COCO, in percent.</p>",
@@ -170,7 +195,7 @@ def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png
     if ev.paired:
         outcomes, differences = paired_tables(ev.paired)
         parts += ["<h3>Is the difference real?</h3>", html_table(outcomes), html_table(differences),
-                  f"<p><strong>{e(ev.paired.summary)}</strong></p>"]
+                  f"<p>{e(rule_text())}</p>", f"<p><strong>{e(paired_summary(ev.paired))}</strong></p>"]
     parts.append("</section>")
     if report.attention:
         parts += ['<section id="attention"><h2>Does the network look at the cracks? Per stage</h2>',
@@ -188,6 +213,6 @@ def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;margin:1em 0;font-size:0.9em}"
              "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left}th{background:#E8ECF4}"
-             "img{max-width:100%}")
+             "img{max-width:100%}.warning{color:#8A1C1C}")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>'
             f"<style>{style}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")

@@ -12,6 +12,9 @@ Model A is "before" (the baseline), model B "after"; every difference is B - A.
   drawn, for these two fixed sets of predictions.
 - `pairing_from_counts`: for someone who has only the two TP / TN / FP / FN tables, which image
   pairings the tables allow, and the exact McNemar p of the most and least favourable one.
+- One rule says which difference is significant (`RULE`): McNemar's test decides the accuracy
+  (`accuracy_verdict`), the bootstrap interval each AP (`interval_verdict`); where McNemar and
+  the accuracy interval disagree, `rule_disagreement` says so and why McNemar is followed.
 
 Everything here is plain Python on counts and arrays; no model is run. The results are typed
 (evaluation.results: PairedStatistics, CountsPairing), said in words here (`paired_summary`,
@@ -365,7 +368,7 @@ def pairing_from_counts(table_a: dict, table_b: dict) -> CountsPairing:
 
 
 # ---------------------------------------------------------------------------------------------
-# In words
+# Numbers for people
 
 
 def format_p(value: float) -> str:
@@ -373,29 +376,140 @@ def format_p(value: float) -> str:
     return "1" if value >= 0.9995 else f"{value:.3g}"
 
 
+MAX_DECIMALS = 6
+
+
+def decimals_for(value: float | None, minimum: int) -> int:
+    """The decimals `value` needs so that it does not read 0 unless it is 0 (at least `minimum`,
+    at most MAX_DECIMALS): -0.004 needs 3, where 1 would print "-0.0"."""
+    decimals = minimum
+    while value and round(abs(value), decimals) == 0 and decimals < MAX_DECIMALS:
+        decimals += 1
+    return decimals
+
+
+def signed(value: float, decimals: int = 1) -> str:
+    """A difference with its sign and the digits it needs ("+2.3", "-0.004"); 0 reads "0.0", never
+    "-0.0", so an interval's end that is not 0 never reads as 0.
+
+    Args:
+        value: the difference; decimals: at least this many.
+
+    Returns:
+        The text.
+    """
+    if value == 0:
+        return f"{0:.{decimals}f}"
+    return f"{value:+.{decimals_for(value, decimals)}f}"
+
+
 def _images(n: int) -> str:
     return f"{n} image{'s' if n != 1 else ''}"
 
 
+# ---------------------------------------------------------------------------------------------
+# The rule: which test decides whether each difference is significant
+
+# Below this many images a percentile bootstrap interval is too narrow to trust (it cannot hold
+# the spread of images it never drew): it decides nothing.
+MIN_IMAGES_FOR_INTERVAL = 10
+RULE = ("Accuracy: McNemar's exact test decides (significant when p < {alpha:g}). AP: the bootstrap "
+        "interval decides (significant when it excludes 0, on at least {n} images).")
+
+
+def interval_verdict(low: float | None, high: float | None, images: int | None) -> tuple[bool | None, str]:
+    """Whether a difference is significant by its bootstrap interval (does it exclude 0?).
+
+    Returns:
+        (True / False, or None where the interval decides nothing; the verdict in words).
+    """
+    if low is None:
+        return None, "no interval (too few images)"
+    if images is not None and images < MIN_IMAGES_FOR_INTERVAL:
+        return None, f"too few images to tell ({images}; at least {MIN_IMAGES_FOR_INTERVAL})"
+    if low > 0 or high < 0:
+        return True, "yes: the interval excludes 0"
+    return False, "no: the interval includes 0"
+
+
+def accuracy_verdict(stats: PairedStatistics, alpha: float = ALPHA) -> tuple[bool, str]:
+    """Whether the accuracy difference is significant: McNemar's exact test decides (it is exact
+    on the images where the two models differ; the bootstrap interval is approximate there).
+
+    Returns:
+        (significant, the verdict in words).
+    """
+    p = format_p(stats.mcnemar_p)
+    if stats.mcnemar_p < alpha:
+        return True, f"yes: McNemar p = {p} < {alpha:g}"
+    return False, f"no: McNemar p = {p} ≥ {alpha:g}"
+
+
+def rule_disagreement(stats: PairedStatistics, alpha: float = ALPHA) -> str | None:
+    """Where McNemar's test and the accuracy difference's bootstrap interval disagree, a sentence
+    saying so, which one the verdict follows and why; None where they agree (or there is no
+    interval)."""
+    acc = stats.bootstrap.intervals.get("accuracy")
+    if acc is None or acc.low is None:
+        return None
+    excludes, mcnemar = acc.low > 0 or acc.high < 0, stats.mcnemar_p < alpha
+    if excludes == mcnemar:
+        return None
+    interval = (f"{100 * stats.bootstrap.confidence:.0f}% bootstrap interval of the accuracy difference "
+                f"({signed(100 * acc.low)} to {signed(100 * acc.high)} points)")
+    differ = _images(stats.only_a_right + stats.only_b_right)
+    if excludes:
+        said = (f"The {interval} excludes 0, but McNemar's exact test does not find the difference significant "
+                f"(p = {format_p(stats.mcnemar_p)} ≥ {alpha:g}).")
+    else:
+        said = (f"McNemar's exact test finds the difference significant (p = {format_p(stats.mcnemar_p)} < "
+                f"{alpha:g}), but the {interval} includes 0.")
+    return (said + f" The verdict follows McNemar: it is exact on the {differ} where the models differ, "
+            "while a percentile bootstrap interval is only approximate, and too narrow or too wide when "
+            "few images differ.")
+
+
+def ap_sentence(stats: PairedStatistics) -> str:
+    """In words: which AP differences the bootstrap interval finds significant (the same rule as
+    the report's table)."""
+    decided = {key: interval_verdict(i.low, i.high, stats.images)[0]
+               for key, i in stats.bootstrap.intervals.items() if key != "accuracy"}
+    if not decided or all(v is None for v in decided.values()):
+        return ""
+    significant = [key for key, v in decided.items() if v]
+    if not significant:
+        return "No AP difference is significant: every bootstrap interval includes 0."
+    return (f"AP differences whose bootstrap interval excludes 0: {', '.join(significant)}; the others' "
+            "include 0.")
+
+
+# ---------------------------------------------------------------------------------------------
+# In words
+
+
 def paired_summary(stats: PairedStatistics, alpha: float = ALPHA) -> str:
-    """One or two sentences on paired statistics, honest when nothing is significant."""
+    """A few sentences on paired statistics, honest when nothing is significant, and saying the
+    same as the table's verdicts: McNemar decides accuracy (`accuracy_verdict`), the interval AP."""
     a, b = stats.models
     only_a, only_b, p = stats.only_a_right, stats.only_b_right, stats.mcnemar_p
     acc = stats.bootstrap.intervals.get("accuracy")
     interval = ""
     if acc is not None and acc.low is not None:
         interval = (f" ({100 * stats.bootstrap.confidence:.0f}% bootstrap interval of the accuracy "
-                    f"difference, {b} - {a}: {100 * acc.low:+.1f} to {100 * acc.high:+.1f} points)")
+                    f"difference, {b} - {a}: {signed(100 * acc.low)} to {signed(100 * acc.high)} points)")
     if only_a + only_b == 0:
-        return (f"{a} and {b} are right on exactly the same {_images(stats.images)}: "
-                "no difference to test (McNemar p = 1).")
-    head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
-            f"(McNemar's exact test p = {format_p(p)})")
-    if p < alpha:
-        return (head + f": a split this uneven is unlikely (p < {alpha:g}) if both models were equally "
-                f"accurate on images like these{interval}.")
-    return (head + f": not significant at {alpha:g}; these images do not show that either model is more "
-            f"accurate{interval}.")
+        text = (f"{a} and {b} are right on exactly the same {_images(stats.images)}: "
+                "no difference in accuracy to test (McNemar p = 1).")
+    else:
+        head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
+                f"(McNemar's exact test p = {format_p(p)})")
+        if accuracy_verdict(stats, alpha)[0]:
+            text = (head + f": a significant difference in accuracy; a split this uneven is unlikely "
+                    f"(p < {alpha:g}) if both models were equally accurate on images like these{interval}.")
+        else:
+            text = (head + f": not significant at {alpha:g}; these images do not show that either model is "
+                    f"more accurate{interval}.")
+    return " ".join(filter(None, (text, rule_disagreement(stats, alpha), ap_sentence(stats))))
 
 
 def counts_summary(result: CountsPairing, labels: tuple[str, str] = ("A", "B"), alpha: float = ALPHA) -> str:

@@ -27,8 +27,9 @@ at c2..c4 and Grad-CAM side by side. The runs behind it are kept in DIR/report_p
 
 Without --models, the shipped demo pair (demo-baseline before, demo-bam after); without --json /
 --images, the demo's held-out test split, and the examples come from the demo gallery.
-A quick version: --limit 20 --example-count 2. Reuse earlier runs with --evaluation and
---attention (their model labels must match).
+Every image of the set by default; a quick version: --limit 20 --example-count 2 (a sample of 20
+images, as many with cracks as without, spread evenly over the set). Reuse earlier runs with
+--evaluation and --attention (their model labels must match).
 """
 
 
@@ -43,7 +44,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_set_arguments(parser)
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for report.pdf and report.html")
     parser.add_argument("--limit", type=positive_int, metavar="N",
-                        help="evaluate and measure only the first N images of the set (a quick version)")
+                        help="evaluate and measure a sample of N images (a quick version): as many with cracks "
+                             "as without, spread evenly over the set")
     parser.add_argument("--examples", nargs="+", metavar="IMAGE",
                         help="the example images to show (default: images with cracks of the demo gallery, "
                              "or of --json)")
@@ -101,5 +103,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Report: {report.pdf} ({report.pages} pages), {report.html}. Took {sum(report.seconds.values()):.0f} s "
           f"({took}).")
     if report.evaluation.paired:
-        print(report.evaluation.paired.summary)
+        from evaluation.significance import paired_summary
+
+        print(paired_summary(report.evaluation.paired))  # by today's rule, also for a reused evaluation
     return EXIT_OK

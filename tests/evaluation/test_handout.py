@@ -78,7 +78,7 @@ def test_the_html_is_self_contained(report):
             assert image.format == "PNG" and image.width > 500
 
 
-def test_the_runs_behind_it_are_the_first_images(report):
+def test_the_runs_behind_it_are_a_sample(report):
     _, out, _ = report
     evaluation = json.loads((out / "report_parts" / "evaluation" / "evaluation.json").read_text())
     attention = json.loads((out / "report_parts" / "attention" / "attention_report.json").read_text())
@@ -136,13 +136,13 @@ def test_attention_differences_are_called_what_they_are():
     assert "Too few images to tell" in auroc_summary(few)
 
 
-def test_limited_dataset_and_examples(shared_coco, tmp_path):
+def test_sampled_dataset_and_examples(shared_coco, tmp_path):
     json_path, image_dir = shared_coco
-    assert handout.limited_dataset(json_path, None, tmp_path) == json_path
-    assert handout.limited_dataset(json_path, 100, tmp_path) == json_path
-    first = json.loads(handout.limited_dataset(json_path, 3, tmp_path).read_text())
-    assert [im["id"] for im in first["images"]] == [1, 2, 3]
-    assert first["annotations"] and {a["image_id"] for a in first["annotations"]} <= {1, 2, 3}
+    assert handout.sampled_dataset(json_path, None, tmp_path) == json_path
+    assert handout.sampled_dataset(json_path, 100, tmp_path) == json_path
+    sample = json.loads(handout.sampled_dataset(json_path, 3, tmp_path).read_text())
+    assert [im["id"] for im in sample["images"]] == [2, 4, 6]  # two of 1..4 (cracks), one of 5 and 6 (none)
+    assert sample["annotations"] and {a["image_id"] for a in sample["annotations"]} <= {2, 4}
     picked = handout.pick_examples(json_path, image_dir, 2)  # images 1..4 have cracks, 5 and 6 none
     assert [p.name for p in picked] == ["img_000.png", "img_003.png"]
     assert len(handout.pick_examples(json_path, image_dir, 10)) == 4
