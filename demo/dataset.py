@@ -7,6 +7,7 @@ into demo/data/ the first time it is asked for.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,16 +22,32 @@ SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 
 
 def demo_split(split: str = "test", root: str | Path = DATA_DIR, progress=None) -> tuple[Path, Path]:
-    """(annotations.json, image folder) of a demo split, generated on first use."""
+    """(annotations.json, image folder) of a demo split, generated on first use.
+
+    Safe when two processes or threads ask at once: each generates into its own temporary folder
+    and the first to finish is renamed into place (atomic); the other keeps the first's, so a split
+    in use is never removed or half-written.
+
+    Args:
+        split: "train", "val" or "test"; root: where the splits go; progress: (done, total) per image.
+
+    Returns:
+        The split's annotation file and image folder.
+    """
     if split not in DEMO_COUNTS:
         raise ValueError(f"unknown split {split!r}; choose one of {', '.join(DEMO_COUNTS)}")
     root = Path(root)
     json_path, image_dir = root / split / "annotations.json", root / split / "images"
     if not json_path.is_file():
         counts = {f"n_{name}": (n if name == split else 0) for name, n in DEMO_COUNTS.items()}
-        with tempfile.TemporaryDirectory(dir=root.parent if root.parent.exists() else None) as tmp:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=root, prefix=f".{split}-") as tmp:
             generate_dataset(tmp, seed=DEMO_SEED, size=DEMO_SIZE, progress=progress, **counts)
-            root.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(root / split, ignore_errors=True)
-            shutil.move(str(Path(tmp) / split), root / split)  # complete splits only, never half-written
+            if (root / split).exists() and not json_path.is_file():  # left half-written by an older version
+                shutil.rmtree(root / split, ignore_errors=True)
+            try:
+                os.rename(Path(tmp) / split, root / split)  # complete splits only, never half-written
+            except OSError:
+                if not json_path.is_file():
+                    raise  # not another session's finished split: a real failure
     return json_path, image_dir

@@ -8,8 +8,12 @@ far less; a zip bomb far more); absolute paths, `..`, links; files other than im
 MATLAB masks and JSON (system clutter such as `__MACOSX/` and `.DS_Store` is skipped quietly).
 Extraction counts the bytes it writes, so a header that under-states a size cannot overflow.
 
+A COCO JSON may also come as a file of its own beside a zip of its images (`annotations=`); it
+is then the dataset's annotations, whatever JSON the zip holds.
+
 The dataset is labelled by the upload's name and a short hash of its content, so every result
-made from it says which upload it came from.
+made from it says which upload it came from. Extraction is content-addressed and safe to run twice
+at once: each run works in its own staging folder and the first to finish is kept.
 """
 
 from __future__ import annotations
@@ -62,8 +66,12 @@ class UploadedDataset:
         return f"{self.name} ({self.digest})"
 
 
-def content_digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:10]
+def content_digest(data: bytes, *more: bytes) -> str:
+    """The first 10 hex digits of the SHA-256 of the upload's bytes (and of any further files)."""
+    digest = hashlib.sha256(data)
+    for part in more:
+        digest.update(hashlib.sha256(part).digest())
+    return digest.hexdigest()[:10]
 
 
 def _entry_problem(info: zipfile.ZipInfo) -> str | None:
@@ -150,13 +158,17 @@ def _coco_image_dir(json_path: Path, root: Path) -> Path | None:
     names = [n for n in names if isinstance(n, str) and n]
     candidates = [json_path.parent / "images", json_path.parent, root / "images", root]
     candidates += [p for p in (_folder_named(root, IMAGE_FOLDERS),) if p]
+    if names:  # any folder where the first file_name leads to a file (a JSON given beside a zip)
+        tail = PurePosixPath(names[0]).parts
+        candidates += sorted({Path(*found.parts[:len(found.parts) - len(tail)])
+                              for found in root.rglob(tail[-1]) if found.parts[-len(tail):] == tail})
     for folder in candidates:
         if names and all((folder / n).is_file() for n in names):
             return folder
     return None
 
 
-def extract_dataset(data: bytes, name: str, out_root: Path, *,
+def extract_dataset(data: bytes, name: str, out_root: Path, *, annotations: tuple[str, bytes] | None = None,
                     progress: Callable[[int, int], None] | None = None) -> UploadedDataset:
     """Check and extract an uploaded dataset zip into `out_root/<digest>/`; make COCO from masks
     where it holds no JSON. The same content again is extracted once (its folder is reused).
@@ -165,6 +177,7 @@ def extract_dataset(data: bytes, name: str, out_root: Path, *,
         data: the zip's bytes.
         name: the upload's file name (for messages and labels).
         out_root: where datasets are kept (one folder per content digest).
+        annotations: (file name, bytes) of a COCO JSON uploaded beside the zip (of its images).
         progress: passed to training.import_masks when masks are imported.
 
     Returns:
@@ -176,26 +189,33 @@ def extract_dataset(data: bytes, name: str, out_root: Path, *,
     """
     from training.import_masks import ImportProblemsError, import_masks
 
-    digest = content_digest(data)
+    digest = content_digest(data, *((annotations[1],) if annotations else ()))
     final = Path(out_root) / digest
     if (final / "dataset.txt").is_file():  # extracted before: the same content, the same dataset
-        json_path, image_dir, *notes = (final / "dataset.txt").read_text().splitlines()
-        return UploadedDataset(name, digest, final / json_path, final / image_dir, tuple(notes))
+        return _extracted(name, digest, final)
     entries, problems = check_zip(data)
+    problems = [f"{name}: {p}" for p in problems]
+    if annotations:
+        problems += _json_problems(*annotations)
     if problems:
-        raise UploadProblemsError([f"{name}: {p}" for p in problems])
+        raise UploadProblemsError(problems)
     Path(out_root).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{digest}-", dir=out_root))
     try:
         files = staging / "files"
         _extract(data, entries, files)
         jsons = sorted(files.rglob("*.json"), key=lambda p: (len(p.parts), str(p)))
+        if annotations:  # the JSON given beside the zip is the dataset's
+            jsons = [staging / "annotations" / "annotations.json"]
+            jsons[0].parent.mkdir()
+            jsons[0].write_bytes(annotations[1])
         notes: tuple[str, ...] = ()
         if jsons:
             json_path, image_dir = jsons[0], _coco_image_dir(jsons[0], files)
             if image_dir is None:
-                raise UploadProblemsError([f"{name}: the images {jsons[0].name} names are not in the zip (looked "
-                                           f"beside it, in images/ beside it and in the zip's images folder)."])
+                named = annotations[0] if annotations else jsons[0].name
+                raise UploadProblemsError([f"{name}: the images {named} names are not in the zip (looked "
+                                           f"beside it, in images/ beside it and in the zip's folders)."])
         else:
             images, masks = _folder_named(files, IMAGE_FOLDERS), _folder_named(files, MASK_FOLDERS)
             if images is None or masks is None:
@@ -212,10 +232,31 @@ def extract_dataset(data: bytes, name: str, out_root: Path, *,
                      f"{made.negatives} images without any",)
         (staging / "dataset.txt").write_text("\n".join([str(json_path.relative_to(staging)),
                                                         str(image_dir.relative_to(staging)), *notes]) + "\n")
-        shutil.rmtree(final, ignore_errors=True)
-        staging.rename(final)
+        try:
+            staging.rename(final)  # atomic; refused where another extraction of the same content finished first
+        except OSError:
+            if not (final / "dataset.txt").is_file():
+                raise
+            shutil.rmtree(staging, ignore_errors=True)  # the same content is there already: keep that one
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return UploadedDataset(name, digest, final / json_path.relative_to(staging),
-                           final / image_dir.relative_to(staging), notes)
+    return _extracted(name, digest, final)
+
+
+def _extracted(name: str, digest: str, folder: Path) -> UploadedDataset:
+    """The dataset an extraction left in `folder` (its dataset.txt: JSON, image folder, notes)."""
+    json_path, image_dir, *notes = (folder / "dataset.txt").read_text().splitlines()
+    return UploadedDataset(name, digest, folder / json_path, folder / image_dir, tuple(notes))
+
+
+def _json_problems(name: str, data: bytes) -> list[str]:
+    """Why a COCO JSON uploaded beside a zip cannot be used, one sentence each ([]: fine)."""
+    from training.data import MAX_DATASET_JSON_BYTES
+
+    if not name.lower().endswith(".json"):
+        return [f"{name}: not a JSON file; give the COCO annotations as .json."]
+    if len(data) > MAX_DATASET_JSON_BYTES:
+        return [f"{name}: {len(data) / 2**20:.0f} MB, more than the {MAX_DATASET_JSON_BYTES >> 20} MB an annotation "
+                "file may have."]
+    return []

@@ -8,6 +8,7 @@ from pycocotools.coco import COCO
 from demo.dataset import DEMO_COUNTS, SAMPLES_DIR, demo_split
 from demo.generator import make_sample, sample_seed
 from demo.samples import pick_samples
+from tests.concurrency import twice_at_once
 from viz.images import load_image
 
 
@@ -46,3 +47,16 @@ def test_demo_split_is_generated_once_and_complete(tmp_path):
     assert not (tmp_path / "train").exists()
     stamp = json_path.stat().st_mtime_ns
     assert demo_split("val", tmp_path) == (json_path, image_dir) and json_path.stat().st_mtime_ns == stamp
+
+
+def test_two_sessions_generating_the_split_at_once_keep_one_complete_split(tmp_path, monkeypatch):
+    import demo.dataset
+
+    monkeypatch.setattr(demo.dataset, "DEMO_COUNTS", {**DEMO_COUNTS, "val": 3})
+    first, second = twice_at_once(monkeypatch, demo.dataset, "generate_dataset", lambda: demo_split("val", tmp_path),
+                                  lambda found: (found[1] / "in use by a page").write_text(""))
+    assert first == second
+    json_path, image_dir = first
+    assert (image_dir / "in use by a page").is_file()  # the split in use was never replaced
+    assert len(COCO(str(json_path)).imgs) == 3 and len(list(image_dir.glob("*.png"))) == 3
+    assert [p.name for p in tmp_path.iterdir()] == ["val"]  # no temporary folder left

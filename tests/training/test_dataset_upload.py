@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.concurrency import twice_at_once
 from training import dataset_upload
 from training.data import check_coco_dataset
 from training.dataset_upload import UploadProblemsError, extract_dataset
@@ -105,3 +106,26 @@ def test_a_zip_without_json_or_masks_says_what_it_needs(tmp_path):
     with pytest.raises(UploadProblemsError, match="the images annotations.json names are not in the zip"):
         extract_dataset(_zip({"annotations.json": _coco(["missing.png"]), "other.png": _png()}), "x.zip", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_coco_json_beside_a_zip_of_its_images(tmp_path):
+    images = _zip({"photos/a.png": _png(), "photos/b.png": _png(), "photos/annotations.json": b"{}"})
+    found = extract_dataset(images, "cracks.json + photos.zip", tmp_path,
+                            annotations=("cracks.json", _coco(["a.png", "b.png"])))
+    assert found.image_dir.name == "photos" and check_coco_dataset(found.json_path, found.image_dir) == []
+    assert found.digest != dataset_upload.content_digest(images)  # the JSON is part of the content
+    with pytest.raises(UploadProblemsError, match=r"^x: the images cracks.json names are not in the zip"):
+        extract_dataset(images, "x", tmp_path, annotations=("cracks.json", _coco(["c.png"])))
+    with pytest.raises(UploadProblemsError, match="notes.txt: not a JSON file"):
+        extract_dataset(images, "y", tmp_path, annotations=("notes.txt", b"{}"))
+
+
+def test_two_extractions_of_the_same_zip_at_once_keep_one_complete_folder(tmp_path, monkeypatch):
+    data = _zip({"annotations.json": _coco(["a.png"]), "images/a.png": _png()})
+    first, second = twice_at_once(monkeypatch, dataset_upload, "_coco_image_dir",
+                                  lambda: extract_dataset(data, "same.zip", tmp_path),
+                                  lambda found: (found.json_path.parent / "in use by a page").write_text(""))
+    assert first == second
+    assert (first.json_path.parent / "in use by a page").is_file()  # the folder in use was never replaced
+    assert [p.name for p in tmp_path.iterdir()] == [first.digest]  # no staging folder left
+    assert check_coco_dataset(first.json_path, first.image_dir) == []
