@@ -40,13 +40,13 @@ import torch
 
 from evaluation.alignment import ALL_MEASURES, STAGES, alignment, area_share, map_name, mean_with_ci, within
 from evaluation.formatting import alignment_csv_rows, alignment_markdown
-from evaluation.loader import model_input
-from evaluation.masks import AnnotationMasks, union
+from evaluation.image_pass import PassImage, capture_pass, gather, image_share
+from evaluation.masks import AnnotationMasks
 from evaluation.results import Alignment, AlignmentSettings, ImageAlignment, MeasuredSet, ModelAlignment
-from evaluation.runner import Progress, Stopwatch, check_models, each_image
+from evaluation.runner import Progress, Stopwatch, check_models
 from models import LoadedModel  # (models makes detectron2 importable: before it)
-from training.data import dataset_image_path, require_valid
-from viz.capture import Capture, capture_input
+from training.data import require_valid
+from viz.capture import Capture
 from viz.catalogue import get_layer, layer_catalogue
 from viz.render import activation_energy
 
@@ -204,13 +204,152 @@ def _summaries(per_image: list[dict], labels: list[str], *, seed: int, resamples
     return summary, differences
 
 
+class AlignmentMeasure:
+    """The attention report as a measure of the shared pass (evaluation.image_pass): `add` each
+    image's captures, `finish` once every process is done.
+
+    Args:
+        models: the loaded models, labels distinct; the first is the reference the others'
+            differences are taken from.
+        json_path, image_dir: the labelled COCO set (the results name them); limit: the first N.
+        Others: as `attention_report`'s.
+
+    Raises:
+        viz.catalogue.UnknownLayerError: a CAM layer a model does not have (with the valid ones).
+        ValueError: no model, labels that repeat, an unknown CAM method or faithfulness metric.
+    """
+
+    def __init__(self, models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, *,
+                 limit: int | None = None, tolerance: float = 15.0, cam_layers: Sequence[str] = (),
+                 cam_methods: Sequence[str] = ("GradCAM",), faithfulness: Sequence[str] | None = None,
+                 seed: int = 0, resamples: int = 2000, confidence: float = 0.95):
+        self.labels = check_models(models, "measure")
+        if cam_layers:
+            from viz.gradcam import CAM_METHODS, FAITHFULNESS
+
+            for name, known, what in [*((m, CAM_METHODS, "CAM method") for m in cam_methods),
+                                      *((m, FAITHFULNESS, "faithfulness metric") for m in faithfulness or ())]:
+                if name not in known:
+                    raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}.")
+        for m in models:
+            catalogue = layer_catalogue(m.model)
+            for layer in cam_layers:
+                get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
+        self.models, self.json_path, self.image_dir, self.limit = list(models), json_path, image_dir, limit
+        self.tolerance, self.cam_layers, self.cam_methods = tolerance, tuple(cam_layers), tuple(cam_methods)
+        self.faithfulness, self.seed, self.resamples, self.confidence = faithfulness, seed, resamples, confidence
+        self.randomized = {}
+        if cam_layers:
+            from viz.gradcam import randomize_heads
+
+            self.randomized = {m.label: randomize_heads(m.model, seed=seed) for m in models}
+        self.rows: list[tuple[int, dict]] = []  # (position in the file, the image's row)
+        self.skipped: list[tuple[int, dict]] = []
+        self.cam_seconds: dict[str, dict[str, list[float]]] = {label: {} for label in self.labels}
+
+    @property
+    def maps_only(self) -> bool:
+        """Whether captures of the ResNet alone do (the CAMs need the predictions)."""
+        return not self.cam_layers
+
+    def add(self, item: PassImage) -> None:
+        """Measure one image (one without a crack pixel is counted as skipped)."""
+        entry = item.entry
+        mask = item.crack
+        if not mask.any():
+            self.skip(item.index, entry)
+            return
+        ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
+        near = within(mask, self.tolerance)
+        row = {**ident, "area_share": area_share(mask), "pointing_chance": float(near.mean()), "models": {}}
+        for m in self.models:
+            cap = item.captures[m.label]
+            row["models"][m.label] = measure_capture(cap, mask, tolerance=self.tolerance, near=near)
+            if self.cam_layers:
+                cams, matched, spent = measure_cams(
+                    m.model, cap, item.masks, self.cam_layers, tolerance=self.tolerance, methods=self.cam_methods,
+                    faithfulness=self.faithfulness, randomized=self.randomized[m.label], seed=self.seed,
+                    image_id=entry["id"])
+                row["models"][m.label].update(cams)
+                for method, value in spent.items():
+                    self.cam_seconds[m.label].setdefault(method, []).append(value)
+                row.setdefault("matched_detections", {})[m.label] = {"instances": len(item.masks), "matched": matched}
+        self.rows.append((item.index, row))
+
+    def skip(self, index: int, entry: dict) -> None:
+        """Count an image without a crack as skipped (the pass need not decode it)."""
+        self.skipped.append((index, {"image_id": entry["id"], "file_name": entry["file_name"]}))
+
+    def finish(self, total: int, watch: Stopwatch, out_dir: str | Path | None) -> Alignment | None:
+        """Every process's rows gathered on the main process, summarised and written.
+
+        Args:
+            total: the images of the set (within the limit).
+            watch: this process's timings of the models.
+            out_dir: where REPORT_FILES go (None: nowhere).
+
+        Returns:
+            The Alignment on the main process (the same as one process gives); None on the others.
+        """
+        parts, watch = gather((self.rows, self.skipped, self.cam_seconds), watch)
+        if parts is None:
+            return None
+        per_image = [row for _, row in sorted(r for rows, _, _ in parts for r in rows)]
+        skipped = [ident for _, ident in sorted(s for _, found, _ in parts for s in found)]
+        cam_seconds = {label: {} for label in self.labels}
+        for _, _, seconds in parts:
+            for label, methods in seconds.items():
+                for method, values in methods.items():
+                    cam_seconds[label].setdefault(method, []).extend(values)
+        results = self._results(per_image, skipped, total, watch, cam_seconds)
+        if out_dir is not None:
+            write_reports(results, out_dir)
+        return results
+
+    def _results(self, per_image: list[dict], skipped: list[dict], total: int, watch: Stopwatch,
+                 cam_seconds: dict[str, dict[str, list[float]]]) -> Alignment:
+        labels, confidence, resamples, seed = self.labels, self.confidence, self.resamples, self.seed
+        summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
+        cams = bool(self.cam_layers)
+        return Alignment(
+            dataset=MeasuredSet(str(self.json_path), str(self.image_dir), total, len(per_image), len(skipped),
+                                self.limit),
+            settings=AlignmentSettings(
+                tolerance_px=self.tolerance,
+                bootstrap={"method": "percentile", "resamples": resamples, "confidence": confidence, "seed": seed},
+                maps="attention cN: spatial attention map of stage N; feature cN: mean absolute "
+                     "activation over channels of stage output cN",
+                comparison="maps cropped to the image region and resized bilinearly to the original "
+                           "image; the crack is the union of the image's annotation masks",
+                reference=labels[0],
+                cams=CAMS_SETTING if cams else None,
+                cam_methods=[*self.cam_methods, "RandomCAM"] if cams else []),
+            models={m.label: ModelAlignment(str(m.spec.config), m.spec.weights_text, str(m.summary),
+                                            watch.median(m.label),
+                                            **(_cam_totals(per_image, m.label, cam_seconds[m.label]) if cams else {}))
+                    for m in self.models},
+            chance={"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
+                                               resamples=resamples, seed=seed),
+                    "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,
+                                             resamples=resamples, seed=seed)},
+            summary=summary,
+            differences=differences,
+            images=[ImageAlignment.from_json(row) for row in _json_safe(per_image)],
+            skipped=skipped)
+
+
 def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path,
                      out_dir: str | Path, *, limit: int | None = None, tolerance: float = 15.0,
                      cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True, on_progress: Progress | None = None,
-                     workers: int | None = None) -> Alignment:
+                     workers: int | None = None) -> Alignment | None:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
+
+    Under training.launch (several processes), every process calls this: each captures its share
+    of the images, the main process gathers the rows and writes the same reports as one process
+    would; the others return None. Only the images with annotations are decoded; without
+    `cam_layers` the models run their ResNet only (evaluation.image_pass).
 
     Args:
         models: the loaded models, labels distinct; the first is the reference the others'
@@ -229,92 +368,27 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
 
     Returns:
-        The Alignment (attention_report.json's content).
+        The Alignment (attention_report.json's content; None in the processes other than the main one).
 
     Raises:
         training.data.DataProblemsError: problems in the data.
         viz.catalogue.UnknownLayerError: a CAM layer a model does not have (with the valid ones).
         ValueError: no model, labels that repeat, an unknown CAM method or faithfulness metric.
     """
-    labels = check_models(models, "measure")
-    if cam_layers:
-        from viz.gradcam import CAM_METHODS, FAITHFULNESS
-
-        for name, known, what in [*((m, CAM_METHODS, "CAM method") for m in cam_methods),
-                                  *((m, FAITHFULNESS, "faithfulness metric") for m in faithfulness or ())]:
-            if name not in known:
-                raise ValueError(f"unknown {what} {name!r}; choose from {', '.join(known)}.")
+    measure = AlignmentMeasure(models, json_path, image_dir, limit=limit, tolerance=tolerance, cam_layers=cam_layers,
+                               cam_methods=cam_methods, faithfulness=faithfulness, seed=seed, resamples=resamples,
+                               confidence=confidence)
     require_valid((json_path, image_dir))
-    for m in models:
-        catalogue = layer_catalogue(m.model)
-        for layer in cam_layers:
-            get_layer(catalogue, layer)  # an unknown layer fails now, with the valid names, not mid-run
-    randomized = {}
-    if cam_layers:
-        from viz.gradcam import randomize_heads
-
-        randomized = {m.label: randomize_heads(m.model, seed=seed) for m in models}
-
     found = AnnotationMasks(json_path, limit=limit)
-    total = len(found.entries)
-    per_image, skipped = [], []
-    watch = Stopwatch(labels)
-    cam_seconds: dict[str, dict[str, list[float]]] = {label: {} for label in labels}
-
-    def record(entry: dict) -> dict | None:  # only the images with annotations are decoded
-        return ({"image_id": entry["id"], "file_name": str(dataset_image_path(image_dir, entry["file_name"]))}
-                if found.annotated(entry) else None)
-
-    for entry, image in each_image(found.entries, models, record, desc="Attention report", progress=progress,
-                                   on_progress=on_progress, workers=workers):
-        ident = {"image_id": entry["id"], "file_name": entry["file_name"]}
-        masks = found.masks(entry)
-        mask = union(masks, entry)
-        if not mask.any():
-            skipped.append(ident)
-            continue
-        near = within(mask, tolerance)
-        row = {**ident, "area_share": area_share(mask), "pointing_chance": float(near.mean()), "models": {}}
-        for m in models:
-            with watch.timing(m.label):
-                cap = capture_input(m.model, model_input(image, m.cfg))
-                row["models"][m.label] = measure_capture(cap, mask, tolerance=tolerance, near=near)
-            if cam_layers:
-                cams, matched, spent = measure_cams(
-                    m.model, cap, masks, cam_layers, tolerance=tolerance, methods=cam_methods,
-                    faithfulness=faithfulness, randomized=randomized[m.label], seed=seed, image_id=entry["id"])
-                row["models"][m.label].update(cams)
-                for method, value in spent.items():
-                    cam_seconds[m.label].setdefault(method, []).append(value)
-                row.setdefault("matched_detections", {})[m.label] = {"instances": len(masks), "matched": matched}
-        per_image.append(row)
-
-    summary, differences = _summaries(per_image, labels, seed=seed, resamples=resamples, confidence=confidence)
-    results = Alignment(
-        dataset=MeasuredSet(str(json_path), str(image_dir), total, len(per_image), len(skipped), limit),
-        settings=AlignmentSettings(
-            tolerance_px=tolerance,
-            bootstrap={"method": "percentile", "resamples": resamples, "confidence": confidence, "seed": seed},
-            maps="attention cN: spatial attention map of stage N; feature cN: mean absolute "
-                 "activation over channels of stage output cN",
-            comparison="maps cropped to the image region and resized bilinearly to the original "
-                       "image; the crack is the union of the image's annotation masks",
-            reference=labels[0],
-            cams=CAMS_SETTING if cam_layers else None,
-            cam_methods=[*cam_methods, "RandomCAM"] if cam_layers else []),
-        models={m.label: ModelAlignment(str(m.spec.config), m.spec.weights_text, str(m.summary), watch.median(m.label),
-                                        **(_cam_totals(per_image, m.label, cam_seconds[m.label]) if cam_layers else {}))
-                for m in models},
-        chance={"area_share": mean_with_ci([r["area_share"] for r in per_image], confidence=confidence,
-                                           resamples=resamples, seed=seed),
-                "pointing": mean_with_ci([r["pointing_chance"] for r in per_image], confidence=confidence,
-                                         resamples=resamples, seed=seed)},
-        summary=summary,
-        differences=differences,
-        images=[ImageAlignment.from_json(row) for row in _json_safe(per_image)],
-        skipped=skipped)
-    write_reports(results, out_dir)
-    return results
+    watch = Stopwatch(measure.labels)
+    for item in capture_pass(models, found, image_dir, wanted=found.annotated, watch=watch,
+                             maps_only=measure.maps_only, desc="Attention report", progress=progress,
+                             on_progress=on_progress, workers=workers):
+        measure.add(item)
+    for index in image_share(len(found.entries)):
+        if not found.annotated(found.entries[index]):
+            measure.skip(index, found.entries[index])
+    return measure.finish(len(found.entries), watch, out_dir)
 
 
 CAMS_SETTING = (

@@ -19,7 +19,7 @@ from torch import nn
 from models import detectron2_compat  # noqa: F401  (must precede detectron2)
 from models.attention import ATTENTION_REGISTRY, AttentionType
 from models.inputs import ModelInput, prepare_input
-from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue
+from viz.catalogue import AttentionInfo, attention_modules, layer_catalogue, resnet_of
 from viz.frozen import frozen_mapping, read_only
 from viz.hooks import scoped_forward_hooks
 from viz.stage_outputs import StageOutputs
@@ -61,7 +61,7 @@ class Capture:
     """What one forward pass gave. Frozen: its mappings are read-only copies, its arrays read-only
     (the detectron2 `Instances` cannot be frozen: nobody writes into them)."""
 
-    instances: Instances  # predictions at the original image size, on the CPU
+    instances: Instances | None  # predictions at the original image size, on the CPU (None: maps only)
     features: Mapping[str, np.ndarray]  # layer name -> (C, h, w)
     attention: Mapping[str, AttentionMaps]  # stage ("c2", ...) -> maps
     model_input: ModelInput
@@ -119,8 +119,16 @@ def capture(model: nn.Module, cfg: CfgNode, image_rgb: np.ndarray, *, fpn: bool 
     return capture_input(model, prepare_input(image_rgb, cfg), fpn=fpn)
 
 
-def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = False) -> Capture:
-    """`capture` for an image already prepared for this model (models.inputs.prepare_input)."""
+def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = False,
+                  maps_only: bool = False) -> Capture:
+    """`capture` for an image already prepared for this model (models.inputs.prepare_input).
+
+    With `maps_only`, only the ResNet runs (with its attention): the stage outputs, the maps
+    entering each attention module and the attention maps, exactly as a full pass gives them, at
+    about half its cost (no FPN, RPN or heads); the capture has no predictions (instances None).
+    For the dataset measures of maps (evaluation.image_pass)."""
+    if maps_only and fpn:
+        raise ValueError("the FPN levels need the full pass: maps_only and fpn exclude each other.")
     catalogue = layer_catalogue(model)
     wanted = [layer for layer in catalogue.values() if fpn or layer.kind != "fpn"]
     features: dict[str, np.ndarray] = {}
@@ -143,9 +151,14 @@ def capture_input(model: nn.Module, model_input: ModelInput, *, fpn: bool = Fals
         callbacks.update(_attention_callbacks(info, model_input.valid_size(info.stride), raw_attention))
 
     with scoped_forward_hooks(model, callbacks), torch.no_grad():
-        (output,) = model(model_input.batch())
+        if maps_only:  # the network's own normalisation and padding, then its ResNet alone
+            resnet_of(model)[0](model.preprocess_image(model_input.batch()).tensor)
+            instances = None
+        else:
+            (output,) = model(model_input.batch())
+            instances = output["instances"].to("cpu")
     return Capture(
-        instances=output["instances"].to("cpu"),
+        instances=instances,
         features=features,
         attention={stage: _attention_maps(info, raw_attention[stage]) for stage, info in attention.items()},
         model_input=model_input,

@@ -2,7 +2,8 @@
 which labels, loaded, and the run of a measure with its user-fixable problems as one line each.
 
 A dataset command is its arguments and one call: `run_measure(resolve_specs(args), lambda models:
-measure(models, args.json, args.images, args.out, ...), nothing="nothing was measured")`.
+measure(models, args.json, args.images, args.out, ...), nothing="nothing was measured")`; one that
+takes detectron2's launcher options runs that call in each process through `launch_measure`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from app.commands._common import fail, fail_with_problems, note
+from app.commands._common import (
+    fail,
+    fail_with_problems,
+    launch_command,
+    note,
+    set_arguments_problem,
+    use_demo_set_unless_given,
+)
 
 # The shipped demo pair (names in models.zoo.NAMED): baseline first, as in the BAM experiment.
 DEFAULT_MODELS = ("demo-baseline", "demo-bam")
@@ -111,3 +119,20 @@ def run_measure(specs, measure: Callable[[list], Result], *, nothing: str) -> tu
         return fail_with_problems(e.problems, nothing), None
     except (models.ModelLoadError, UnknownLayerError, ValueError) as e:
         return fail(str(e)), None
+
+
+def launch_measure(args: argparse.Namespace, in_process: Callable[..., int]) -> int:
+    """The dataset checked, the models resolved and the demo split chosen here, then
+    `in_process(args, specs)` in each process asked for (app.commands._common.add_launch_arguments).
+
+    Returns:
+        The exit status; a problem with the arguments is one line, status 2.
+    """
+    if problem := set_arguments_problem(args):
+        return fail(problem)
+    try:
+        specs = resolve_specs(args)
+    except ValueError as e:
+        return fail(str(e))
+    use_demo_set_unless_given(args)  # here, before the processes start
+    return launch_command(in_process, args, specs)

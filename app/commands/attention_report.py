@@ -9,16 +9,14 @@ from app.commands._common import (
     EXIT_OK,
     add_cpu_arguments,
     add_device_argument,
+    add_launch_arguments,
     add_set_arguments,
-    fail,
     non_negative_float,
     non_negative_int,
     positive_int,
-    set_arguments_problem,
     set_threads,
-    use_demo_set_unless_given,
 )
-from app.commands._dataset import DEFAULT_MODELS, add_models_arguments, resolve_specs, run_measure
+from app.commands._dataset import DEFAULT_MODELS, add_models_arguments, launch_measure, run_measure
 
 DESCRIPTION = """\
 Measure, for every image with cracks in a labelled COCO set, how well each model's maps line up
@@ -30,7 +28,9 @@ within --tolerance pixels). Dataset means with seeded bootstrap intervals; the d
 each model from the first one listed are paired per image. Images without cracks are skipped.
 Writes attention_report.json, .csv (per image), .md, .png and .pdf to --out.
 Without --models, the shipped demo pair (demo-baseline first, then demo-bam); without --json /
---images, the demo's held-out synthetic test split.
+--images, the demo's held-out synthetic test split. With --num-gpus N (processes), the images are
+shared between the processes; the reports are those of one process. `dissect --attention-report
+DIR` writes the same report from the dissection's pass over the images.
 """
 
 
@@ -62,23 +62,22 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "none when given without a name)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--resamples", type=positive_int, default=2000, help="bootstrap resamples (default 2000)")
-    add_cpu_arguments(parser)
+    add_cpu_arguments(parser, " in each process")
     add_device_argument(parser)
+    add_launch_arguments(parser)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    if problem := set_arguments_problem(args):
-        return fail(problem)
-    try:
-        specs = resolve_specs(args)
-    except ValueError as e:
-        return fail(str(e))
-    use_demo_set_unless_given(args)
-    set_threads(args)
+    return launch_measure(args, report_in_process)
 
+
+def report_in_process(args: argparse.Namespace, specs: list) -> int:
+    """The report, in each process of training.launch (the only one by default): each loads the
+    models and measures its share of the images; the main one writes and shows the reports."""
     from evaluation.attention_report import REPORT_FILES, attention_report
 
+    set_threads(args)
     status, results = run_measure(
         specs, lambda models: attention_report(models, args.json, args.images, args.out, limit=args.limit,
                                                tolerance=args.tolerance, cam_layers=args.cams,

@@ -12,13 +12,10 @@ from app.commands._common import (
     add_launch_arguments,
     add_set_arguments,
     fail,
-    launch_command,
-    set_arguments_problem,
     set_threads,
     unit_float,
-    use_demo_set_unless_given,
 )
-from app.commands._dataset import add_models_arguments, resolve_specs, run_measure
+from app.commands._dataset import add_models_arguments, launch_measure, run_measure
 
 DESCRIPTION = """\
 Run each model over a labelled COCO set and compare them: image-level crack / no-crack counts
@@ -92,14 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return run_from_counts(args)
     if not args.out:
         return fail("give --out DIR, the folder for the reports.")
-    if problem := set_arguments_problem(args):
-        return fail(problem)
-    try:
-        specs = resolve_specs(args)
-    except ValueError as e:
-        return fail(str(e))
-    use_demo_set_unless_given(args)  # here, before the processes start
-    return launch_command(evaluate_in_process, args, specs)
+    return launch_measure(args, evaluate_in_process)
 
 
 def evaluate_in_process(args: argparse.Namespace, specs: list) -> int:
