@@ -8,7 +8,7 @@ import importlib
 import sys
 
 COMMANDS = {"demo-data": "demo_data", "train": "train", "evaluate": "evaluate", "analyze": "analyze",
-            "attention-report": "attention_report", "report": "report",
+            "attention-report": "attention_report", "dissect": "dissect", "report": "report",
             "import-masks": "import_masks"}
 
 
