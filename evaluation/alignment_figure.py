@@ -3,8 +3,6 @@ one panel per measure, every model's maps side by side (matplotlib's object API,
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -71,7 +69,7 @@ def alignment_figure(results: Alignment) -> Figure:
         ax.set_ylim(0, 1.15 * top)  # room for the legend above the bars
     fig.legend(handles=bars, loc="outside lower center", ncols=min(len(series), 3), fontsize=9)
     interval = round(100 * results.settings.confidence)
-    fig.suptitle(f"Do the maps point at the cracks? {Path(ds.json).parent.name}/{Path(ds.json).name}: "
+    fig.suptitle(f"Do the maps point at the cracks? {ds.label}: "
                  f"{ds.measured} images with cracks (means, {interval}% bootstrap intervals)",
                  parse_math=False)  # the dataset's names: '$\frac$.json' is not mathtext here
     return fig

@@ -155,7 +155,7 @@ def at_score_threshold(loaded: LoadedModel, threshold: float) -> LoadedModel:
 
 def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path, *,
              threshold: float = 0.5, progress: bool = True, on_progress: Progress | None = None,
-             workers: int | None = None) -> Evaluation | None:
+             workers: int | None = None, dataset_name: str | None = None) -> Evaluation | None:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
     Under training.launch (several processes), every process calls this: each runs the models on
@@ -171,6 +171,8 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
         progress: a tqdm bar on the terminal; on_progress: (images done, total) after each image.
         workers: processes decoding and resizing the images while the models run
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
+        dataset_name: what the user calls the set (an upload's "name (hash)"), written with the
+            results; None: the reports name its file.
 
     Returns:
         The Evaluation (evaluation.json's content; None in the processes other than the main one).
@@ -239,7 +241,8 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
               for d in dataset]
     disagreements = find_disagreements(images, gt_positive, scores, threshold)
     results = Evaluation(
-        EvaluatedSet(str(json_path), str(image_dir), len(dataset), sum(gt_positive), len(dataset) - sum(gt_positive)),
+        EvaluatedSet(str(json_path), str(image_dir), len(dataset), sum(gt_positive), len(dataset) - sum(gt_positive),
+                     name=dataset_name),
         threshold=threshold,
         rule=f"an image is predicted 'crack' when any detection scores >= {threshold}; "
              "it is a crack in truth when it has at least one annotation",

@@ -90,7 +90,7 @@ def evaluation_markdown(results: Evaluation) -> str:
     labels = [markdown_text(label) for label in results.models]  # names from visitors and files: as text
     ds = results.dataset
     lines = [
-        f"# Evaluation on {markdown_text(Path(ds.json).name)}",
+        f"# Evaluation on {markdown_text(ds.name or Path(ds.json).name)}",
         "",
         f"{ds.num_images} images: {ds.with_instances} with instances (crack), "
         f"{ds.without_instances} without. Image level: {results.rule}. "
@@ -237,7 +237,7 @@ def alignment_markdown(results: Alignment) -> str:
     ds, settings = results.dataset, results.settings
     boot = settings.bootstrap
     lines = [
-        f"# Attention alignment on {markdown_text(Path(ds.json).name)}",
+        f"# Attention alignment on {markdown_text(ds.name or Path(ds.json).name)}",
         "",
         f"{ds.measured} images with cracks measured; {ds.skipped_no_crack} without cracks skipped "
         f"(nothing to align with). Means over images with {round(100 * boot['confidence'])}% percentile "

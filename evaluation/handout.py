@@ -60,6 +60,7 @@ class HandoutRequest:
     resamples: int = 1000  # the attention intervals' bootstrap resamples
     workers: int | None = None  # decoding processes of the runs (0: none, as a server wants)
     title: str | None = None
+    dataset_name: str | None = None  # what the user calls the set (an upload's "name (hash)"); None: its file
 
 
 @dataclass
@@ -232,7 +233,8 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
     if evaluation is None:
         say(0.05, "Evaluating both models…")
         evaluation = evaluate(models, subset, image_dir, work / "evaluation", threshold=request.threshold,
-                              progress=False, on_progress=stage(0.05, 0.4, "Evaluating"), workers=request.workers)
+                              progress=False, on_progress=stage(0.05, 0.4, "Evaluating"), workers=request.workers,
+                              dataset_name=request.dataset_name)
     seconds["evaluation"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -246,6 +248,8 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
     for key, results in (("evaluation", evaluation), ("attention", attention)):
         if key not in reused and subset != json_path:  # name the set, not its cut copy
             results.dataset.json = str(json_path)
+        if key not in reused and request.dataset_name:
+            results.dataset.name = request.dataset_name
 
     start = time.perf_counter()
     examples, outline_json = request.examples, request.examples_json

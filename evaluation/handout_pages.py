@@ -8,7 +8,6 @@ import html
 import io
 import textwrap
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
@@ -99,8 +98,7 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
 
 def _dataset_sentence(report: Report, limit: int | None) -> str:
     ds = report.evaluation.dataset
-    name = f"{Path(ds.json).parent.name}/{Path(ds.json).name}"
-    text = f"Dataset: {name}, images in {ds.images}"
+    text = f"Dataset: {ds.label}" + ("" if ds.name else f", images in {ds.images}")  # an upload's folder: no news
     if limit:
         text += (f" (a sample of {limit} images, as many with cracks as without where the set allows, spread "
                  "evenly over it: a quick version; intervals are wide on few images)")

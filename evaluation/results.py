@@ -12,6 +12,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, ClassVar, get_args, get_origin, get_type_hints
 
 
@@ -149,6 +150,12 @@ class EvaluatedSet(Record):
     num_images: int
     with_instances: int
     without_instances: int
+    name: str | None = optional()  # what the user calls the set (an upload's "name (hash)"); None: its file
+
+    @property
+    def label(self) -> str:
+        """The set as people read its name: `name`, else its folder and file name."""
+        return self.name or f"{Path(self.json).parent.name}/{Path(self.json).name}"
 
 
 @dataclass
@@ -216,6 +223,11 @@ class MeasuredSet(Record):
     measured: int
     skipped_no_crack: int
     limit: int | None
+    name: str | None = optional()  # as EvaluatedSet.name
+
+    @property
+    def label(self) -> str:
+        return self.name or f"{Path(self.json).parent.name}/{Path(self.json).name}"
 
 
 @dataclass

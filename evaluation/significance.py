@@ -499,7 +499,7 @@ def paired_summary(stats: PairedStatistics, alpha: float = ALPHA) -> str:
                     f"difference, {b} - {a}: {signed(100 * acc.low)} to {signed(100 * acc.high)} points)")
     if only_a + only_b == 0:
         text = (f"{a} and {b} are right on exactly the same {_images(stats.images)}: "
-                "no difference in accuracy to test (McNemar p = 1).")
+                "no difference to test (McNemar p = 1).")
     else:
         head = (f"{b} alone is right on {_images(only_b)}, {a} alone on {_images(only_a)} "
                 f"(McNemar's exact test p = {format_p(p)})")
