@@ -26,10 +26,11 @@ from torch import nn
 
 from models.attention import ATTENTION_REGISTRY, AttentionType
 
-FUSIONS = {
-    "product": "official code: F * (1 + sigmoid(Mc * Ms))",
-    "sum": "paper: F * (1 + sigmoid(Mc + Ms))",
+FUSIONS = {  # in plain words: the sidebar and every model description say them
+    "product": "channel and spatial attention multiplied, as in the authors' code",
+    "sum": "channel and spatial attention added, as in the paper",
 }
+FORMULAS = {"product": "F · (1 + σ(Mc · Ms))", "sum": "F · (1 + σ(Mc + Ms))"}  # for the attention page
 
 
 def check_fusion(fusion: str) -> str:

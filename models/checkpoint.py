@@ -319,7 +319,7 @@ def fit_weights(model: nn.Module, weights: Checkpoint | dict[str, torch.Tensor],
                 if keys and (strict or (label == "wrong shapes" and not skip_mismatched))]
     if problems:
         cause = likely_cause(missing, unexpected, wrong_shape) or "is it for another config?"
-        raise CheckpointError(f"{name} does not fit this model ({cause}). " + "; ".join(problems))
+        raise CheckpointError(f"{name} does not fit this model ({cause}).", "; ".join(problems) + ".")
     if skipped:
         left_out = {entry.split(":", 1)[0] for entry in skipped}
         state_dict = {k: v for k, v in state_dict.items() if k not in left_out}

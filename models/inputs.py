@@ -49,6 +49,29 @@ def input_size_for(height: int, width: int, cfg: CfgNode) -> tuple[int, int]:
     return int(h), int(w)
 
 
+SHRINK_NOTED = 2.0  # a model that sees the image this many times smaller (per side) is worth a note
+
+
+def shrink_note(height: int, width: int, cfg: CfgNode, label: str) -> str | None:
+    """A sentence where the model of `cfg` sees an image of height x width much smaller (its
+    INPUT.MIN_SIZE_TEST): details a few pixels wide, such as thin cracks in a photo, may not
+    survive the resize.
+
+    Args:
+        height, width: the image as analysed; cfg: the model's config; label: its name.
+
+    Returns:
+        The sentence (no final stop), or None where the model sees it less than SHRINK_NOTED
+        times smaller.
+    """
+    seen_h, seen_w = input_size_for(height, width, cfg)
+    factor = width / seen_w
+    if factor < SHRINK_NOTED:
+        return None
+    return (f"{label} sees it at {seen_w} × {seen_h} pixels ({factor:.1f}x smaller, its INPUT.MIN_SIZE_TEST "
+            f"{cfg.INPUT.MIN_SIZE_TEST}): cracks thinner than {factor:.0f} pixels may not survive the resize")
+
+
 def prepare_input(image_rgb: np.ndarray, cfg: CfgNode) -> ModelInput:
     """`image_rgb`: (H, W, 3) uint8."""
     if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:

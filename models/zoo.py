@@ -96,8 +96,8 @@ def from_files(config: str | Path, weights: str | Path | None = None, *, label: 
                                  f"folders this server lets visitors read.")
         if not path.is_file():
             raise ModelLoadError(f"{path.name or path}: {what} file not found.")
-    note = None if weights else (f"no weights given for {config.name}: random weights, so its detections and "
-                                 "maps show an untrained network (give CONFIG.yaml:WEIGHTS.pth)")
+    note = None if weights else (f"no weights given for {config.name}: random weights, so it runs as an untrained "
+                                 "network and its detections and maps mean nothing")
     bases = None if allowed_dirs is None else (*allowed_dirs, CONFIG_DIR)
     return ModelSpec(label or (weights.stem if weights else config.stem), config, weights, class_names, note,
                      allowed_dirs=bases)

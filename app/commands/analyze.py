@@ -48,37 +48,25 @@ def _load(name: str, device: str, given_names: tuple[str, ...] = ()):
 
     import models
     from models import metadata
-    from models.zoo import resolve
+    from models.zoo import NAMED, resolve
 
     found = resolve(name)
     loaded = models.load(replace(found, device=device, class_names=given_names or found.class_names))
     problem = metadata.count_problem(given_names, loaded.cfg.MODEL.ROI_HEADS.NUM_CLASSES)
     if problem:
         raise models.ModelLoadError(f"--class-names: {problem} ({loaded.label}).")
-    for message in filter(None, (loaded.spec.note, *loaded.notes)):
+    hint = " (give CONFIG.yaml:WEIGHTS.pth)" if loaded.spec.weights is None and name not in NAMED else ""
+    for message in filter(None, (loaded.spec.note and loaded.spec.note + hint, *loaded.notes)):
         note(f"{loaded.label}: {message}")
     return loaded
 
 
-SHRINK_NOTED = 2.0  # a model that sees the image this many times smaller (per side) is worth a note
-
-
 def shrink_notes(image, loaded: list) -> list[str]:
-    """A sentence per model that sees `image` much smaller than it is (its INPUT.MIN_SIZE_TEST):
-    details a few pixels wide, such as thin cracks in a photo, may not survive the resize."""
-    from models.inputs import input_size_for
+    """models.inputs.shrink_note for each model that sees `image` much smaller than it is."""
+    from models.inputs import shrink_note
 
     h, w = image.shape[:2]
-    notes = []
-    for m in loaded:
-        cfg, label = m.cfg, m.label
-        seen_h, seen_w = input_size_for(h, w, cfg)
-        factor = w / seen_w
-        if factor >= SHRINK_NOTED:
-            notes.append(f"{label} sees it at {seen_w} × {seen_h} pixels ({factor:.1f}x smaller, its "
-                         f"INPUT.MIN_SIZE_TEST {cfg.INPUT.MIN_SIZE_TEST}): cracks thinner than {factor:.0f} "
-                         "pixels may not survive the resize")
-    return notes
+    return [note for m in loaded if (note := shrink_note(h, w, m.cfg, m.label))]
 
 
 def _write_image(path: Path, rgb) -> None:
