@@ -20,6 +20,7 @@ from training.data import dataset_image_path
 MIME = {".json": "application/json", ".csv": "text/csv", ".md": "text/markdown", ".png": "image/png",
         ".pdf": "application/pdf"}
 REPORTS = {name: MIME[Path(name).suffix] for name in Alignment.FILES}
+CACHE_ROOT = Path(__file__).resolve().parent.parent / "output" / "attention"  # git-ignored
 
 
 @dataclass
@@ -30,6 +31,11 @@ class AlignmentRun:
     results: Alignment
     out_dir: Path
     image_dir: Path
+
+    @property
+    def label(self) -> str:
+        """The dataset as the visitor named it when it ran."""
+        return self.results.dataset.label
 
     def report(self, name: str) -> bytes:
         return (self.out_dir / name).read_bytes()
@@ -43,20 +49,57 @@ class AlignmentRun:
         return dataset_image_path(self.image_dir, entry["file_name"])
 
 
-def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, limit: int | None) -> tuple:
-    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), limit)
+def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, limit: int | None,
+            label: str | None = None) -> tuple:
+    """What tells one measure from another: models, dataset (and its label), number of images."""
+    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), limit, label)
 
 
-def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, out_dir: Path, *,
-                 limit: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> AlignmentRun:
-    """Both models over a labelled COCO set, the baseline first (the differences are BAM minus it).
-    Raises training.data.DataProblemsError, models.ModelLoadError or ValueError with a message."""
+def result_folder(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, limit: int | None,
+                  label: str | None = None, cache_root: Path | None = None) -> Path:
+    """Where this measure's files go: one folder per dataset, models, limit and label, shared by
+    the sessions (app.evaluation.result_folder)."""
+    from app.evaluation import result_folder as folder
+
+    settings = (f"limit {limit}", *((label,) if label else ()))
+    return folder(Path(cache_root or CACHE_ROOT), pair, json_path, image_dir, *settings)
+
+
+def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, *,
+                 limit: int | None = None, on_progress: Callable[[int, int], None] | None = None,
+                 label: str | None = None, cache_root: Path | None = None) -> AlignmentRun:
+    """Both models over a labelled COCO set, the baseline first (the differences are BAM minus it),
+    into `result_folder` (written aside, then renamed: never half-written).
+
+    Args:
+        pair: (with attention, without); json_path, image_dir: the set; limit: its first N images.
+        on_progress: (done, total) per image; label: the dataset as the visitor names it.
+        cache_root: where result folders go (default CACHE_ROOT).
+
+    Returns:
+        The AlignmentRun.
+
+    Raises:
+        training.data.DataProblemsError, models.ModelLoadError or ValueError with a message.
+    """
+    import shutil
+    import tempfile
+
     from evaluation.attention_report import attention_report
 
-    # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
-    results = attention_report([pair[1], pair[0]], json_path, image_dir, out_dir, limit=limit, progress=False,
-                               on_progress=on_progress, workers=0)
-    return AlignmentRun(run_key(pair, json_path, image_dir, limit), results, Path(out_dir), Path(image_dir))
+    final = result_folder(pair, json_path, image_dir, limit, label, cache_root)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))
+    try:
+        # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
+        results = attention_report([pair[1], pair[0]], json_path, image_dir, partial, limit=limit, progress=False,
+                                   on_progress=on_progress, workers=0)
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    results.dataset.name = label
+    return AlignmentRun(run_key(pair, json_path, image_dir, limit, label), results, final, Path(image_dir))
 
 
 def summary_table(results: Alignment, measure: str) -> pd.DataFrame:

@@ -28,7 +28,7 @@ def page(title: str, *, image: bool = True, intro: Callable[[Selection], None] |
     `image`, the chosen image and both analyses of it. Stops the page with a message where
     something is missing."""
     sel = current()
-    widgets.page_header(title, sel, sel.pair)
+    widgets.page_header(title, sel, sel.pair, image=image)
     if intro is not None:
         intro(sel)
     if image:
@@ -41,9 +41,9 @@ def require_pair(sel: Selection) -> tuple[LoadedModel, LoadedModel]:
     """Both models, or an error in the page and stop."""
     if sel.pair is None:
         for slot in sel.slots.values():
-            if slot.error:
-                st.error(f"The model {slot.role} attention is not loaded. {literal(slot.error)}",
-                         icon=":material/error:")
+            if slot.error:  # the headline only: its details are in the sidebar, folded
+                st.error(f"The model {slot.role} attention is not loaded. {literal(slot.error)}"
+                         + (" (Details in the sidebar.)" if slot.error_details else ""), icon=":material/error:")
             elif slot.pending:
                 st.info(slot.pending, icon=":material/upload_file:")
         st.stop()

@@ -27,6 +27,11 @@ class EvaluationRun:
     json_path: Path
     image_dir: Path
 
+    @property
+    def label(self) -> str:
+        """The dataset as the visitor named it when it ran (an upload's "name (hash)")."""
+        return self.results.dataset.label
+
     def report(self, name: str) -> bytes:
         return (self.out_dir / name).read_bytes()
 
@@ -54,44 +59,55 @@ class EvaluationRun:
 
 def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, *,
                   threshold: float, on_progress: Callable[[int, int], None] | None = None,
-                  cache_root: Path | None = None) -> EvaluationRun:
+                  cache_root: Path | None = None, label: str | None = None) -> EvaluationRun:
     """Both models over a labelled COCO set (baseline first, as evaluation.evaluate's reports put it),
-    kept on disk under `cache_root` (see `saved_run`). Raises training.data.DataProblemsError,
-    models.ModelLoadError or ValueError with a message."""
+    kept on disk under `cache_root` (see `saved_run`). `label`: the dataset as the visitor names it,
+    written with the results. Raises training.data.DataProblemsError, models.ModelLoadError or
+    ValueError with a message."""
     import shutil
     import tempfile
 
     from evaluation.evaluate import evaluate
 
-    final = cache_folder(pair, json_path, image_dir, threshold, cache_root)
+    final = cache_folder(pair, json_path, image_dir, threshold, cache_root, label)
     final.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))  # never a half-written result
     try:
         # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
         results = evaluate([pair[1], pair[0]], json_path, image_dir, partial, threshold=threshold, progress=False,
-                           on_progress=on_progress, workers=0)
+                           on_progress=on_progress, workers=0, dataset_name=label)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, final, Path(json_path),
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold, label), results, final, Path(json_path),
                          Path(image_dir))
 
 
 def cache_folder(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,
-                 cache_root: Path | None = None) -> Path:
+                 cache_root: Path | None = None, label: str | None = None) -> Path:
     """Where the results of this dataset, these models and this threshold are kept: named by a
-    hash of the annotation file's content, the image folder, each model's config and weights
-    files' content (a model with random weights: its key) and the threshold."""
+    hash of the annotation file's content, the image folder, the dataset's label (the results
+    carry it), each model's config and weights files' content (a model with random weights: its
+    key) and the threshold."""
+    return result_folder(cache_root or CACHE_ROOT, pair, json_path, image_dir, f"{float(threshold):.6f}",
+                         *((label,) if label else ()))
+
+
+def result_folder(root: Path, pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path,
+                  *settings: str) -> Path:
+    """A folder under `root` named by a hash of what a result over a dataset depends on: the
+    annotation file's content, the image folder, each model's config and weights files' content
+    (a model with random weights: its key) and the `settings` in words."""
     import hashlib
 
     digest = hashlib.sha256()
-    for part in (_file_digest(Path(json_path)), str(Path(image_dir).resolve()), f"{float(threshold):.6f}"):
+    for part in (_file_digest(Path(json_path)), str(Path(image_dir).resolve()), *settings):
         digest.update(part.encode() + b"\0")
     for m in pair:
         digest.update(_file_digest(Path(m.spec.config)).encode() + b"\0")
         digest.update((_file_digest(Path(m.spec.weights)) if m.spec.weights else m.key).encode() + b"\0")
-    return Path(cache_root or CACHE_ROOT) / digest.hexdigest()[:24]
+    return Path(root) / digest.hexdigest()[:24]
 
 
 @functools.lru_cache(maxsize=64)
@@ -116,15 +132,15 @@ def _file_digest(path: Path) -> str:
 
 
 def saved_run(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,
-              cache_root: Path | None = None) -> EvaluationRun | None:
-    """The kept results of an earlier evaluation of the same dataset, models and threshold (in
-    any session, before a restart too), or None."""
-    folder = cache_folder(pair, json_path, image_dir, threshold, cache_root)
+              cache_root: Path | None = None, label: str | None = None) -> EvaluationRun | None:
+    """The kept results of an earlier evaluation of the same dataset (and label), models and
+    threshold (in any session, before a restart too), or None."""
+    folder = cache_folder(pair, json_path, image_dir, threshold, cache_root, label)
     try:
         results = Evaluation.from_json(json.loads((folder / "evaluation.json").read_text()))
     except (OSError, ValueError, KeyError, TypeError):  # none kept, or a file of another form
         return None
-    return EvaluationRun(run_key(pair, json_path, image_dir, threshold), results, folder, Path(json_path),
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold, label), results, folder, Path(json_path),
                          Path(image_dir))
 
 
@@ -177,6 +193,16 @@ def image_pr_curves(images: list[dict]) -> tuple[list[dict], dict[str, float | N
     return rows, ap
 
 
+MODEL_COLOURS = ("#0072B2", "#E69F00")  # blue and orange (Okabe-Ito): told apart also by colour-blind eyes
+
+
+def model_colours(labels: list[str]) -> dict:
+    """The Vega-Lite colour encoding of the `model` field: MODEL_COLOURS in the order of `labels`
+    (before, after), and a legend under the chart that shows each label whole."""
+    return {"field": "model", "type": "nominal", "scale": {"domain": list(labels), "range": list(MODEL_COLOURS)},
+            "legend": {"orient": "bottom", "labelLimit": 0, "title": None}}
+
+
 def instance_pr_rows(results: Evaluation) -> list[dict]:
     """Rows {"model", "task" ("mask" | "box"), "recall", "precision"} of every model's instance-level
     precision-recall curve at IoU 0.5 (evaluation.evaluate.pr_curve), for a line chart."""
@@ -189,8 +215,10 @@ def instance_pr_rows(results: Evaluation) -> list[dict]:
     return rows
 
 
-def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float) -> tuple:
-    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), float(threshold))
+def run_key(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,
+            label: str | None = None) -> tuple:
+    """What tells one evaluation from another in a session: models, dataset (and its label), threshold."""
+    return (pair[0].key, pair[1].key, str(json_path), str(image_dir), float(threshold), label)
 
 
 def evaluation_table(results: Evaluation) -> list[dict]:
@@ -265,8 +293,9 @@ def difference_table(stats: PairedStatistics) -> list[dict]:
             for (metric, observed, interval), said in zip(difference_rows(stats), significance_rows(stats))]
 
 
-# The seed's experiment (Mask R-CNN 38 / 81 / 0 / 11, with BAM 41 / 81 / 0 / 8): the counts-only form's defaults.
+# The seed's experiment (Mask R-CNN 38 / 81 / 0 / 11, with BAM 41 / 81 / 0 / 8): one click fills the counts-only form.
 EXPERIMENT_COUNTS = ({"tp": 38, "tn": 81, "fp": 0, "fn": 11}, {"tp": 41, "tn": 81, "fp": 0, "fn": 8})
+EXPERIMENT_LABELS = ("Mask R-CNN (the experiment)", "with BAM (the experiment)")  # its rows, not the page's models
 
 
 def counts_table(result: CountsPairing, labels: tuple[str, str]) -> list[dict]:

@@ -23,6 +23,7 @@ class _Flight:
     result: object = None
     error: BaseException | None = None
     waiting: int = 0
+    progress: object = None  # the last `report`ed by the computation, for those waiting on it
 
 
 class SharedWork:
@@ -81,6 +82,24 @@ class SharedWork:
     def in_flight(self, key: Hashable) -> bool:
         with self._lock:
             return key in self._flights
+
+    def waiting(self, key: Hashable) -> int:
+        """How many callers wait for the computation of `key` (0 where none runs)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            return flight.waiting if flight else 0
+
+    def report(self, key: Hashable, progress: object) -> None:
+        """Called by a computation: how far it is (e.g. (done, total)), for those waiting on it."""
+        with self._lock:
+            if key in self._flights:
+                self._flights[key].progress = progress
+
+    def progress(self, key: Hashable) -> object:
+        """The computation of `key`'s last report (None where none runs or none was made)."""
+        with self._lock:
+            flight = self._flights.get(key)
+            return flight.progress if flight else None
 
 
 class _Abandoned(Exception):

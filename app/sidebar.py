@@ -31,7 +31,8 @@ _KEY = "_selection"
 class ModelSlot:
     role: str  # "with" | "without"
     loaded: LoadedModel | None = None
-    error: str | None = None  # why the model could not be loaded
+    error: str | None = None  # why the model could not be loaded: its headline
+    error_details: str = ""  # what backs the error up (e.g. the tensors that do not fit), shown folded
     pending: str | None = None  # what the user still has to give
     note: str | None = None  # e.g. random weights
 
@@ -194,14 +195,14 @@ def models_ui() -> dict[str, ModelSlot]:
         if isinstance(choice, str):
             slot.pending = choice
         elif isinstance(choice, models.ModelLoadError):
-            slot.error = str(choice)
+            slot.error, slot.error_details = choice.headline, choice.details
         else:
             slot.note = choice.note
             try:
                 with st.spinner(f"Loading {choice.label}…"):
                     slot.loaded = cache.model(choice.key, choice)
             except models.ModelLoadError as e:
-                slot.error = str(e)
+                slot.error, slot.error_details = e.headline, e.details
         title = f"**{ROLE_TITLES[role]}:** "
         if slot.loaded:
             st.markdown(title + slot.loaded.label)
@@ -213,6 +214,9 @@ def models_ui() -> dict[str, ModelSlot]:
             st.markdown(title + "none")
             if slot.error:
                 st.error(literal(slot.error), icon=":material/error:")
+                if slot.error_details:  # the tensors, folded away: the headline says what to do
+                    with st.expander("Details"):
+                        st.code(slot.error_details.replace("; ", "\n\n"), language=None, wrap_lines=True)
     return slots
 
 

@@ -10,10 +10,11 @@ import numpy as np
 import streamlit as st
 from matplotlib.figure import Figure
 
-from app import assets, cache, server_paths
+from app import assets, cache
 from app.assets import ImageSource
 from app.exports import png_bytes, stem
 from app.model_choice import ROLE_TITLES
+from app.shared_work import SHARED, run_shared
 from app.sidebar import Selection
 from app.text import literal
 from models.loaded import LoadedModel
@@ -110,7 +111,10 @@ def png_item(label: str, picture, file_name: str) -> tuple:
     return (label, lambda: png_bytes(picture), file_name, "image/png")
 
 
-def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, LoadedModel] | None = None) -> None:
+def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, LoadedModel] | None = None, *,
+                image: bool = True) -> None:
+    """The page's title, what is analysed, problems with uploads, the models' notes and (where the
+    page shows the image: `image`) a note where a model sees the image much smaller than it is."""
     st.title(title)
     parts = []
     if selection.image is not None:
@@ -124,11 +128,25 @@ def page_header(title: str, selection: Selection, pair: tuple[LoadedModel, Loade
         st.error(literal(problem), icon=":material/broken_image:")
     if selection.notes:
         notes = selection.notes
-        text = notes[0][0].upper() + notes[0][1:] if len(notes) == 1 else "\n".join(f"- {n}" for n in notes)
-        st.info(text + ("\n\n" if len(notes) > 1 else ". ")
-                + "Detections and maps of a model with random weights mean nothing.", icon=":material/info:")
+        text = notes[0][0].upper() + notes[0][1:] + "." if len(notes) == 1 else "\n".join(f"- {n}" for n in notes)
+        st.warning(text + ("\n\n" if len(notes) > 1 else " ")
+                   + "To see what a model learned, give its weights file (.pth or .pkl) beside its config in the "
+                     "sidebar's **Use your own models**.", icon=":material/warning:")
     if selection.image_note:
         st.caption(f"The image is {selection.image_note}.")
+    if image and pair and selection.image is not None:
+        shrink_ui(selection.image, pair)
+
+
+def shrink_ui(image: np.ndarray, pair: tuple[LoadedModel, LoadedModel]) -> None:
+    """A note where the models see the image much smaller than it is (models.inputs.shrink_note)."""
+    from models.inputs import shrink_note
+
+    h, w = image.shape[:2]
+    notes = list(dict.fromkeys(note for m in pair if (note := shrink_note(h, w, m.cfg, m.label))))
+    if notes:
+        st.info(" ".join(f"{n[0].upper()}{n[1:]}." for n in notes)
+                + " Thin cracks show better in a crop of the photo.", icon=":material/photo_size_select_small:")
 
 
 def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
@@ -147,39 +165,27 @@ def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
                           help=f"Analyse {source.name}")
 
 
-def dataset_sources(sources: tuple[str, ...]) -> tuple[str, ...]:
-    """The dataset choices a page offers: the last one (a COCO set on the server, by path) only
-    where the operator names folders visitors may read (app.server_paths)."""
-    return sources if server_paths.folders() else sources[:-1]
-
-
-def server_dataset_ui(key: str) -> tuple[Path, Path, str | None]:
-    """(COCO json, image folder, what is missing or wrong in words, else None) for a dataset a
-    visitor names by path, held to the operator's folders."""
-    st.caption("Files under: " + ", ".join(f"`{f}`" for f in server_paths.folders()))
-    cols = st.columns(2)
-    json_path = Path(cols[0].text_input("COCO annotations (JSON)", key=f"{key}_json",
-                                        placeholder="data/test/annotations.json").strip())
-    image_dir = Path(cols[1].text_input("Image folder", key=f"{key}_images", placeholder="data/test/images").strip())
-    if not json_path.name or str(image_dir) in ("", "."):
-        return json_path, image_dir, "to give"
-    try:
-        server_paths.check(json_path, "annotations file")
-        server_paths.check(image_dir, "image folder")
-    except server_paths.ServerPathError as e:
-        st.error(literal(e), icon=":material/block:")
-        return json_path, image_dir, str(e)
-    return json_path, image_dir, None
-
-
 def make_demo_split_ui() -> None:
-    """Generate the demo test split where it is missing, with a progress bar (a few seconds)."""
+    """Generate the demo test split where it is missing, with a progress bar (a few seconds); two
+    sessions asking at once share one generation (the second waits for the first's)."""
     if assets.demo_split_ready():
         return
     making = st.progress(0.0, text="Generating the demo test split…")
-    assets.make_demo_split(progress=lambda done, total: making.progress(
-        done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images"))
+
+    def report(done: int, total: int) -> None:
+        SHARED.report(DEMO_SPLIT_WORK, (done, total))
+        making.progress(done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images")
+
+    def joined() -> None:
+        done, total = SHARED.progress(DEMO_SPLIT_WORK) or (0, 1)
+        making.progress(done / max(total, 1), text=f"Another visitor is generating the demo test split: {done} of "
+                                                   f"{total} images")
+
+    run_shared(SHARED, DEMO_SPLIT_WORK, lambda: assets.make_demo_split(progress=report), on_join=joined)
     making.empty()
+
+
+DEMO_SPLIT_WORK = ("demo split", "test")  # app.shared_work key
 
 
 def dataset_problems_ui(problems: list[str], what: str, shown: int = 20) -> None:

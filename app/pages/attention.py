@@ -7,7 +7,7 @@ import streamlit as st
 from app import context, widgets
 from app.exports import png_bytes, rows_csv, stem
 from models.attention import ATTENTION_REGISTRY, NO_ATTENTION
-from models.bam import FUSIONS
+from models.bam import FORMULAS, FUSIONS
 from viz.figures import hierarchical_attention_figure
 from viz.views import attention as view
 from viz.views import with_colorbar
@@ -27,7 +27,7 @@ analysis = found[index]
 summary = loaded.summary
 if summary.fusion:
     st.markdown(f"**{loaded.label}**: {summary.title} {summary.where} · "
-                f"fusion **{summary.fusion}**: {FUSIONS[summary.fusion]}")
+                f"fusion **{summary.fusion}**: {FUSIONS[summary.fusion]}, {FORMULAS[summary.fusion]}")
 else:
     st.markdown(f"**{loaded.label}**: {summary.title} {summary.where}")
 

@@ -6,13 +6,13 @@ from pathlib import Path
 import streamlit as st
 
 import models
-from app import assets, attention_measured, cache, context, evaluation, heavy_ui, widgets
+from app import assets, attention_measured, cache, context, dataset_choice, evaluation, heavy_ui, widgets
+from app.shared_work import SHARED, run_shared
 from app.text import literal
 from evaluation.attention_report import image_maps
 from training.data import DataProblemsError
 from viz.render import normalize, overlay
 
-SOURCES = ("Demo test split", "A COCO dataset on the server")
 MEASURES = ("auroc", "lift", "pointing", "mass_share")
 SHOWN = 3  # best and worst images
 
@@ -24,28 +24,39 @@ st.markdown("Does the network look at the cracks, and at which stage? For every 
             "crack-pixel detector (0.5 = chance). **Pointing game**: the map's maximum within 15 px of a crack. "
             "Means over images with 95% bootstrap intervals; differences paired per image.")
 
-source = st.radio("Dataset", widgets.dataset_sources(SOURCES), key="am_source", horizontal=True)
-if source == SOURCES[0]:
-    json_path, image_dir, missing = assets.TEST_SPLIT_JSON, assets.TEST_SPLIT_IMAGES, None
-    if not assets.demo_split_ready():
-        st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} images) is generated on the first run, in a few "
-                "seconds.", icon=":material/info:")
-else:
-    json_path, image_dir, missing = widgets.server_dataset_ui("am")
+choice = dataset_choice.dataset_ui()  # the same choice as on Evaluate
+json_path, image_dir, missing = choice.json_path, choice.image_dir, choice.missing
+if choice.demo and not assets.demo_split_ready():
+    st.info(f"The demo test split ({assets.TEST_SPLIT_SIZE} images) is generated on the first run, in a few "
+            "seconds.", icon=":material/info:")
 
 size = evaluation.dataset_size(json_path) if not missing else None
 limit = st.number_input("Images to measure (the first N; 0: all)", min_value=0, value=0, step=10, key="am_limit")
 limit = int(limit) or None
+run_key = attention_measured.run_key(pair, json_path, image_dir, limit, choice.label)
 if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
              help=f"{min(size, limit or size)} images × 2 models" if size else None):
-    if source == SOURCES[0]:
+    if choice.demo:
         widgets.make_demo_split_ui()
     bar = st.progress(0.0, text="Starting…")
-    try:
+    work = ("attention", str(attention_measured.result_folder(pair, json_path, image_dir, limit, choice.label)))
+
+    def report(done: int, total: int) -> None:
+        SHARED.report(work, (done, total))
+        bar.progress(done / max(total, 1), text=f"{done} of {total} images")
+
+    def joined() -> None:  # another session measures the same: its progress, then its result
+        done, total = SHARED.progress(work) or (0, size or 1)
+        bar.progress(done / max(total, 1), text=f"Another visitor is measuring this same dataset: {done} of "
+                                                f"{total} images. Its result will be shown here too.")
+
+    def measure() -> attention_measured.AlignmentRun:
         with heavy_ui.job("Measuring", "am"):
-            st.session_state["alignment"] = attention_measured.measure_pair(
-                pair, json_path, image_dir, cache.session_folder() / "attention_report", limit=limit,
-                on_progress=lambda done, total: bar.progress(done / max(total, 1), text=f"{done} of {total} images"))
+            return attention_measured.measure_pair(pair, json_path, image_dir, limit=limit, on_progress=report,
+                                                   label=choice.label)
+
+    try:
+        st.session_state["alignment"] = run_shared(SHARED, work, measure, on_join=joined)
     except DataProblemsError as e:
         widgets.dataset_problems_ui(e.problems, "measured")
     except (models.ModelLoadError, ValueError) as e:
@@ -57,13 +68,14 @@ else:
 done = st.session_state.get("alignment")
 if done is None:
     st.stop()
-if done.key != attention_measured.run_key(pair, json_path, image_dir, limit):
-    st.caption("These results are from an earlier run (other dataset, models or number of images).")
+if done.key != run_key:
+    st.warning(f"The results below are from an earlier run on **{literal(done.label)}**, with other models, "
+               f"dataset or number of images than chosen now: **Measure** for these.", icon=":material/history:")
 results = done.results
 ds = results.dataset
 st.subheader("Per stage")
 st.caption(f"{ds.measured} images with cracks measured, {ds.skipped_no_crack} without cracks skipped · "
-           f"{literal(Path(ds.json).name)}")
+           f"{literal(ds.label)}")
 if not ds.measured:
     st.warning("No image of this set has a crack annotation: nothing to measure.", icon=":material/warning:")
     st.stop()

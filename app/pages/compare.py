@@ -8,7 +8,7 @@ import streamlit as st
 from app import cache, context, heavy_jobs, heavy_ui, widgets
 from app.exports import pdf_pages, rows_csv, stem, zip_files
 from viz.analysis import ranked_matches, summary, with_cam_differences
-from viz.figures import comparison_figure, figure_bytes
+from viz.figures import comparison_figure, comparison_slides, figure_bytes
 from viz.views.compare import CONTRASTS, cam_difference_panel, feature_difference_panels
 from viz.views.detections import LEGEND, at_threshold, detection_rows, detection_summary, instance_box, instance_label
 from viz.views.gradcam import cam_panel
@@ -91,7 +91,8 @@ widgets.downloads_row(
 # ------------------------------------------------------------------------------------------------
 st.divider()
 st.subheader("Presentation export")
-st.caption("The before/after figure for each chosen image: one multi-page PDF, or a zip of PNGs.")
+st.caption("The before/after of each chosen image as 16:9 slides (detections and stage differences; with "
+           "Grad-CAM, a slide of its difference): one multi-page PDF, or a zip of PNGs.")
 names = [i.name for i in sel.images]
 cap = heavy_jobs.max_presentation_images()  # each image costs ~50 MB and seconds: the operator's cap
 row = st.columns([3, 1.6, 1], vertical_alignment="bottom")
@@ -117,9 +118,10 @@ if build and not too_many:
             if with_cams and result.detections.kept:  # the best match's CAM difference at c4
                 result = with_cam_differences(result, (context.cam_source(pair[0], source.digest, a),
                                                        context.cam_source(pair[1], source.digest, b)))
-            fig = comparison_figure(a, b, result, image, image_name=image_name)
-            pages.append(fig)
-            pngs[f"{stem(image_name)}_comparison.png"] = figure_bytes(fig, "png")
+            slides = comparison_slides(a, b, result, image, image_name=image_name)  # 16:9 pages
+            pages += slides
+            pngs.update({f"{stem(image_name)}_slide{k + 1}.png": figure_bytes(slide, "png")
+                         for k, slide in enumerate(slides)})
         progress.progress(1.0, text=f"{len(chosen)} images done")
         st.session_state["deck"] = (pdf_pages(pages), zip_files(pngs), len(pages))
 else:
@@ -129,5 +131,5 @@ if "deck" in st.session_state:
     row = st.columns(4)
     row[0].download_button(f"Presentation, {count} pages (PDF)", pdf, "bam_comparison.pdf", "application/pdf",
                            icon=":material/download:", on_click="ignore", key="deck_pdf")
-    row[1].download_button(f"Presentation, {count} figures (ZIP of PNG)", archive, "bam_comparison_png.zip",
+    row[1].download_button(f"Presentation, {count} slides (ZIP of PNG)", archive, "bam_comparison_png.zip",
                            "application/zip", icon=":material/download:", on_click="ignore", key="deck_zip")

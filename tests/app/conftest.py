@@ -38,6 +38,16 @@ def upload_model(at: AppTest, config: tuple[str, bytes], weights: tuple[str, byt
     return at.run()
 
 
+SERVER_DATASET = "A COCO dataset on the server"
+
+
+def choose_server_dataset(at: AppTest, json_path, image_dir) -> AppTest:
+    """On Evaluate or "Attention, measured": a COCO set named by server path; run."""
+    at.radio(key="dataset_source").set_value(SERVER_DATASET).run()
+    at.text_input(key="dataset_json").set_value(str(json_path))
+    return at.text_input(key="dataset_images").set_value(str(image_dir)).run()
+
+
 def assert_clean(at: AppTest) -> None:
     """No exception escaped, and none was caught by app/guard.py's last line of defence."""
     assert not at.exception, [e.value for e in at.exception]
@@ -94,9 +104,13 @@ def count_calls(monkeypatch):
 
 @pytest.fixture(autouse=True)
 def evaluation_cache(tmp_path_factory, monkeypatch):
-    """Evaluations kept on disk go to a fresh folder per test (app.evaluation.CACHE_ROOT), not output/."""
-    from app import evaluation
+    """Evaluations kept on disk go to a fresh folder per test (app.evaluation.CACHE_ROOT), not output/;
+    so do the attention measures, the reports and the uploaded datasets."""
+    from app import attention_measured, dataset_choice, evaluation, report_block
 
     folder = tmp_path_factory.mktemp("evaluations")
     monkeypatch.setattr(evaluation, "CACHE_ROOT", folder)
+    monkeypatch.setattr(attention_measured, "CACHE_ROOT", tmp_path_factory.mktemp("attention"))
+    monkeypatch.setattr(report_block, "REPORTS_ROOT", tmp_path_factory.mktemp("reports"))
+    monkeypatch.setattr(dataset_choice, "UPLOADS_ROOT", tmp_path_factory.mktemp("datasets"))
     return folder

@@ -2,16 +2,14 @@
 labelled set, show the figure, the table, the downloads and the best and worst images."""
 
 from demo.generator import generate_dataset
-from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import assert_clean, choose_server_dataset, errors, main_images, open_app
 
 
 def test_attention_measured_page_on_a_small_labelled_set(tmp_path, server_folder):
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(160, 160))
     at = open_app("attention_measured")
     assert not errors(at)
-    at.radio(key="am_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="am_json").set_value(str(tmp_path / "test" / "annotations.json"))
-    at.text_input(key="am_images").set_value(str(tmp_path / "test" / "images")).run()
+    choose_server_dataset(at, str(tmp_path / "test" / "annotations.json"), str(tmp_path / "test" / "images"))
     at.button(key="am_run").click().run()
     assert_clean(at)
     assert not errors(at)
@@ -34,9 +32,7 @@ def test_attention_measured_page_on_a_small_labelled_set(tmp_path, server_folder
 def test_attention_measured_page_reports_a_broken_dataset(tmp_path, server_folder):
     (tmp_path / "annotations.json").write_text("{not json")
     at = open_app("attention_measured")
-    at.radio(key="am_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="am_json").set_value(str(tmp_path / "annotations.json"))
-    at.text_input(key="am_images").set_value(str(tmp_path / "missing")).run()
+    choose_server_dataset(at, str(tmp_path / "annotations.json"), str(tmp_path / "missing"))
     at.button(key="am_run").click().run()
     assert_clean(at)
     (message,) = errors(at)

@@ -72,7 +72,15 @@ def test_weights_that_do_not_fit_the_config_are_reported(tmp_path):
     at = _use_uploaded_model(open_app(), ("bam.yaml", config), ("baseline.pth", buffer.getvalue()))
     assert_clean(at)
     (message,) = [m for m in errors(at) if m.startswith("The model with attention is not loaded")]
-    assert "does not fit this model" in message and "missing from the file" in message and "attention" in message
+    assert "does not fit this model" in message and "attention" in message
+    assert message.endswith("(Details in the sidebar.)")
+    # the headline first; the tensors folded away in the sidebar, once
+    (headline,) = [m for m in errors(at) if m.startswith("baseline.pth does not fit this model (")]
+    assert "missing from the file" not in message + headline
+    (details,) = [e for e in at.sidebar.expander if e.label == "Details"]
+    assert "missing from the file: backbone.bottom_up.res2.attention." in details.code[0].value
+    shown = [m.value for m in at.markdown] + [c.value for c in at.caption] + [c.value for c in at.code] + errors(at)
+    assert sum("missing from the file" in text for text in shown) == 1
 
 
 def test_uploaded_config_and_weights_load_and_are_described(tmp_path):

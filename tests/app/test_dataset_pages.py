@@ -5,7 +5,7 @@ once per change of the file, never more than training.data allows."""
 import json
 
 import pytest
-from conftest import assert_clean, errors, open_app
+from conftest import assert_clean, choose_server_dataset, errors, open_app
 from PIL import Image
 
 from app import evaluation
@@ -54,9 +54,7 @@ def test_the_evaluate_page_refuses_file_names_out_of_the_image_folder(server_fol
     json_path, image_dir = make_coco_dataset(server_folder / "data", n_positive=1, n_negative=2)
     _point_out(json_path, [str(outside / "secret.png"), "../../secret.png", "img_002.png"])
     at = open_app("evaluate")
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value(str(json_path))
-    at.text_input(key="eval_images").set_value(str(image_dir)).run()
+    choose_server_dataset(at, str(json_path), str(image_dir))
     at.button(key="eval_run").click().run()
     assert_clean(at)
     shown = "\n".join(errors(at))

@@ -18,7 +18,7 @@ from streamlit.testing.v1.util import patch_config_options
 
 import viz.gradcam
 from app import cache, heavy_jobs
-from tests.app.conftest import assert_clean, errors, open_app
+from tests.app.conftest import assert_clean, choose_server_dataset, errors, open_app
 
 WAIT = 120  # seconds: a bound on every wait, so a broken limit fails instead of hanging
 
@@ -150,9 +150,7 @@ def _evaluate_page(tmp_path):
 
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=3, size=(160, 160))
     at = open_app("evaluate")
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value(str(tmp_path / "test" / "annotations.json"))
-    at.text_input(key="eval_images").set_value(str(tmp_path / "test" / "images")).run()
+    choose_server_dataset(at, str(tmp_path / "test" / "annotations.json"), str(tmp_path / "test" / "images"))
     assert_clean(at)
     return at
 
@@ -227,3 +225,47 @@ def test_the_presentation_export_has_a_stated_cap(monkeypatch):
     assert at.button(key="deck_build").disabled
     assert "deck" not in at.session_state
 
+
+
+def test_two_sessions_asking_for_the_same_evaluation_share_one_computation(tmp_path, server_folder, monkeypatch):
+    import evaluation.evaluate
+    from app import evaluation as app_evaluation
+    from app.shared_work import SHARED
+
+    monkeypatch.setattr(Runtime, "_instance", None)  # restored at teardown
+    monkeypatch.setattr(app_test, "Runtime", _SharedRuntime)
+    first, second = _evaluate_page(tmp_path), _evaluate_page(tmp_path)
+    gate, calls, real = threading.Event(), [], evaluation.evaluate.evaluate
+
+    def held(*args, **kwargs):  # the evaluation's minutes, held until the second session has asked too
+        calls.append(1)
+        assert gate.wait(WAIT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation.evaluate, "evaluate", held)
+    json_path = tmp_path / "test" / "annotations.json"
+    pair, threshold = first.session_state["_selection"].pair, first.session_state["_selection"].threshold
+    work = ("evaluation", str(app_evaluation.cache_folder(pair, json_path, tmp_path / "test" / "images", threshold,
+                                                          label=str(json_path))))
+    try:
+        with patch_config_options({"global.appTest": True}):  # AppTest patches it per run: keep it for both
+            first.button(key="eval_run").click()
+            a, a_failed = _in_thread(first)
+            _until(lambda: calls)  # the first session computes
+            second.button(key="eval_run").click()
+            b, b_failed = _in_thread(second)
+            _until(lambda: SHARED.waiting(work) == 1)  # the second waits for the first's result
+            time.sleep(1)  # several polls later, still one computation
+            assert len(calls) == 1 and a.is_alive() and b.is_alive()
+            gate.set()
+            a.join(WAIT)
+            b.join(WAIT)
+    finally:
+        gate.set()
+    assert not a_failed and not b_failed, a_failed + b_failed
+    assert len(calls) == 1  # one computation
+    runs = [at.session_state["evaluation"] for at in (first, second)]
+    assert runs[0].out_dir == runs[1].out_dir and runs[1].results.dataset.num_images == 3  # both got its result
+    for at in (first, second):
+        assert_clean(at)
+        assert "Results" in [h.value for h in at.subheader]

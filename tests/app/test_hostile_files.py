@@ -14,7 +14,7 @@ from app.cli import main
 from app.server_paths import ENV as SERVER_PATHS_ENV
 from models.device import cuda_count
 from tests import hostile
-from tests.app.conftest import assert_clean, errors, main_images, open_app
+from tests.app.conftest import assert_clean, choose_server_dataset, errors, main_images, open_app
 from tests.app.conftest import upload_model as _upload_model
 
 BAM_CONFIG = models.CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml"
@@ -167,9 +167,7 @@ def test_analyze_applies_the_apps_downscaling_to_huge_images(tmp_path):
 
 def test_dataset_paths_are_held_to_the_operators_folders(server_folder):
     at = open_app("evaluate")
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value("/etc/passwd")
-    at.text_input(key="eval_images").set_value("/etc").run()
+    choose_server_dataset(at, "/etc/passwd", "/etc")
     assert_clean(at)
     assert "passwd: refused: the annotations file is outside the folders this server lets visitors read." \
         in errors(at)
@@ -177,10 +175,10 @@ def test_dataset_paths_are_held_to_the_operators_folders(server_folder):
 
 
 def test_no_dataset_paths_without_the_operators_folders(monkeypatch):
+    from app.dataset_choice import NO_SERVER_PATHS
+
     monkeypatch.delenv(SERVER_PATHS_ENV, raising=False)
-    for page, key in (("evaluate", "eval_source"), ("attention_measured", "am_source")):
-        assert at_options(open_app(page), key) == ["Demo test split"]
-
-
-def at_options(at, key):
-    return list(at.radio(key=key).options)
+    for page in ("evaluate", "attention_measured"):
+        at = open_app(page)
+        assert list(at.radio(key="dataset_source").options) == ["Demo test split", "Upload a dataset"]
+        assert NO_SERVER_PATHS in [c.value for c in at.caption]  # why, in one sentence

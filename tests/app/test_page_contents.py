@@ -8,7 +8,7 @@ import re
 
 import pandas as pd
 
-from tests.app.conftest import assert_clean, main_images, open_app
+from tests.app.conftest import assert_clean, choose_server_dataset, main_images, open_app
 
 
 def test_attention_stats_caption_is_literal_markdown_and_the_table_is_narrow():
@@ -102,9 +102,7 @@ def test_detection_changes_table_shows_a_dash_where_a_model_has_no_detection():
 
 
 def _evaluate_on(at, folder):
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value(str(folder / "test" / "annotations.json"))
-    at.text_input(key="eval_images").set_value(str(folder / "test" / "images")).run()
+    choose_server_dataset(at, str(folder / "test" / "annotations.json"), str(folder / "test" / "images"))
     return at
 
 

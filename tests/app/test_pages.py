@@ -3,11 +3,13 @@ display controls answer from the caches without running the network again."""
 
 from __future__ import annotations
 
+import re
+
 import viz.analysis
 import viz.gradcam
 from app import assets
 from models.zoo import NAMED
-from tests.app.conftest import assert_clean, colorbars, errors, main_images, open_app
+from tests.app.conftest import assert_clean, choose_server_dataset, colorbars, errors, main_images, open_app
 
 
 def test_first_launch_shows_the_demo_pair_on_the_first_gallery_image():
@@ -21,7 +23,7 @@ def test_first_launch_shows_the_demo_pair_on_the_first_gallery_image():
     assert NAMED["demo-bam"].label in sidebar_text and "BAM after res2, res3, res4, fusion product" in sidebar_text
     assert "no attention (baseline)" in sidebar_text
     weights_missing = not NAMED["demo-bam"].weights.is_file()
-    assert any("random weights" in i.value for i in at.info) == weights_missing
+    assert any("random weights" in w.value for w in at.warning) == weights_missing
     # the gallery, the ground truth of a demo sample, and both models' detections
     assert main_images(at) >= len(at.sidebar.selectbox(key="image_choice").options) + 3
     metrics = {m.label: m.value for m in at.metric}
@@ -143,6 +145,8 @@ def test_compare_page_differences_and_presentation_export(count_calls):
     assert_clean(at)
     pdf, archive, pages = at.session_state["deck"]
     assert pdf.startswith(b"%PDF") and archive.startswith(b"PK") and pages == 1
+    (width, height), = {tuple(map(float, box)) for box in re.findall(rb"/MediaBox \[ ?0 0 ([\d.]+) ([\d.]+)", pdf)}
+    assert abs(width / height - 16 / 9) < 0.01  # presentation slides, not square pages
     assert [b.label for b in at.get("download_button") if "Presentation" in b.label]
 
 
@@ -166,9 +170,7 @@ def test_evaluate_page_on_a_small_labelled_set(tmp_path, server_folder):
     generate_dataset(tmp_path, n_train=0, n_val=0, n_test=3, size=(160, 160))
     at = open_app("evaluate")
     assert not errors(at)
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value(str(tmp_path / "test" / "annotations.json"))
-    at.text_input(key="eval_images").set_value(str(tmp_path / "test" / "images")).run()
+    choose_server_dataset(at, str(tmp_path / "test" / "annotations.json"), str(tmp_path / "test" / "images"))
     at.button(key="eval_run").click().run()
     assert_clean(at)
     assert not errors(at)
@@ -192,7 +194,15 @@ def test_evaluate_page_on_a_small_labelled_set(tmp_path, server_folder):
 
 def test_evaluate_page_says_what_counts_alone_allow():
     at = open_app("evaluate")
-    # filled in with the BAM crack experiment: 3 gained and none lost at best, p = 0.25
+    # not pre-filled with another experiment's counts under the demo models' names
+    assert not at.table and [n.value for n in at.number_input if n.key.startswith("counts_")] == [0] * 8
+    shown = " ".join(m.value for m in at.main.markdown)
+    assert "**Before**" in shown and "**After**" in shown
+    assert all(NAMED[name].label not in shown for name in ("demo-bam", "demo-baseline"))
+    at.button(key="counts_fill_experiment").click().run()
+    shown = " ".join(m.value for m in at.main.markdown)
+    assert "**Mask R-CNN (the experiment)**" in shown and "**with BAM (the experiment)**" in shown
+    # the BAM crack experiment: 3 gained and none lost at best, p = 0.25
     best, worst = at.table[0].value.to_dict("records")
     assert list(best.values()) == [0, 3, "0.25"] and list(worst.values()) == [8, 11, "0.648"]
     assert any("Even the best case is not significant at 0.05" in m.value for m in at.markdown)
@@ -204,9 +214,7 @@ def test_evaluate_page_says_what_counts_alone_allow():
 def test_evaluate_page_reports_a_broken_dataset(tmp_path, server_folder):
     (tmp_path / "annotations.json").write_text("{not json")
     at = open_app("evaluate")
-    at.radio(key="eval_source").set_value("A COCO dataset on the server").run()
-    at.text_input(key="eval_json").set_value(str(tmp_path / "annotations.json"))
-    at.text_input(key="eval_images").set_value(str(tmp_path / "missing")).run()
+    choose_server_dataset(at, str(tmp_path / "annotations.json"), str(tmp_path / "missing"))
     at.button(key="eval_run").click().run()
     assert_clean(at)
     (message,) = errors(at)
