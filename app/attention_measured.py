@@ -93,12 +93,11 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
     try:
         # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
         results = attention_report([pair[1], pair[0]], json_path, image_dir, partial, limit=limit, progress=False,
-                                   on_progress=on_progress, workers=0)
+                                   on_progress=on_progress, workers=0, dataset_name=label)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    results.dataset.name = label
     return AlignmentRun(run_key(pair, json_path, image_dir, limit, label), results, final, Path(image_dir))
 
 

@@ -212,6 +212,7 @@ class AlignmentMeasure:
         models: the loaded models, labels distinct; the first is the reference the others'
             differences are taken from.
         json_path, image_dir: the labelled COCO set (the results name them); limit: the first N.
+        dataset_name: what the user calls the set (an upload's "name (hash)"); None: its file.
         Others: as `attention_report`'s.
 
     Raises:
@@ -222,8 +223,9 @@ class AlignmentMeasure:
     def __init__(self, models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, *,
                  limit: int | None = None, tolerance: float = 15.0, cam_layers: Sequence[str] = (),
                  cam_methods: Sequence[str] = ("GradCAM",), faithfulness: Sequence[str] | None = None,
-                 seed: int = 0, resamples: int = 2000, confidence: float = 0.95):
+                 seed: int = 0, resamples: int = 2000, confidence: float = 0.95, dataset_name: str | None = None):
         self.labels = check_models(models, "measure")
+        self.dataset_name = dataset_name
         if cam_layers:
             from viz.gradcam import CAM_METHODS, FAITHFULNESS
 
@@ -313,7 +315,7 @@ class AlignmentMeasure:
         cams = bool(self.cam_layers)
         return Alignment(
             dataset=MeasuredSet(str(self.json_path), str(self.image_dir), total, len(per_image), len(skipped),
-                                self.limit),
+                                self.limit, name=self.dataset_name),
             settings=AlignmentSettings(
                 tolerance_px=self.tolerance,
                 bootstrap={"method": "percentile", "resamples": resamples, "confidence": confidence, "seed": seed},
@@ -343,7 +345,7 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
                      cam_layers: Sequence[str] = (), cam_methods: Sequence[str] = ("GradCAM",),
                      faithfulness: Sequence[str] | None = None, seed: int = 0, resamples: int = 2000,
                      confidence: float = 0.95, progress: bool = True, on_progress: Progress | None = None,
-                     workers: int | None = None) -> Alignment | None:
+                     workers: int | None = None, dataset_name: str | None = None) -> Alignment | None:
     """Measure every model's maps against the crack masks of a COCO set and write the reports.
 
     Under training.launch (several processes), every process calls this: each captures its share
@@ -366,6 +368,8 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
         progress: a tqdm bar; on_progress(done, total) after each image (the app's progress bar).
         workers: processes decoding and resizing the images while the models run
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
+        dataset_name: what the user calls the set (an upload's "name (hash)"), written with the
+            results; None: the reports name its file.
 
     Returns:
         The Alignment (attention_report.json's content; None in the processes other than the main one).
@@ -377,7 +381,7 @@ def attention_report(models: Sequence[LoadedModel], json_path: str | Path, image
     """
     measure = AlignmentMeasure(models, json_path, image_dir, limit=limit, tolerance=tolerance, cam_layers=cam_layers,
                                cam_methods=cam_methods, faithfulness=faithfulness, seed=seed, resamples=resamples,
-                               confidence=confidence)
+                               confidence=confidence, dataset_name=dataset_name)
     require_valid((json_path, image_dir))
     found = AnnotationMasks(json_path, limit=limit)
     watch = Stopwatch(measure.labels)

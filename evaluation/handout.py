@@ -243,13 +243,11 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
         say(0.4, "Measuring the attention per stage…")
         attention = attention_report(models, subset, image_dir, work / "attention", resamples=request.resamples,
                                      progress=False, on_progress=stage(0.4, 0.75, "Measuring the attention"),
-                                     workers=request.workers)
+                                     workers=request.workers, dataset_name=request.dataset_name)
     seconds["attention"] = time.perf_counter() - start
     for key, results in (("evaluation", evaluation), ("attention", attention)):
         if key not in reused and subset != json_path:  # name the set, not its cut copy
             results.dataset.json = str(json_path)
-        if key not in reused and request.dataset_name:
-            results.dataset.name = request.dataset_name
 
     start = time.perf_counter()
     examples, outline_json = request.examples, request.examples_json

@@ -128,3 +128,14 @@ def test_a_server_dataset_stays_chosen_across_pages(server_folder, labelled):
     assert at.text_input(key="dataset_json").value == str(labelled / "annotations.json")
     assert at.text_input(key="dataset_images").value == str(labelled / "images")
     assert not at.button(key="eval_run").disabled
+
+
+def test_the_attention_measured_on_an_upload_is_labelled_with_it(labelled):
+    data = _zip(labelled)
+    label = f"flat.zip ({content_digest(data)})"
+    at = _upload(open_app("attention_measured"), ("flat.zip", data))
+    at.button(key="am_run").click().run()
+    assert_clean(at)
+    run = at.session_state["alignment"]
+    assert run.label == label and label in _captions(at)
+    assert run.report("attention_report.md").decode().replace("\\", "").startswith(f"# Attention alignment on {label}")
