@@ -58,10 +58,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                              "fit are loaded; those whose shapes differ (another model's class-specific heads) "
                              "are skipped and listed. Default: from scratch")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
-    parser.add_argument("--augment", choices=("standard", "photo"), default="standard",
-                        help="augmentations: standard (the config's resize and horizontal flip; default) or photo "
-                             "(also vertical flips, small rotations, zoom-in crops, brightness, contrast and "
-                             "saturation). Give the same when resuming")
+    parser.add_argument("--augment", choices=("standard", "photo", "zoom"), default="standard",
+                        help="augmentations (training.data.AUGMENTATIONS): standard (the config's resize and "
+                             "horizontal flip; default), photo (also vertical flips, small rotations, zoom-in crops, "
+                             "brightness, contrast and saturation) or zoom (photo with more and closer zoom-ins). "
+                             "Give the same when resuming")
     parser.add_argument("--threads", type=positive_int, metavar="N",
                         help="CPU threads for torch (default: one per core). Two trainings side by side on "
                              "a 2-core machine: give each --threads 1")

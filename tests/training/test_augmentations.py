@@ -36,9 +36,10 @@ def test_standard_is_detectron2s_mapper_from_the_config(records_and_cfg):
         assert torch.equal(a["instances"].gt_masks.tensor, b["instances"].gt_masks.tensor)
 
 
-def test_photo_set_varies_the_image_and_keeps_masks_on_the_cracks(records_and_cfg):
+@pytest.mark.parametrize("name", ["photo", "zoom"])
+def test_photo_sets_vary_the_image_and_keep_masks_on_the_cracks(records_and_cfg, name):
     records, cfg = records_and_cfg
-    mapper = train_mapper(cfg, "photo")
+    mapper = train_mapper(cfg, name)
     names = {type(a).__name__ for a in mapper.augmentations.augs}
     assert {"RandomBrightness", "RandomContrast", "RandomSaturation", "RandomApply", "RandomFlip"} <= names
     brightness, masks_seen = [], 0
@@ -68,3 +69,12 @@ def test_unknown_set_is_one_sentence(records_and_cfg):
     _, cfg = records_and_cfg
     with pytest.raises(ValueError, match="unknown augmentation set 'fancy'; choose one of standard, photo"):
         train_mapper(cfg, "fancy")
+
+
+def test_the_train_command_offers_every_set():
+    from app.cli import build_parser
+    from training.data import AUGMENTATIONS
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    (augment,) = [a for a in train._actions if a.dest == "augment"]
+    assert tuple(augment.choices) == tuple(AUGMENTATIONS)
