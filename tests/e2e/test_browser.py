@@ -224,6 +224,52 @@ def test_a_config_that_would_run_code_is_refused_in_the_page(page, tmp_path):
     assert page.locator('[data-testid="stAlertContentError"]', has_text="evil.yaml").count() == 0
 
 
+def test_an_uploaded_dataset_is_evaluated_and_its_report_written_in_an_open_panel(page, tmp_path):
+    """Issue 23: a labelled zip uploaded in the page, evaluated, and the report to hand out written
+    in a panel that stays open, with its progress and then its downloads in sight; the dataset
+    stays chosen on the next page and back."""
+    import zipfile
+
+    from demo.generator import generate_dataset
+
+    generate_dataset(tmp_path, n_train=0, n_val=0, n_test=4, size=(200, 200), seed=5)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted((tmp_path / "test").rglob("*")):
+            if path.is_file():
+                archive.write(path, "mine/" + path.relative_to(tmp_path / "test").as_posix())
+    open_view(page, "Evaluate")
+    page.locator(MAIN).get_by_text("Upload a dataset").click()
+    wait_idle(page)
+    page.locator(f'{MAIN} [data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        {"name": "mine.zip", "mimeType": "application/zip", "buffer": buffer.getvalue()})
+    page.locator(MAIN).get_by_text("Using mine.zip (").wait_for()
+    wait_idle(page)
+    page.get_by_role("button", name="Run evaluation").click()
+    page.get_by_role("heading", name="Results").wait_for(timeout=300_000)
+    wait_idle(page)
+    assert page.locator(MAIN).get_by_text("mine.zip (").count() >= 2  # the results name the upload
+
+    panel = page.locator('[data-testid="stExpander"]', has_text="Report to hand out")
+    panel.get_by_text("Report to hand out (PDF and HTML)").click()
+    panel.get_by_role("button", name="Write the report").click()
+    progress = panel.locator('[data-testid="stProgress"]')
+    progress.wait_for(timeout=60_000)  # its progress, inside the panel, in sight
+    assert progress.is_visible() and panel.locator("details").get_attribute("open") is not None
+    panel.get_by_role("button", name="Report (PDF)").wait_for(timeout=300_000)
+    wait_idle(page)
+    assert panel.locator("details").get_attribute("open") is not None  # still open, downloads in sight
+    assert panel.get_by_role("button", name="Report (HTML)").is_visible()
+    assert page.locator('[data-testid="stExpander"]', has_text="Report to hand out").count() == 1  # no stale copy
+    screenshot(page, "evaluate-upload-report")
+
+    open_view(page, "Attention, measured")
+    assert page.locator(MAIN).get_by_text("Using mine.zip (").count() == 1  # still the chosen dataset
+    open_view(page, "Evaluate")
+    page.get_by_role("heading", name="Results").wait_for()
+    assert page.locator(MAIN).get_by_text("earlier run").count() == 0  # its own results, not another's
+
+
 def test_the_server_log_has_no_traceback(server):
     log = server.log_text()
     assert "Traceback" not in log and "Exception" not in log, log[-3000:]
