@@ -139,3 +139,27 @@ def test_the_attention_measured_on_an_upload_is_labelled_with_it(labelled):
     run = at.session_state["alignment"]
     assert run.label == label and label in _captions(at)
     assert run.report("attention_report.md").decode().replace("\\", "").startswith(f"# Attention alignment on {label}")
+
+
+def test_a_zip_of_images_and_masks_becomes_a_dataset_in_the_page():
+    import numpy as np
+    from PIL import Image
+
+    def png(array) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    mask = np.zeros((96, 128), np.uint8)
+    mask[40:43, 10:110] = 255
+    photo = png(np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in (("set/images/001.png", photo), ("set/masks/001_mask.png", png(mask)),
+                           ("set/images/002.png", photo), ("set/masks/002_mask.png", png(np.zeros_like(mask)))):
+            archive.writestr(name, data)
+    at = _upload(open_app("evaluate"), ("masks.zip", buffer.getvalue()))
+    assert_clean(at)
+    assert not errors(at)
+    assert "made from 2 images and their masks: 1 crack instances, 1 images without any" in _captions(at)
+    assert not at.button(key="eval_run").disabled
