@@ -81,6 +81,18 @@ def make_demo_split(progress=None) -> tuple[Path, Path]:
     return demo_dataset.demo_split(TEST_SPLIT, progress=progress)
 
 
+def sample_credits(annotations: Path = SAMPLE_ANNOTATIONS) -> dict[str, list[str]]:
+    """{source: the sample file names from it}: the `source` of each sample's image entry (e.g. a
+    public dataset with its licence), what the gallery says beside the pictures."""
+    if not annotations.is_file():
+        return {}
+    credits: dict[str, list[str]] = {}
+    for image in json.loads(annotations.read_text(encoding="utf-8")).get("images", []):
+        if isinstance(image.get("source"), str):
+            credits.setdefault(image["source"], []).append(image["file_name"])
+    return credits
+
+
 @dataclass(frozen=True)
 class GroundTruth:
     """A sample's annotations: instance masks and what the generator put in the picture."""

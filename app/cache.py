@@ -55,6 +55,11 @@ def decoded_image(digest: str, _data: bytes, name: str) -> tuple[np.ndarray, str
     return load_for_analysis(_data, name=name)
 
 
+@st.cache_data(show_spinner=False)
+def sample_credits() -> dict[str, list[str]]:
+    return assets.sample_credits()
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def ground_truth(name: str, digest: str) -> assets.GroundTruth | None:
     """The annotations of a demo sample (None for uploads and images without any)."""

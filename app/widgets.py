@@ -163,6 +163,10 @@ def gallery_ui(selection: Selection, *, columns: int = 10) -> None:
                 st.button(stem(source.name), key=f"gallery_{i}", on_click=choose, args=(source.name,),
                           type="primary" if current else "secondary", width="stretch",
                           help=f"Analyse {source.name}")
+        for credit, names in cache.sample_credits().items():  # a dataset's photos carry its licence
+            shown = [n for n in names if any(i.name == n for i in selection.images)]
+            if shown:
+                st.caption(literal(f"{', '.join(shown)}: {credit}."))
 
 
 def make_demo_split_ui() -> None:
