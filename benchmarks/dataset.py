@@ -18,6 +18,13 @@ an annotation, the only ones the report measures). Not the same job: the report 
 detectron2 measures no map; detectron2's pass is the yardstick of what one pass of the models over
 a dataset costs, and the ratio says what the report's pass costs next to it.
 
+And the dissection (`evaluation.dissect.dissect` without knock-outs, as `python -m app dissect
+--no-knockouts` runs it: captures, the quantile sketches, the IoU counts, the bootstrap, the reports
+and a figure per model and layer) on every image, and the dissection with the attention report
+from the same pass (`--attention-report`), each against detectron2's evaluation pass over the same
+images: the issue asks the dissection to cost at most twice one evaluation pass (a ratio of at least
+0.5x), the attention report at least 0.95x.
+
 Both load the models from their files in each repetition (the same loader, so the same models).
 Throughput is images / second of wall time; the ratio is this project's over detectron2's, per
 repetition: median (interquartile range). The AP each side computes is compared too.
@@ -38,6 +45,7 @@ from benchmarks.common import interleaved, machine, ratio
 from demo.dataset import DEMO_SEED, DEMO_SIZE
 from demo.generator import generate_dataset
 from evaluation.attention_report import attention_report
+from evaluation.dissect import dissect
 from evaluation.evaluate import at_score_threshold, evaluate
 from evaluation.loader import default_workers
 from models import get_config, load
@@ -92,8 +100,8 @@ def _same_ap(found: dict) -> str:
     return "yes" if same else "NO"
 
 
-def report(count: int, repetitions: int) -> list[str]:
-    """The benchmark's table as Markdown lines."""
+def report(count: int, repetitions: int, only: tuple[str, ...] = ()) -> list[str]:
+    """The benchmark's table as Markdown lines (only the rows whose name holds one of `only`, if given)."""
     lines = [f"Dataset throughput: the demo models on the first {count} demo test images ({DEMO_SIZE[0]}x"
              f"{DEMO_SIZE[1]}), {repetitions} interleaved repetitions, models loaded in each; ratio: this "
              "project's throughput over detectron2's in the same repetition, median (interquartile range)", "",
@@ -112,9 +120,18 @@ def report(count: int, repetitions: int) -> list[str]:
             attention_report([load(spec) for spec in specs], images_json, image_dir, Path(tmp) / "report",
                              progress=False)
 
+        def dissection(specs, images_json, found, alignment=False):
+            dissect([load(spec) for spec in specs], images_json, image_dir, Path(tmp) / "dissection", progress=False,
+                    alignment_out=Path(tmp) / "shared" if alignment else None)
+
         rows = {"evaluate, one model (demo-bam)": (PAIR[1:], json_path, evaluation),
                 "evaluate, the demo pair": (PAIR, json_path, evaluation),
-                "attention report, the demo pair (yardstick: detectron2's evaluation)": (PAIR, annotated, attention)}
+                "attention report, the demo pair (yardstick: detectron2's evaluation)": (PAIR, annotated, attention),
+                "dissection, the demo pair, no knock-outs (yardstick: detectron2's evaluation)":
+                    (PAIR, json_path, dissection),
+                "dissection and attention report in one pass, the demo pair (yardstick: detectron2's evaluation)":
+                    (PAIR, json_path, lambda *a: dissection(*a, alignment=True))}
+        rows = {what: row for what, row in rows.items() if not only or any(word in what for word in only)}
         for what, (names, images_json, run) in rows.items():
             chosen = [NAMED[n] for n in names]
             found = {}
@@ -143,9 +160,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--repetitions", type=int, default=5)
+    parser.add_argument("--only", nargs="+", default=(), metavar="WORD",
+                        help="only the rows whose name holds one of these words (e.g. dissection)")
     args = parser.parse_args()
     print(machine())
-    print("\n".join(report(args.images, args.repetitions)))
+    print("\n".join(report(args.images, args.repetitions, tuple(args.only))))
 
 
 if __name__ == "__main__":
