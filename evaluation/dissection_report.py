@@ -9,7 +9,9 @@ them as text, CSV cells never start a formula, figures draw them as plain text.
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from evaluation.dissection import DissectionResult, Interval
 from evaluation.knockout import KnockOutRow, knockout_markdown, knockout_table
@@ -268,52 +270,89 @@ def knockout_csv_rows(report: DissectionReport) -> list[list]:
 # The handout report's page
 
 
-def handout_blocks(report: DissectionReport) -> list[tuple[str, object]]:
-    """The handout page's content as evaluation.handout_pages' blocks: ("text" | "heading", str) or
-    ("table", Table): the per-stage table, the weight changes, the knock-outs, the method."""
-    first = report.first
+HANDOUT_TITLE = "Inside the attention: which channels see cracks"
+KNOCKOUTS_PER_PAGE = 18  # table rows that fit an A4 landscape page under its title
+
+
+def handout_picture(report: DissectionReport) -> tuple[str, bytes, str]:
+    """The handout's picture page: (title, the units figure as PNG, its caption)."""
+    from evaluation.dissection_figure import units_figure
+    from viz.figures import figure_bytes
+
+    png = figure_bytes(units_figure({label: m.result for label, m in report.models.items()}), "png", dpi=130)
     ds = report.dataset
-    blocks = [("text", f"Network Dissection over {ds.num_images} images ({ds.with_crack} with cracks): per layer, "
-                       "the channels whose activation, thresholded at its own top quantile, overlaps the crack "
-                       "masks (crack units), for each model; and whether the channel attention weights them "
-                       "up (Spearman's ρ of a channel's mean weight and its crack IoU, with its interval)."),
-              ("table", stage_table(report))]
+    caption = (f"Network Dissection over {ds.num_images} images ({ds.with_crack} with cracks): per layer, the "
+               "channels whose activation, thresholded at its own top quantile, overlaps the crack masks (crack "
+               "units), for each model; right, whether the channel attention weights them up (Spearman's ρ of a "
+               "channel's mean weight and its crack IoU, with its interval).")
+    return HANDOUT_TITLE, png, caption
+
+
+def handout_text_pages(report: DissectionReport) -> list[tuple[str, list[tuple[str, object]]]]:
+    """The handout's text pages as (title, blocks) for evaluation.handout_pages: blocks are
+    ("text" | "heading", str) or ("table", Table). The per-stage table, the weight changes and the
+    method; then the knock-outs, KNOCKOUTS_PER_PAGE rows a page."""
+    blocks = [("table", stage_table(report)),
+              ("text", "ρ: Spearman's rank correlation over the layer's channels between a channel's mean "
+                       "channel-attention weight and its crack IoU, with its bootstrap interval over images.")]
     change = change_table(report)
     if change[1]:
-        blocks += [("table", change)]
-    knockouts = knockout_rows(report)
-    if knockouts[1]:
-        blocks += [("heading", "Knock-outs: what the attention and the crack units do to the result"),
-                   ("table", _short_knockouts(knockouts)), ("text", report.knockout_settings.describe())]
-    blocks += [("text", first.method)]
-    return blocks
+        blocks += [("heading", "Does the attention turn crack units up when a crack is there?"), ("table", change)]
+    blocks += [("heading", "Method"), ("text", report.first.method)]
+    pages = [("Inside the attention: crack units per layer", blocks)]
+    header, rows = _short_knockouts(knockout_rows(report))
+    for start in range(0, len(rows), KNOCKOUTS_PER_PAGE):
+        page = [("table", (header, rows[start:start + KNOCKOUTS_PER_PAGE]))]
+        if start + KNOCKOUTS_PER_PAGE >= len(rows):
+            page += [("text", report.knockout_settings.describe() + " Differences: knocked-out minus original, in "
+                              "percentage points (accuracy, recall) and AP points; the HTML has every interval.")]
+        pages.append(("Knock-outs: what the attention and the crack units do to the result", page))
+    return pages
 
 
 def _short_knockouts(content: Table) -> Table:
-    """The knock-out table without its interval columns, to fit a page (the HTML has them all)."""
+    """The knock-out table without the AP intervals, to fit a page (the HTML has them all)."""
     header, rows = content
-    keep = [i for i, name in enumerate(header) if "interval" not in name or name == "Δ accuracy interval"]
+    keep = [i for i, name in enumerate(header) if "AP interval" not in name]
     return [header[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
-def handout_html(report: DissectionReport, units_png: bytes | None = None) -> str:
+def handout_html(report: DissectionReport) -> str:
     """The handout HTML's section on the dissection (every cell escaped)."""
     from evaluation.formatting import html_image, html_table
 
     e = html.escape
-    first = report.first
-    parts = ['<section id="dissection"><h2>Inside the attention: which channels see cracks</h2>']
-    if units_png:
-        parts.append(html_image(units_png, "crack units per layer"))
-    parts += [html_table(stage_table(report))]
+    title, png, caption = handout_picture(report)
+    parts = [f'<section id="dissection"><h2>{e(title)}</h2>', html_image(png, "crack units per layer"),
+             f"<p>{e(caption)}</p>", html_table(stage_table(report))]
     change = change_table(report)
     if change[1]:
-        parts += [html_table(change)]
+        parts += ["<h3>Does the attention turn crack units up when a crack is there?</h3>", html_table(change)]
     knockouts = knockout_rows(report)
     if knockouts[1]:
         parts += ["<h3>Knock-outs</h3>", html_table(knockouts), f"<p>{e(report.knockout_settings.describe())}</p>"]
-    parts += [f"<p>{e(first.method)}</p>", "</section>"]
+    parts += [f"<p>{e(report.first.method)}</p>", "</section>"]
     return "\n".join(parts)
+
+
+def read_report(path: str | Path, labels: list[str]) -> DissectionReport:
+    """A dissection.json for the handout report, checked to be of its models.
+
+    Args:
+        path: the file `python -m app dissect` wrote; labels: the report's model labels.
+
+    Returns:
+        The DissectionReport.
+
+    Raises:
+        ValueError: a sentence: not a dissection file, or one of other models.
+    """
+    try:
+        report = DissectionReport.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{Path(path).name} is not a dissection.json written by `python -m app dissect`.") from None
+    check_labels(report, labels, f"the dissection file {Path(path).name}")
+    return report
 
 
 def check_labels(report: DissectionReport, labels: list[str], name: str = "the dissection file") -> None:

@@ -56,6 +56,7 @@ class HandoutRequest:
     examples_json: Path | None = None  # where to pick them (and their outlines) from; None: json_path
     evaluation_json: Path | None = None  # an evaluation.json to reuse instead of evaluating
     attention_json: Path | None = None  # an attention_report.json to reuse instead of measuring
+    dissection_json: Path | None = None  # a dissection.json of `python -m app dissect`: its pages are added
     threshold: float = 0.5  # an image is "crack" from this detection score
     resamples: int = 1000  # the attention intervals' bootstrap resamples
     workers: int | None = None  # decoding processes of the runs (0: none, as a server wants)
@@ -98,6 +99,7 @@ class Report:
     examples: list[Example] = field(default_factory=list)
     pages: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
+    dissection: object | None = None  # an evaluation.dissection_report.DissectionReport, or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,6 +225,10 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
     say = on_progress or (lambda fraction, text: None)
     seconds: dict[str, float] = {}
     reused = _reused(request, labels)
+    if request.dissection_json:  # checked before anything runs
+        from evaluation.dissection_report import read_report
+
+        dissection = read_report(request.dissection_json, labels)
     subset = sampled_dataset(json_path, request.limit, work) if len(reused) < 2 else json_path
 
     def stage(low: float, high: float, text: str) -> Callable[[int, int], None]:
@@ -265,7 +271,8 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
     say(0.95, "Writing the PDF and HTML…")
     out_dir = Path(request.out_dir)
     report = Report(out_dir / REPORT_PDF, out_dir / REPORT_HTML, [describe_model(m) for m in models], evaluation,
-                    attention, shown, seconds=seconds)
+                    attention, shown, seconds=seconds,
+                    dissection=dissection if request.dissection_json else None)
     write_report(report, title=request.title, limit=request.limit if "evaluation" not in reused else None)
     seconds["writing"] = time.perf_counter() - start
     say(1.0, "Done.")

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from evaluation.dissection_report import handout_html, handout_picture, handout_text_pages
 from evaluation.formatting import (
     auroc_rows,
     auroc_summary,
@@ -81,6 +82,9 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
                                  ("text", "Means over images with 95% bootstrap intervals; differences paired "
                                           "per image. attention cN: the spatial attention of stage N; feature "
                                           "cN: the mean absolute activation of stage output cN.")]))
+    if report.dissection:  # evaluation.dissection_report's pages
+        pages.append(_picture_page(*handout_picture(report.dissection)))
+        pages += [_text_page(title, blocks) for title, blocks in handout_text_pages(report.dissection)]
     for example in report.examples:
         pages.append(_picture_page(f"Example: {example.name}", example.png,
                                    "For each model: its detections; its maps at c2, c3, c4 over the image (the "
@@ -201,6 +205,8 @@ def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png
                   f"<p>{e(auroc_summary(report.attention))}</p>",
                   "<h3>AUROC of each map as a crack-pixel detector</h3>", html_table(auroc_rows(report.attention)),
                   "</section>"]
+    if report.dissection:
+        parts.append(handout_html(report.dissection))
     if report.examples:
         parts.append('<section id="examples"><h2>Examples</h2>')
         for example in report.examples:

@@ -29,7 +29,8 @@ Without --models, the shipped demo pair (demo-baseline before, demo-bam after); 
 --images, the demo's held-out test split, and the examples come from the demo gallery.
 Every image of the set by default; a quick version: --limit 20 --example-count 2 (a sample of 20
 images, as many with cracks as without, spread evenly over the set). Reuse earlier runs with
---evaluation and --attention (their model labels must match).
+--evaluation and --attention (their model labels must match). --dissection adds the pages of a
+`dissect` run of the same models: crack units per layer, the attention's correlation, the knock-outs.
 """
 
 
@@ -54,6 +55,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--evaluation", metavar="JSON", help="an evaluation.json written by `evaluate`, used as is")
     parser.add_argument("--attention", metavar="JSON",
                         help="an attention_report.json written by `attention-report`, used as is")
+    parser.add_argument("--dissection", metavar="JSON",
+                        help="a dissection.json written by `dissect`: adds its pages (crack units per layer, the "
+                             "attention's correlation, the knock-outs)")
     parser.add_argument("--threshold", type=unit_float, default=0.5,
                         help="detection score from which an image counts as 'crack' (default 0.5)")
     parser.add_argument("--resamples", type=positive_int, default=1000,
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if problem := set_arguments_problem(args):
         return fail(problem)
     for option, path in (("--evaluation", args.evaluation), ("--attention", args.attention),
+                         ("--dissection", args.dissection),
                          *(("--examples", p) for p in args.examples or ())):
         if path and not Path(path).is_file():
             return fail(f"{option}: file not found: {path}")
@@ -92,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     request = HandoutRequest(Path(args.json), Path(args.images), Path(args.out), limit=args.limit,
                              examples=tuple(map(Path, args.examples)) if args.examples else None,
                              example_count=args.example_count, examples_json=examples_json,
-                             evaluation_json=args.evaluation, attention_json=args.attention, threshold=args.threshold,
+                             evaluation_json=args.evaluation, attention_json=args.attention,
+                             dissection_json=args.dissection, threshold=args.threshold,
                              resamples=args.resamples)
     status, report = run_measure(specs, lambda models: build_report(models, request, progress),
                                  nothing="no report was written")

@@ -1,12 +1,14 @@
 """`python -m app dissect` end to end on the tiny set with two small R-18 models (128 px): every
 file, the knock-outs evaluated, the attention report from the same pass equal to its own command's;
 the same results from two processes as from one (dissect and attention-report); one sentence for
-each user error; and the ResNet-only capture the shared pass uses equal to the full one."""
+each user error; the ResNet-only capture the shared pass uses equal to the full one; and the pages
+the dissection adds to the report to hand out."""
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ import torch
 
 import models
 from app.cli import main
-from evaluation.dissection_report import FILES, KNOCKOUT_CSV, DissectionReport
+from evaluation.dissection_report import FILES, KNOCKOUT_CSV, DissectionReport, handout_text_pages
 from tests.coco import BAM_CONFIG, BASELINE_CONFIG, SMALL
 from viz.capture import capture_input
 
@@ -174,3 +176,35 @@ def test_the_resnet_only_capture_has_the_full_passes_maps(pair):
     for stage, att in full.attention.items():
         assert np.array_equal(maps.attention[stage].combined, att.combined)
         assert np.array_equal(maps.attention[stage].channel, att.channel)
+
+
+def _pages(out) -> int:
+    return len(re.findall(rb"/Type /Page\b", (out / "report.pdf").read_bytes()))
+
+
+def test_the_report_to_hand_out_gains_the_dissections_pages(one_process, small_models, shared_coco, tmp_path,
+                                                             capsys):
+    _, _, out = one_process
+    dissection = out / "dissection" / FILES[0]
+    args = ["report", *_common(small_models, shared_coco)[:-2], "--limit", "2", "--example-count", "1",
+            "--resamples", "50", "--threshold", "0.05"]
+    assert main([*args, "--out", str(tmp_path / "with"), "--dissection", str(dissection)]) == 0
+    parts = tmp_path / "with" / "report_parts"
+    assert main([*args, "--out", str(tmp_path / "without"), "--evaluation", str(parts / "evaluation" /
+                 "evaluation.json"), "--attention", str(parts / "attention" / "attention_report.json")]) == 0
+    report = DissectionReport.from_json(json.loads(dissection.read_text()))
+    text_pages = handout_text_pages(report)
+    assert [title for title, _ in text_pages] == ["Inside the attention: crack units per layer",
+                                                  "Knock-outs: what the attention and the crack units do to the result"]
+    assert _pages(tmp_path / "with") == _pages(tmp_path / "without") + 1 + len(text_pages)  # the figure, the tables
+    page = (tmp_path / "with" / "report.html").read_text()
+    assert '<section id="dissection">' in page and "c5 random 2 #1" in page and "crack units: with BAM" in page
+    assert '<section id="dissection">' not in (tmp_path / "without" / "report.html").read_text()
+
+    (tmp_path / "other.json").write_text(dissection.read_text().replace('"with BAM"', '"BAM"'))
+    (tmp_path / "not.json").write_text("{}")
+    for name, said in (("other.json", "dissects plain, BAM, but the report's models are plain, with BAM"),
+                       ("not.json", "not.json is not a dissection.json")):
+        assert main([*args, "--out", str(tmp_path / "no"), "--dissection", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert said in err and err.count("error: ") == 1 and "Traceback" not in err
