@@ -18,6 +18,7 @@ page = st.navigation({
         st.Page("app/pages/compare.py", title="With vs without BAM", icon=":material/compare:"),
         st.Page("app/pages/evaluate.py", title="Evaluate", icon=":material/fact_check:"),
         st.Page("app/pages/attention_measured.py", title="Attention, measured", icon=":material/target:"),
+        st.Page("app/pages/inside_attention.py", title="Inside the attention", icon=":material/neurology:"),
     ],
 })
 

@@ -82,22 +82,14 @@ def measure_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_d
     Raises:
         training.data.DataProblemsError, models.ModelLoadError or ValueError with a message.
     """
-    import shutil
-    import tempfile
-
+    from app.evaluation import written_aside
     from evaluation.attention_report import attention_report
 
     final = result_folder(pair, json_path, image_dir, limit, label, cache_root)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))
-    try:
-        # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
-        results = attention_report([pair[1], pair[0]], json_path, image_dir, partial, limit=limit, progress=False,
-                                   on_progress=on_progress, workers=0, dataset_name=label)
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
+    results = written_aside(final, lambda folder: attention_report(
+        [pair[1], pair[0]], json_path, image_dir, folder, limit=limit, progress=False, on_progress=on_progress,
+        workers=0, dataset_name=label))
     return AlignmentRun(run_key(pair, json_path, image_dir, limit, label), results, final, Path(image_dir))
 
 

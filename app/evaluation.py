@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from evaluation.results import CountsPairing, Evaluation, PairedStatistics
 from models.loaded import LoadedModel
@@ -14,6 +15,7 @@ from models.loaded import LoadedModel
 REPORTS = {"evaluation.csv": "text/csv", "evaluation.md": "text/markdown", "evaluation.json": "application/json",
            "disagreements.json": "application/json"}  # every file the Markdown report names
 CACHE_ROOT = Path(__file__).resolve().parent.parent / "output" / "evaluations"  # git-ignored
+T = TypeVar("T")
 OUTCOMES = ("TP", "FP", "FN", "TN")
 
 
@@ -64,24 +66,36 @@ def evaluate_pair(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_
     kept on disk under `cache_root` (see `saved_run`). `label`: the dataset as the visitor names it,
     written with the results. Raises training.data.DataProblemsError, models.ModelLoadError or
     ValueError with a message."""
-    import shutil
-    import tempfile
-
     from evaluation.evaluate import evaluate
 
     final = cache_folder(pair, json_path, image_dir, threshold, cache_root, label)
+    # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
+    results = written_aside(final, lambda folder: evaluate(
+        [pair[1], pair[0]], json_path, image_dir, folder, threshold=threshold, progress=False, on_progress=on_progress,
+        workers=0, dataset_name=label))
+    return EvaluationRun(run_key(pair, json_path, image_dir, threshold, label), results, final, Path(json_path),
+                         Path(image_dir))
+
+
+def written_aside(final: Path, write: Callable[[Path], T]) -> T:
+    """`write(folder)` into a new folder beside `final`, renamed to `final` once it returns, so a
+    result on disk is never half-written: a run that fails or is cancelled leaves nothing.
+
+    Returns:
+        What `write` returns.
+    """
+    import shutil
+    import tempfile
+
     final.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))  # never a half-written result
+    partial = Path(tempfile.mkdtemp(prefix=".running-", dir=final.parent))
     try:
-        # workers=0: no processes forked from the multi-threaded server (and no extra memory per session)
-        results = evaluate([pair[1], pair[0]], json_path, image_dir, partial, threshold=threshold, progress=False,
-                           on_progress=on_progress, workers=0, dataset_name=label)
+        found = write(partial)
         shutil.rmtree(final, ignore_errors=True)
         partial.rename(final)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    return EvaluationRun(run_key(pair, json_path, image_dir, threshold, label), results, final, Path(json_path),
-                         Path(image_dir))
+    return found
 
 
 def cache_folder(pair: tuple[LoadedModel, LoadedModel], json_path: Path, image_dir: Path, threshold: float,

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 import models
-from app import assets, attention_measured, heavy_ui, widgets
+from app import assets, attention_measured, heavy_ui, inside_attention, widgets
 from app.dataset_choice import DatasetChoice
 from app.evaluation import EvaluationRun, result_folder
 from app.shared_work import SHARED, run_shared
@@ -54,6 +54,9 @@ def report_block(pair: tuple[LoadedModel, LoadedModel], choice: DatasetChoice, *
         if limit is None and evaluation is not None:
             st.caption(f"Reuses the evaluation below (all {evaluation.results.dataset.num_images} images of "
                        f"{literal(choice.label)}); the attention is measured on the same images.")
+        if not choice.missing and inside_attention.latest_json(pair, choice.json_path, choice.image_dir, choice.label):
+            st.caption("Adds the latest dissection of these models on this dataset (page \"Inside the attention\"): "
+                       "crack units per layer, the attention's correlation and the knock-outs.")
         if st.button("Write the report", disabled=bool(choice.missing), key="handout_run", on_click=_open):
             _write(pair, choice, threshold=threshold, limit=limit, count=int(count),
                    evaluation=evaluation if limit is None else None)
@@ -81,8 +84,9 @@ def _write(pair, choice: DatasetChoice, *, threshold: float, limit: int | None, 
     if limit is not None or measured is None or \
             measured.key != attention_measured.run_key(pair, json_path, image_dir, None, choice.label):
         measured = None
+    dissection = inside_attention.latest_json(pair, json_path, image_dir, choice.label)  # its pages, if any
     folder = result_folder(REPORTS_ROOT, pair, json_path, image_dir, f"{threshold:.6f}", f"limit {limit}",
-                           f"examples {count}", choice.label)
+                           f"examples {count}", choice.label, f"dissection {dissection}")
     work = ("report", str(folder))
     bar = st.progress(0.0, text="Starting…")
 
@@ -102,7 +106,7 @@ def _write(pair, choice: DatasetChoice, *, threshold: float, limit: int | None, 
                 examples_json=assets.SAMPLE_ANNOTATIONS if choice.demo else None, threshold=threshold, workers=0,
                 evaluation_json=evaluation.out_dir / "evaluation.json" if evaluation else None,
                 attention_json=measured.out_dir / "attention_report.json" if measured else None,
-                dataset_name=choice.label)
+                dataset_name=choice.label, dissection_json=dissection)
             report = build_report([pair[1], pair[0]], request, progress)
             return {"pdf": report.pdf.read_bytes(), "html": report.html.read_bytes(), "pages": report.pages,
                     "seconds": sum(report.seconds.values()), "label": choice.label}
