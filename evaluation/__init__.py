@@ -9,12 +9,16 @@ reference: the baseline), runs them over the images of a COCO set once, and retu
 - `evaluation.alignment` (per map: numpy in, numbers out) and `evaluation.attention_report`
   (over a dataset): do the attention and feature maps line up with the cracks, per stage;
   `evaluation.alignment_figure` draws it;
-- `evaluation.dissection`, `evaluation.knockout`: which channels see cracks, and what removing them costs;
+- `evaluation.dissection`, `evaluation.knockout`: which channels see cracks, and what removing them
+  costs; `evaluation.dissect` runs both over a dataset, `evaluation.dissection_report` (its JSON,
+  tables, Markdown and handout pages) and `evaluation.dissection_figure` show them;
 - `evaluation.handout` (what goes in) and `evaluation.handout_pages` (PDF pages and HTML): one
   report to hand out, made of the above and example images.
 
 What the measures share: `evaluation.runner` (the models checked, each image decoded once for all
-models by `evaluation.loader`'s worker processes, progress, timings), `evaluation.masks` (each
+models by `evaluation.loader`'s worker processes, progress, timings), `evaluation.image_pass` (one
+pass of the models' ResNets over the images feeding every measure of maps, the images shared
+between launcher processes), `evaluation.masks` (each
 image's crack), `evaluation.results` (the files' content as dataclasses: `to_json` / `from_json`)
 and `evaluation.formatting` (the one place results become Markdown, CSV, tables and HTML; names
 kept as text by `evaluation.text_safety`).
