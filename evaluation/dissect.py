@@ -43,7 +43,7 @@ from evaluation.image_pass import PassImage, capture_pass, gather
 from evaluation.masks import AnnotationMasks
 from evaluation.runner import Stopwatch, check_models
 from models import LoadedModel  # (models makes detectron2 importable: before it)
-from training.data import read_dataset_json, require_valid
+from training.data import read_categories, read_dataset_json, require_valid
 from viz.catalogue import get_layer, layer_catalogue
 
 from detectron2.utils import comm
@@ -108,15 +108,23 @@ class DissectionMeasure:
         return found, watch
 
 
-def check_knockouts(models: Sequence[LoadedModel], settings: DissectionSettings, knockouts: KnockOutSettings) -> None:
-    """ValueError with a sentence where the knock-outs cannot run: a layer not dissected, k out of
-    range for a layer (at most half its channels: the random units come from the others)."""
+def check_knockouts(models: Sequence[LoadedModel], settings: DissectionSettings, knockouts: KnockOutSettings,
+                    json_path: str | Path) -> None:
+    """ValueError with a sentence where the knock-outs cannot run (before the pass, not after it):
+    a layer not dissected, k out of range for a layer (at most half its channels: the random units
+    come from the others), a model for another number of classes than the set has (its evaluation
+    would refuse it)."""
     for layer in knockouts.layers:
         if layer not in settings.layers:
             raise ValueError(f"knock-out layer {layer} is not dissected; choose from {', '.join(settings.layers)}.")
     if knockouts.draws < 1:
         raise ValueError(f"draws must be at least 1 (got {knockouts.draws}).")
+    classes = len(read_categories(json_path))
     for m in models:
+        if m.cfg.MODEL.ROI_HEADS.NUM_CLASSES != classes:
+            raise ValueError(f"{m.label}: the model predicts {m.cfg.MODEL.ROI_HEADS.NUM_CLASSES} classes but "
+                             f"{Path(json_path).name} has {classes} categories: its knock-outs cannot be evaluated "
+                             "(without knock-outs it is dissected all the same).")
         catalogue = layer_catalogue(m.model)
         for layer in knockouts.layers:
             channels = get_layer(catalogue, layer).channels
@@ -214,11 +222,11 @@ def dissect(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str
         catalogue = layer_catalogue(m.model)
         for layer in settings.layers:
             get_layer(catalogue, layer)
-    if knockouts is not None:
-        check_knockouts(models, settings, knockouts)
     alignment = (AlignmentMeasure(models, json_path, image_dir, limit=limit, tolerance=tolerance,
                                   resamples=alignment_resamples) if alignment_out is not None else None)
     require_valid((json_path, image_dir))
+    if knockouts is not None:
+        check_knockouts(models, settings, knockouts, json_path)
     found = AnnotationMasks(json_path, limit=limit)
     measure = DissectionMeasure(models, settings, [(e["height"], e["width"]) for e in found.entries])
     out_dir = Path(out_dir)

@@ -155,6 +155,19 @@ def test_a_user_error_is_one_sentence(small_models, shared_coco, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_knockouts_of_a_model_for_other_classes_are_refused_before_the_pass(small_models, shared_coco, tmp_path,
+                                                                           capsys):
+    data = json.loads(shared_coco[0].read_text())
+    data["categories"].append({"id": 2, "name": "scratch"})
+    (tmp_path / "two.json").write_text(json.dumps(data))
+    args = ["dissect", *_common(small_models, shared_coco), "--out", str(tmp_path / "out")]
+    args[args.index(str(shared_coco[0]))] = str(tmp_path / "two.json")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "plain: the model predicts 1 classes but two.json has 2 categories" in err and err.count("error: ") == 1
+    assert "Dissecting" not in err and not (tmp_path / "out").exists()
+
+
 def test_sets_and_folders_are_checked_first(tmp_path, capsys):
     assert main(["dissect", "--json", str(tmp_path / "a.json"), "--out", str(tmp_path / "o")]) == 2
     assert "give both --json and --images" in capsys.readouterr().err
