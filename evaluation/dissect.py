@@ -163,23 +163,27 @@ def run_knockouts(models: Sequence[LoadedModel], results: dict[str, DissectionRe
     from evaluation.knockout import knockout_row_from_evaluation, variant
     from evaluation.knockout import knockouts as make_knockouts
 
-    planned = [(m, ko) for m in models for ko in make_knockouts(
+    # each model with its score cut at most the threshold, once: evaluate then reloads nothing, and
+    # every knocked-out copy keeps the cut
+    bases = {m.label: at_score_threshold(m, knockouts.threshold) for m in models}
+    planned = [(bases[m.label], ko) for m in models for ko in make_knockouts(
         m.model, results[m.label], layers=knockouts.layers, k=knockouts.k, draws=knockouts.draws, seed=knockouts.seed,
         mean_ablation=knockouts.mean_ablation)]
     rows: dict[str, list] = {m.label: [] for m in models}
-    for n, (m, ko) in enumerate(planned):
-        what = f"Knock-out {n + 1} of {len(planned)}: {m.label} − {ko.label}"
+
+    def step(n: int, what: str):  # the n-th evaluation's (done, total) as a share of them all
+        return lambda done, total: on_progress((n + done / max(total, 1)) / len(planned),
+                                               f"{what}: {done} of {total} images")
+
+    for n, (base, ko) in enumerate(planned):
+        what = f"Knock-out {n + 1} of {len(planned)}: {base.label} − {ko.label}"
         if progress and comm.is_main_process():
             print(what, flush=True)
-        say = (lambda done, total, what=what, n=n: on_progress((n + done / max(total, 1)) / len(planned),
-                                                               f"{what}: {done} of {total} images")) \
-            if on_progress else None
-        base = at_score_threshold(m, knockouts.threshold)  # its copy then keeps the cut: evaluate reloads nothing
-        folder = out_dir / "knockouts" / slug(m.label) / f"{n + 1:02d}-{slug(ko.label)}"
+        folder = out_dir / "knockouts" / slug(base.label) / f"{n + 1:02d}-{slug(ko.label)}"
         found = evaluate([base, variant(base, ko)], json_path, image_dir, folder, threshold=knockouts.threshold,
-                         progress=progress, on_progress=say, workers=workers)
+                         progress=progress, on_progress=step(n, what) if on_progress else None, workers=workers)
         if found is not None:
-            rows[m.label].append(knockout_row_from_evaluation(found, ko))
+            rows[base.label].append(knockout_row_from_evaluation(found, ko))
     return rows if comm.is_main_process() else None
 
 
