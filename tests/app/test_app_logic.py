@@ -22,7 +22,8 @@ from viz.views.detections import ground_truth_caption
 
 def test_samples_come_from_the_gallery_or_are_generated(tmp_path):
     shipped = assets.sample_images()
-    assert shipped and all(s.origin == "sample" and s.name.endswith(".png") for s in shipped)
+    assert shipped and all(s.origin == "sample" and s.name.endswith((".png", ".jpg")) for s in shipped)
+    assert any(s.name.endswith(".png") for s in shipped) and any(s.name.endswith(".jpg") for s in shipped)
     generated = assets.sample_images(tmp_path / "none", generated=2)
     assert [s.name for s in generated] == ["generated-0.png", "generated-1.png"]
     assert generated[0].data.startswith(b"\x89PNG") and generated[0].digest != generated[1].digest

@@ -14,12 +14,15 @@ from viz.images import load_image
 
 def test_gallery_has_cracks_negatives_and_distractors():
     coco = json.loads((SAMPLES_DIR / "annotations.json").read_text())
-    assert 8 <= len(coco["images"]) <= 12
+    synthetic = [im for im in coco["images"] if "surface" in im]
+    photos = [im for im in coco["images"] if "surface" not in im]
+    assert 8 <= len(synthetic) <= 12 and 1 <= len(photos) <= 4
     with_cracks = {a["image_id"] for a in coco["annotations"]}
-    negatives = [im for im in coco["images"] if im["id"] not in with_cracks]
-    assert 3 <= len(negatives) <= len(coco["images"]) - 3
+    negatives = [im for im in synthetic if im["id"] not in with_cracks]
+    assert 3 <= len(negatives) <= len(synthetic) - 3
     assert any(im["distractors"] for im in negatives)
-    assert len({im["surface"] for im in coco["images"]}) >= 3
+    assert len({im["surface"] for im in synthetic}) >= 3
+    assert all(im["id"] in with_cracks and "CrackForest" in im["source"] for im in photos)
     for im in coco["images"]:
         assert load_image(SAMPLES_DIR / im["file_name"]).shape == (im["height"], im["width"], 3)
 
