@@ -23,9 +23,9 @@ WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "demo" / "weights"
 
 
 NAMED = {
-    "demo-bam": ModelSpec("Mask R-CNN + BAM (demo)", CONFIG_DIR / "mask_rcnn_R_18_FPN_bam.yaml",
+    "demo-bam": ModelSpec("Mask R-CNN + BAM (demo)", CONFIG_DIR / "crack_R_18_FPN_bam.yaml",
                           WEIGHTS_DIR / "bam.pth", ("crack",)),
-    "demo-baseline": ModelSpec("Mask R-CNN (demo baseline)", CONFIG_DIR / "mask_rcnn_R_18_FPN.yaml",
+    "demo-baseline": ModelSpec("Mask R-CNN (demo baseline)", CONFIG_DIR / "crack_R_18_FPN.yaml",
                                WEIGHTS_DIR / "baseline.pth", ("crack",)),
 }
 

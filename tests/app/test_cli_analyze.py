@@ -6,8 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import models
 from app.cli import main
 from models import CONFIG_DIR
+from models.zoo import resolve
+
+from detectron2.data.transforms import ResizeShortestEdge
 
 
 def test_analyze_two_images_one_bad(tmp_path, capsys):
@@ -64,4 +68,7 @@ def test_a_photo_the_model_sees_much_smaller_gets_a_note(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 0
     assert "analysed at 1333 × 1000 pixels (downscaled from 1600 × 1200)" in err
-    assert "sees it at 341 × 256 pixels (3.9x smaller, its INPUT.MIN_SIZE_TEST 256)" in err
+    cfg = models.get_config(resolve("demo-bam").config)
+    seen_h, seen_w = ResizeShortestEdge.get_output_shape(1000, 1333, cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
+    assert f"sees it at {seen_w} × {seen_h} pixels ({1333 / seen_w:.1f}x smaller, its INPUT.MIN_SIZE_TEST " \
+           f"{cfg.INPUT.MIN_SIZE_TEST})" in err
