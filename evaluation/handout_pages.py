@@ -8,11 +8,13 @@ import html
 import io
 import textwrap
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
+from demo.statement import DEMO_STATEMENT
 from evaluation.dissection_report import handout_html, handout_picture, handout_text_pages
 from evaluation.formatting import (
     auroc_rows,
@@ -26,6 +28,7 @@ from evaluation.formatting import (
 )
 from evaluation.handout import FIGURE_DPI, Report
 from evaluation.significance import paired_summary
+from models.zoo import NAMED
 
 PAGE = (11.69, 8.27)  # A4 landscape, inches
 
@@ -53,7 +56,9 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
     dataset = _dataset_sentence(report, limit)
     lacking = lacking_class(report.evaluation)
 
-    pages = [_text_page(title, [("text", subtitle), ("text", dataset), *((("warning", lacking),) if lacking else ()),
+    statement = demo_statement(report)
+    pages = [_text_page(title, [("text", subtitle), *((("text", statement),) if statement else ()), ("text", dataset),
+                                *((("warning", lacking),) if lacking else ()),
                                 ("heading", "The models"), ("table", model_rows(report.models))])]
     ev = report.evaluation
     blocks = [("text", f"{ev.dataset.num_images} images ({ev.dataset.with_instances} with cracks, "
@@ -98,6 +103,14 @@ def write_report(report: Report, *, title: str | None = None, limit: int | None 
             pdf.savefig(page)
         report.pages = pdf.get_pagecount()
     report.html.write_text(_html(report, title, subtitle, dataset, attention_png), encoding="utf-8")
+
+
+def demo_statement(report: Report) -> str | None:
+    """What the demo models are (demo.statement, the app's first page says it too), when the report
+    shows one of them; None for the user's own models."""
+    shipped = {spec.weights.resolve() for spec in NAMED.values() if spec.weights}
+    shown = any(m.weights is not None and Path(m.weights).resolve() in shipped for m in report.models)
+    return DEMO_STATEMENT if shown else None
 
 
 def _dataset_sentence(report: Report, limit: int | None) -> str:
@@ -188,7 +201,9 @@ def _html(report: Report, title: str, subtitle: str, dataset: str, attention_png
     e = html.escape
     ev = report.evaluation
     lacking = lacking_class(ev)
-    parts = [f"<h1>{e(title)}</h1>", f"<p>{e(subtitle)}</p>", f"<p>{e(dataset)}</p>",
+    statement = demo_statement(report)
+    parts = [f"<h1>{e(title)}</h1>", f"<p>{e(subtitle)}</p>",
+             *((f'<p class="statement">{e(statement)}</p>',) if statement else ()), f"<p>{e(dataset)}</p>",
              *((f'<p class="warning"><strong>{e(lacking)}</strong></p>',) if lacking else ()),
              '<section id="models"><h2>The models</h2>', html_table(model_rows(report.models)), "</section>",
              '<section id="before-after"><h2>Before / after</h2>',

@@ -6,11 +6,19 @@ import streamlit as st
 
 from app import cache, context, widgets
 from app.exports import rows_csv, stem
+from app.intro import intro_ui
 from viz.analysis import summary
 from viz.figures import detections_figure
 from viz.views import detections as view
 
-sel, pair, found = context.page("Detections", intro=widgets.gallery_ui)
+
+def intro(selection) -> None:
+    """The first page opens with what BAM and the demo models are, then the gallery."""
+    intro_ui()
+    widgets.gallery_ui(selection)
+
+
+sel, pair, found = context.page("Detections", intro=intro)
 comparison = context.comparison(sel, pair, found)
 diff = comparison.detections
 with_att, without_att = found
@@ -34,9 +42,12 @@ for col, panel, analysis, other in ((cols[-2], pictures[0], without_att, with_at
         scores = analysis.capture.instances.scores.numpy()[analysis.detections]
         m1, m2 = st.columns(2)
         change = len(analysis.detections) - len(other.detections) if analysis is with_att else 0
-        # a delta of 0 would show a bare grey "0" badge: only a real change is shown, in words
-        m1.metric("Detections", len(analysis.detections),
-                  delta=f"{change:+d} vs. without attention" if change else None, delta_color="off")
+        # a delta of 0 would show a bare grey "0" badge: only a real change is shown, short enough for
+        # a third of the page (its meaning in the help)
+        m1.metric("Detections", len(analysis.detections), delta=f"{change:+d}" if change else None,
+                  delta_color="off", help=f"With score ≥ {sel.threshold:.2f}." + (
+                      f" The badge: {abs(change)} {'more' if change > 0 else 'fewer'} than without attention."
+                      if change else ""))
         m2.metric("Best score", f"{scores.max():.2f}" if len(scores) else "–")
 
 st.caption(view.LEGEND[0].upper() + view.LEGEND[1:] + ".")
@@ -53,8 +64,8 @@ rows = view.detection_rows(with_att, without_att, diff)
 if rows:
     widgets.table_ui(rows, {"score with": "{:.3f}", "score without": "{:.3f}", "score change": "{:+.3f}",
                             "mask IoU": "{:.2f}"})
-    st.caption("“with #” and “without #”: the instance's number in each model's picture above (#3 crack "
-               "(0.87)); “–”: that model has no such instance.")
+    st.caption("“with #” and “without #”: the instance's number in each model's picture above (the label "
+               "“crack 87% · #3”; a matched pair shares a colour); “–”: that model has no such instance.")
 else:
     st.info(f"Neither model detects anything with score ≥ {sel.threshold:.2f}. Lower the threshold in the sidebar.")
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from demo.statement import DEMO_STATEMENT
 from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
@@ -99,6 +100,10 @@ def test_first_launch_shows_the_analysed_demo_image(page, server):
         value = main.locator('[data-testid="stMetric"]', has_text=label).first.locator('[data-testid="stMetricValue"]')
         assert value.inner_text().strip().isdigit(), label
     assert "BAM after res2, res3, res4" in page.locator('[data-testid="stSidebar"]').inner_text()
+    # what the demo models are, with the model card's numbers, before anything else is read
+    statement = " ".join(main.locator('[data-testid="stAlert"]').first.inner_text().split())
+    assert statement == " ".join(DEMO_STATEMENT.split())
+    assert "Bottleneck Attention Module" in main.inner_text()
     screenshot(page, "detections")
 
 

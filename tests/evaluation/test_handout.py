@@ -146,3 +146,21 @@ def test_sampled_dataset_and_examples(shared_coco, tmp_path):
     picked = handout.pick_examples(json_path, image_dir, 2)  # images 1..4 have cracks, 5 and 6 none
     assert [p.name for p in picked] == ["img_000.png", "img_003.png"]
     assert len(handout.pick_examples(json_path, image_dir, 10)) == 4
+
+
+def test_the_demo_statement_heads_a_report_of_the_demo_models_only(report):
+    from types import SimpleNamespace
+
+    from demo.statement import DEMO_STATEMENT
+    from evaluation.handout_pages import demo_statement
+    from models.zoo import resolve
+
+    def of(*weights):
+        return SimpleNamespace(models=[SimpleNamespace(weights=w) for w in weights])
+
+    demo = resolve("demo-bam").weights
+    assert demo_statement(of(None, demo)) == DEMO_STATEMENT
+    assert demo_statement(of(demo.parent / ".." / "weights" / demo.name)) == DEMO_STATEMENT  # the same file
+    assert demo_statement(of(None, demo.with_name("mine.pth"))) is None
+    _, out, _ = report  # the user's own models: no word about the demo's
+    assert DEMO_STATEMENT[:40] not in (out / handout.REPORT_HTML).read_text(encoding="utf-8")
