@@ -85,8 +85,9 @@ def job(what: str, key: str) -> Iterator[None]:
         what: the job in words, capitalised ("The evaluation").
         key: unique on the page.
     """
-    st.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:",
-              help=f"Stop: {what.lower()} ends at its next step and nothing of it is kept.")
+    cancel = st.empty()  # the button is there while the job runs, and gone once it has ended
+    cancel.button("Cancel", key=f"{key}_cancel", icon=":material/cancel:",
+                  help=f"Stop: {what.lower()} ends at its next step and nothing of it is kept.")
     st.session_state[_running_flag(key)] = what
     note = WaitNote(what, hint="Cancel stops waiting.")
     try:
@@ -95,8 +96,10 @@ def job(what: str, key: str) -> Iterator[None]:
             yield
     except Exception:
         st.session_state.pop(_running_flag(key), None)
+        cancel.empty()
         raise
     st.session_state.pop(_running_flag(key), None)
+    cancel.empty()
 
 
 def stopped_note(key: str) -> None:

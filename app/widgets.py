@@ -144,6 +144,9 @@ def shrink_ui(image: np.ndarray, pair: tuple[LoadedModel, LoadedModel]) -> None:
 
     h, w = image.shape[:2]
     notes = list(dict.fromkeys(note for m in pair if (note := shrink_note(h, w, m.cfg, m.label))))
+    both = {shrink_note(h, w, m.cfg, "Each model") for m in pair}
+    if len(notes) == 2 and len(both) == 1:  # the same input size: one sentence, not the same one twice
+        notes = list(both)
     if notes:
         st.info(" ".join(f"{n[0].upper()}{n[1:]}." for n in notes)
                 + " Thin cracks show better in a crop of the photo.", icon=":material/photo_size_select_small:")

@@ -122,14 +122,15 @@ if build and not too_many:
             pages += slides
             pngs.update({f"{stem(image_name)}_slide{k + 1}.png": figure_bytes(slide, "png")
                          for k, slide in enumerate(slides)})
-        progress.progress(1.0, text=f"{len(chosen)} images done")
+        progress.progress(1.0, text=f"{len(chosen)} image{'s' if len(chosen) != 1 else ''} done")
         st.session_state["deck"] = (pdf_pages(pages), zip_files(pngs), len(pages))
 else:
     heavy_ui.stopped_note("deck")
 if "deck" in st.session_state:
     pdf, archive, count = st.session_state["deck"]
-    row = st.columns(4)
-    row[0].download_button(f"Presentation, {count} pages (PDF)", pdf, "bam_comparison.pdf", "application/pdf",
+    row = st.columns(2)
+    pages = f"{count} slide{'s' if count != 1 else ''}"
+    row[0].download_button(f"Presentation: {pages}, PDF", pdf, "bam_comparison.pdf", "application/pdf",
                            icon=":material/download:", on_click="ignore", key="deck_pdf")
-    row[1].download_button(f"Presentation, {count} slides (ZIP of PNG)", archive, "bam_comparison_png.zip",
+    row[1].download_button(f"Presentation: {pages}, PNG in a ZIP", archive, "bam_comparison_png.zip",
                            "application/zip", icon=":material/download:", on_click="ignore", key="deck_zip")

@@ -269,3 +269,5 @@ def test_two_sessions_asking_for_the_same_evaluation_share_one_computation(tmp_p
     for at in (first, second):
         assert_clean(at)
         assert "Results" in [h.value for h in at.subheader]
+        # the job is over: its Cancel button is gone with it (it stayed beside the results before)
+        assert not [b for b in at.button if b.label == "Cancel"]

@@ -147,7 +147,9 @@ def test_compare_page_differences_and_presentation_export(count_calls):
     assert pdf.startswith(b"%PDF") and archive.startswith(b"PK") and pages == 1
     (width, height), = {tuple(map(float, box)) for box in re.findall(rb"/MediaBox \[ ?0 0 ([\d.]+) ([\d.]+)", pdf)}
     assert abs(width / height - 16 / 9) < 0.01  # presentation slides, not square pages
-    assert [b.label for b in at.get("download_button") if "Presentation" in b.label]
+    labels = [b.label for b in at.get("download_button") if "Presentation" in b.label]
+    assert labels == ["Presentation: 1 slide, PDF", "Presentation: 1 slide, PNG in a ZIP"]  # one: no plural
+    assert not [b for b in at.button if b.label == "Cancel"]  # the job is over
 
 
 def test_compare_page_cam_difference_of_a_matched_instance():

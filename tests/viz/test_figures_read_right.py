@@ -80,6 +80,35 @@ def test_matched_instances_share_a_colour_in_both_pictures():
     assert with_panel.title == "BAM" and "2 detections" in with_panel.caption
 
 
+def test_each_label_carries_the_number_the_table_gives(monkeypatch):
+    import viz.views.detections as views
+    from viz.views.detections import detection_rows
+
+    h, w = 120, 200
+    with_inst = instances(h, w, [[20, 60, 80, 110], [120, 20, 190, 60]], [0.9, 0.8])
+    without_inst = instances(h, w, [[120, 70, 190, 115], [20, 60, 80, 110]], [0.85, 0.7])
+    diff = match_instances(with_inst, without_inst)
+
+    class Seen:
+        def __init__(self, inst, label):
+            self.capture, self.label, self.class_names, self.score_threshold = type("C", (), {"instances": inst}), \
+                label, ("crack",), 0.5
+            self.detections = list(range(len(inst)))
+
+        def class_name(self, index):
+            return self.class_names[index]
+
+    drawn, real = [], views.draw_instances
+    monkeypatch.setattr(views, "draw_instances",
+                        lambda *a, notes, **k: drawn.append(notes) or real(*a, notes=notes, **k))  # a spy
+    with_att, without_att = Seen(with_inst, "BAM"), Seen(without_inst, "base")
+    detection_panels(with_att, without_att, diff, np.full((h, w, 3), 128, np.uint8))
+    without_notes, with_notes = drawn
+    rows = detection_rows(with_att, without_att, diff)
+    assert {(r["change"], r["with #"]) for r in rows if r["with #"] is not None} == {("kept", 0), ("gained", 1)}
+    assert with_notes == {0: "#0", 1: "#1 gained"} and without_notes == {1: "#1", 0: "#0 lost"}
+
+
 def test_labels_on_a_crowded_image_do_not_overlap_and_scale_with_it():
     rng = np.random.default_rng(0)
     h, w, n = 400, 700, 14

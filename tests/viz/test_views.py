@@ -135,7 +135,7 @@ def test_captions_give_the_numbers_of_their_colour_bars(found, image, stretch):
             low, high = numbers[:2]
             if panel.scale.label.startswith("mean |activation|") or stretch:
                 assert round(panel.scale.vmin, 3) == low, (name, panel.caption)
-                top = numbers[2] if "colours up to" in panel.caption else high
+                top = numbers[2] if "the colours stop at" in panel.caption else high
                 assert round(panel.scale.vmax, 3) == top, (name, panel.caption, panel.scale)
             else:  # the attention maps on their absolute [0, 1]
                 assert (panel.scale.vmin, panel.scale.vmax) == (0.0, 1.0) and 0.0 <= low <= high <= 1.0

@@ -87,4 +87,4 @@ def clip_note(values: np.ndarray, scale: Scale) -> str:
     top = float(np.max(values)) if np.size(values) else 0.0
     if scale.vmax >= top - 1e-6:
         return ""
-    return f"; colours up to {scale.vmax:.3f} (99.5th percentile), the brightest values drawn as it"
+    return f"; the colours stop at {scale.vmax:.3f} (99.5th percentile): values above it take the top colour"

@@ -117,18 +117,24 @@ def instance_styles(with_att: ModelAnalysis, without_att: ModelAnalysis,
     return with_styles, without_styles
 
 
+def instance_note(index: int, change: str) -> str:
+    """The label's note of an instance: its number, the one the table's "with #" / "without #"
+    give, and whether attention gained or lost it ("#3", "#4 gained")."""
+    return f"#{index}" + ("" if change == "kept" else f" {change}")
+
+
 def detection_panels(with_att: ModelAnalysis, without_att: ModelAnalysis, diff: DetectionDiff,
                      image: np.ndarray) -> tuple[Panel, Panel]:
     """Both models' detections on the (H, W, 3) image, (without, with), as titled panels: one
     colour per instance shared by matched instances, kept / gained / lost in the box outline
-    (LINE_STYLES) and in the label."""
+    (LINE_STYLES) and in the label, with the instance's number (instance_note)."""
     panels = []
     for analysis, styles in zip((without_att, with_att), instance_styles(with_att, without_att, diff)[::-1]):
         picture = draw_instances(image, analysis.capture.instances, list(analysis.class_names),
                                  score_threshold=analysis.score_threshold,
                                  colors={i: c for i, (c, _) in styles.items()},
                                  line_styles={i: LINE_STYLES[s] for i, (_, s) in styles.items()},
-                                 notes={i: s for i, (_, s) in styles.items() if s != "kept"})
+                                 notes={i: instance_note(i, s) for i, (_, s) in styles.items()})
         n = len(analysis.detections)
         panels.append(Panel(analysis.label, picture,
                             f"{n} detection{'s' if n != 1 else ''} with score ≥ {analysis.score_threshold:.2f}"))
