@@ -62,7 +62,13 @@ def read_checkpoint(path: str | Path, *, max_bytes: int | None = None) -> Checkp
     Detectron .pkl (any other .pkl: {"blobs": ...} or the arrays themselves; `*_momentum` blobs
     dropped). A DataParallel `module.` prefix on every key is dropped."""
     path = Path(path)
-    data = read_weights_file(path, max_bytes=max_bytes)
+    # the checks run inside read_weights_file, so a refused file is remembered whichever refused it
+    return read_weights_file(path, max_bytes=max_bytes, then=lambda data: _as_checkpoint(path, data))
+
+
+def _as_checkpoint(path: Path, data: object) -> Checkpoint:
+    """What read_weights_file read, as a Checkpoint; CheckpointError where it holds no usable
+    state dict or NaN / infinite values."""
     if not isinstance(data, dict):
         raise CheckpointError(f"{path.name}: holds no state dict of tensors.")
     author = data.get("__author__")

@@ -32,13 +32,17 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 import yaml
 
 from models import unpickle
 from models.errors import CheckpointError, ConfigError
+
+T = TypeVar("T")
 
 MAX_CONFIG_BYTES = 1 << 20  # detectron2's largest configs are a few KB
 MAX_BASE_DEPTH = 8
@@ -194,11 +198,12 @@ def _refusal(path: Path, detail: str) -> CheckpointError:
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-_REFUSED: collections.OrderedDict[tuple[str, int | None], str] = collections.OrderedDict()  # digest -> message
+_REFUSED: collections.OrderedDict[tuple, str] = collections.OrderedDict()  # (digest, budget, check) -> message
 _REMEMBERED = 256
 
 
-def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict:
+def read_weights_file(path: str | Path, *, max_bytes: int | None = None,
+                      then: Callable[[object], T] | None = None) -> dict | T:
     """The unpickled content of a weights file (a PyTorch file or a detectron2 model-zoo .pkl),
     with numpy arrays turned into tensors.
 
@@ -212,9 +217,11 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
         path: the file.
         max_bytes: the most its tensors may expand to (see `weights_budget`); None: no limit
             beyond the child's.
+        then: checks and reshapes what the file holds (models.checkpoint's): its CheckpointError
+            refusals (NaN weights, no state dict) are remembered with the file's own.
 
     Returns:
-        What the file holds: usually a dict (a state dict, or {"model": ..., ...}).
+        What the file holds (usually a dict: a state dict, or {"model": ..., ...}), or `then` of it.
 
     Raises:
         CheckpointError: one sentence naming the file and the reason (unreadable, oversized,
@@ -233,12 +240,13 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
         raise CheckpointError(f"{path.name}: cannot be read ({e.strerror or e}).") from None
     if not data:
         raise CheckpointError(f"{path.name}: the file is empty.")
-    digest = (hashlib.sha256(data).hexdigest(), max_bytes)
+    digest = (hashlib.sha256(data).hexdigest(), max_bytes, getattr(then, "__qualname__", None))
     if digest in _REFUSED:
         _REFUSED.move_to_end(digest)
         raise CheckpointError(_REFUSED[digest].replace("{name}", path.name))
     try:
-        return _read_weights_bytes(path, data, max_bytes)
+        content = _read_weights_bytes(path, data, max_bytes)
+        return then(content) if then is not None else content
     except CheckpointError as e:
         _REFUSED[digest] = str(e).replace(path.name, "{name}", 1)
         while len(_REFUSED) > _REMEMBERED:
@@ -249,6 +257,8 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None) -> dict
 def _read_weights_bytes(path: Path, data: bytes, max_bytes: int | None) -> dict:
     try:
         expanded = _declared_size(path, data)
+    except CheckpointError:  # its own refusals (a ValueError too) are already one sentence
+        raise
     except (zipfile.BadZipFile, ValueError) as e:
         raise CheckpointError(f"{path.name}: a damaged archive ({e}).") from None
     if max_bytes is not None and expanded > max_bytes:

@@ -12,7 +12,9 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
 import models
 
@@ -60,8 +62,6 @@ def pickle_running_code(folder: Path, marker: Path, name: str = "evil.pth") -> P
 
 def zoo_pickle_running_code(folder: Path, marker: Path) -> Path:
     """A detectron2 model-zoo style .pkl with a code-running payload beside its arrays."""
-    import numpy as np
-
     path = folder / "evil_zoo.pkl"
     with path.open("wb") as f:
         pickle.dump({"model": {"w": np.zeros(2, np.float32)}, "__author__": _RunsCode(marker)}, f)
@@ -97,9 +97,6 @@ def text_as_weights(folder: Path) -> Path:
 
 def image_as_weights(folder: Path) -> Path:
     """A JPEG photo picked by mistake as the weights file."""
-    import numpy as np
-    from PIL import Image
-
     path = folder / "photo.pth"
     Image.fromarray(np.full((32, 48, 3), 128, np.uint8)).save(path, format="JPEG")
     return path
@@ -145,8 +142,6 @@ def deeply_nested_json(folder: Path, depth: int = 20_000, name: str = "deep.json
 
 def gif_named(path: Path, size: tuple[int, int] = (128, 128)) -> Path:
     """A GIF (a Pillow format the app does not read) written under `path`'s name, e.g. x.png."""
-    from PIL import Image
-
     Image.new("P", size).save(path, format="GIF")
     return path
 
@@ -257,3 +252,10 @@ def deep_yaml(folder: Path, depth: int = 20_000) -> Path:
 def png_strip(width: int = 40_000, height: int = 1) -> bytes:
     """A valid PNG of a 1-pixel-high strip: its short side vanishes at any model's input size."""
     return png_header_only(width, height)
+
+
+def float_tiff(path: Path, side: int = 6000) -> Path:
+    """A side x side single-channel float32 TIFF (36 MP by default) of one value, deflated to a few
+    hundred KB: its decoding is what costs."""
+    Image.fromarray(np.full((side, side), 0.25, np.float32), mode="F").save(path, compression="tiff_adobe_deflate")
+    return path

@@ -24,6 +24,7 @@ MAX_PIXELS = 40_000_000  # about 7000 x 5700: more would take minutes and gigaby
 ANALYSIS_MAX_SIDE = MAX_INPUT_SIDE
 MAX_ASPECT = 50  # a 1 x 40000 strip would be 0 px high at the models' input size
 FORMATS = ("JPEG", "PNG", "BMP", "TIFF", "WEBP")
+BLOCK_VALUES = 1 << 22  # pixel values converted to uint8 at once (32 MB as float64)
 
 
 class ImageError(ValueError):
@@ -31,15 +32,26 @@ class ImageError(ValueError):
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:
+    """16-bit / 32-bit integer or float pixels as uint8, a block of rows at a time: a 36-megapixel
+    float TIFF decodes in a few hundred KB of file, and whole-image float64 temporaries would cost
+    about a gigabyte."""
     if array.dtype == np.uint8:
         return array
+    step = max(1, BLOCK_VALUES // max(1, array[:1].size))  # rows a block
+    blocks = [slice(start, start + step) for start in range(0, len(array), step)]
+    out = np.empty(array.shape, np.uint8)
     if np.issubdtype(array.dtype, np.integer):  # 16-bit and 32-bit integers: scale by the type's range
-        top = 65535 if array.max(initial=0) > 255 else 255
-        return np.clip(np.rint(array.astype(np.float64) * (255.0 / top)), 0, 255).astype(np.uint8)
-    array = np.nan_to_num(array.astype(np.float64))
-    lo, hi = float(array.min(initial=0)), float(array.max(initial=1))
+        scale = 255.0 / (65535 if array.max(initial=0) > 255 else 255)
+        for rows in blocks:
+            out[rows] = np.clip(np.rint(array[rows].astype(np.float64) * scale), 0, 255)
+        return out
+    lo = min((float(np.nan_to_num(array[rows].astype(np.float64)).min(initial=0)) for rows in blocks), default=0.0)
+    hi = max((float(np.nan_to_num(array[rows].astype(np.float64)).max(initial=1)) for rows in blocks), default=1.0)
     scale = 255.0 if lo >= 0 and hi <= 1 else 255.0 / max(hi - lo, 1e-12)
-    return np.clip((array - (0 if scale == 255.0 else lo)) * scale, 0, 255).astype(np.uint8)
+    offset = 0 if scale == 255.0 else lo
+    for rows in blocks:
+        out[rows] = np.clip((np.nan_to_num(array[rows].astype(np.float64)) - offset) * scale, 0, 255)
+    return out
 
 
 def _to_rgb(image: Image.Image) -> np.ndarray:
@@ -77,7 +89,8 @@ def load_image(source: str | Path | bytes, *, name: str | None = None, max_pixel
                     raise ImageError(f"{name}: {width} x {height} pixels is too narrow to analyse (at most "
                                      f"{MAX_ASPECT} times longer than wide): its short side would vanish at the "
                                      f"models' input size.")
-                image = ImageOps.exif_transpose(image)
+                image.load()
+                ImageOps.exif_transpose(image, in_place=True)  # a returned copy would double the pixels held
                 rgb = _to_rgb(image)
         except ImageError:
             raise

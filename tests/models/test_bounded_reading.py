@@ -4,6 +4,7 @@ gigabytes or hours once read end in one sentence, quickly, with the server's mem
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -57,9 +58,7 @@ def test_doubling_strings_are_refused_and_remembered(tmp_path, monkeypatch):
     path = hostile.weights_doubling_strings(tmp_path)
     with pytest.raises(CheckpointError, match=r"^doubling.pth: refused: reading it would take far more memory"):
         read_weights_file(path, max_bytes=BUDGET)
-    started = []
-    real_run = subprocess.run
-    monkeypatch.setattr(safe_load.subprocess, "run", lambda *a, **k: started.append(a) or real_run(*a, **k))
+    started = _no_child_started(monkeypatch)
     copy = tmp_path / "again.pth"  # the same content under another name: refused at once, under its own name
     shutil.copy(path, copy)
     with pytest.raises(CheckpointError, match=r"^again.pth: refused"):
@@ -67,14 +66,30 @@ def test_doubling_strings_are_refused_and_remembered(tmp_path, monkeypatch):
     assert started == []
 
 
-def test_shared_references_are_not_copied_out(tmp_path):
+def _no_child_started(monkeypatch) -> list:
+    started, real_run = [], subprocess.run
+    monkeypatch.setattr(safe_load.subprocess, "run", lambda *a, **k: started.append(a) or real_run(*a, **k))
+    return started
+
+
+def test_shared_references_are_not_copied_out_and_the_refusal_is_remembered(tmp_path, monkeypatch):
+    path = hostile.weights_shared_references(tmp_path)
     with pytest.raises(CheckpointError, match="holds no state dict of tensors"):
-        models.read_state_dict(hostile.weights_shared_references(tmp_path), max_bytes=BUDGET)
+        models.read_state_dict(path, max_bytes=BUDGET)
+    started = _no_child_started(monkeypatch)  # refused after reading, by the checkpoint's checks: remembered too
+    with pytest.raises(CheckpointError, match=f"^{path.name}: holds no state dict of tensors"):
+        models.read_state_dict(path, max_bytes=BUDGET)
+    assert started == []
 
 
-def test_a_huge_index_is_refused_unread(tmp_path):
-    with pytest.raises(CheckpointError, match="index .* is [0-9]+ MB"):
-        read_weights_file(hostile.weights_many_tensors(tmp_path, count=250_000), max_bytes=BUDGET)
+def test_a_huge_index_is_refused_unread_in_one_sentence(tmp_path):
+    path = hostile.weights_many_tensors(tmp_path, count=250_000)
+    with pytest.raises(CheckpointError) as refused:
+        read_weights_file(path, max_bytes=BUDGET)
+    message = str(refused.value)
+    assert re.fullmatch(rf"{re.escape(path.name)}: refused: its index \([^)]+\) is [0-9]+ MB; [^()]*\([^()]*\)\.",
+                        message), message  # not wrapped again as "a damaged archive (...)"
+    assert message.count(path.name) == 1
 
 
 def test_too_many_tensors_in_the_legacy_format_are_refused(tmp_path):
@@ -94,10 +109,15 @@ def test_a_numpy_array_without_its_data_is_refused(tmp_path):
         read_weights_file(hostile.zoo_pickle_without_array_data(tmp_path))
 
 
-def test_nan_or_inf_weights_are_one_sentence(tmp_path, pair):
+def test_nan_or_inf_weights_are_one_sentence_and_remembered(tmp_path, pair, monkeypatch):
     (model, _), _ = pair
+    path = hostile.weights_with_nan(tmp_path, model)
     with pytest.raises(CheckpointError, match=r"^diverged.pth: 2 of its tensors hold NaN or infinite values"):
-        models.load_weights(model, hostile.weights_with_nan(tmp_path, model))
+        models.load_weights(model, path)
+    started = _no_child_started(monkeypatch)
+    with pytest.raises(CheckpointError, match=r"^diverged.pth: 2 of its tensors hold NaN"):
+        models.load_weights(model, path)
+    assert started == []
 
 
 def test_weights_read_in_the_child_equal_those_read_here(tmp_path):

@@ -82,3 +82,29 @@ def test_a_strip_too_narrow_to_analyse_is_one_sentence():
 
     with pytest.raises(ImageError, match=r"^strip.png: 40000 x 1 pixels is too narrow to analyse"):
         load_image(hostile.png_strip(), name="strip.png")
+
+
+def test_a_small_float_tiff_of_36_megapixels_decodes_without_gigabytes(tmp_path):
+    """Issue 22 case 12: 36 MP of float pixels in a few hundred KB cost 1.1 GB to decode (whole-image
+    float64 copies); measured in a fresh process, against the same process importing only."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from tests import hostile
+
+    path = hostile.float_tiff(tmp_path / "float.tif")
+    assert path.stat().st_size < 1 << 20
+    code = textwrap.dedent(f"""
+        import resource
+        from viz.images import load_for_analysis
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        image, note = load_for_analysis({str(path)!r})
+        grew = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024
+        print(image.shape[0], image.shape[1], int(image[0, 0, 0]), grew)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    height, width, value, grew = map(int, run.stdout.split()[-4:])
+    assert (height, width, value) == (1333, 1333, 63)  # 0.25 of 255, downscaled for analysis
+    # Pillow's float pixels (144 MB), their array, the uint8 RGB (108 MB): about 420 MB measured
+    assert grew < 600, f"decoding grew the process by {grew} MB"
