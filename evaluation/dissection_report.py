@@ -15,6 +15,7 @@ from pathlib import Path
 
 from evaluation.dissection import DissectionResult, Interval
 from evaluation.knockout import KnockOutRow, knockout_markdown, knockout_table
+from evaluation.significance import signed
 from evaluation.text_safety import csv_row, markdown_code, markdown_text
 
 Table = tuple[list[str], list[list[str]]]  # (header, rows), every cell text
@@ -126,9 +127,9 @@ def interval_text(interval: Interval | None, digits: int = 2) -> str:
     """"+0.31 [+0.12, +0.47]", "+0.31" without an interval, "n/a" where undefined."""
     if interval is None or interval.observed is None:
         return "n/a"
-    text = f"{interval.observed:+.{digits}f}"
+    text = signed(interval.observed, digits)  # the digits it needs, never "-0.00"
     if interval.low is not None and interval.high is not None:
-        text += f" [{interval.low:+.{digits}f}, {interval.high:+.{digits}f}]"
+        text += f" [{signed(interval.low, digits)}, {signed(interval.high, digits)}]"
     return text
 
 
@@ -160,8 +161,11 @@ def change_table(report: DissectionReport) -> Table:
     the other channels, and Spearman's rho of the change vs crack IoU, each with its interval."""
     header = ["model", "layer", "attention", "crack units − others: weight change with − without crack",
               "ρ(weight change, IoU)"]
-    rows = [[label, layer, corr.kind.upper(), interval_text(corr.units_minus_others, 3),
-             interval_text(corr.change_spearman)]
+    ds = report.dataset
+    both = ds.with_crack and ds.with_crack < ds.num_images
+    undefined = "n/a" if both else f"n/a: {'no image without' if ds.with_crack else 'no image with'} cracks"
+    rows = [[label, layer, corr.kind.upper(), interval_text(corr.units_minus_others, 3).replace("n/a", undefined),
+             interval_text(corr.change_spearman).replace("n/a", undefined)]
             for label, m in report.models.items() for layer, corr in m.result.correlations.items()]
     return header, rows
 

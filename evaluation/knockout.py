@@ -327,7 +327,10 @@ def knockout_row_from_evaluation(results: Mapping, knockout: KnockOut | None = N
 
 
 def _text(value, digits: int = 1, sign: bool = True) -> str:
-    return "n/a" if value is None else f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+    """A value as text; a difference (`sign`) with the digits it needs, never "-0.0"."""
+    from evaluation.significance import signed
+
+    return "n/a" if value is None else signed(value, digits) if sign else f"{value:.{digits}f}"
 
 
 def knockout_table(rows: Sequence[KnockOutRow]) -> tuple[list[str], list[list[str]]]:
@@ -338,7 +341,7 @@ def knockout_table(rows: Sequence[KnockOutRow]) -> tuple[list[str], list[list[st
               "Δ accuracy interval", "Δ box AP interval", "Δ mask AP interval"]
 
     def interval(bounds):
-        return "n/a" if bounds is None else f"{bounds[0]:+.1f} to {bounds[1]:+.1f}"
+        return "n/a" if bounds is None else f"{_text(bounds[0])} to {_text(bounds[1])}"
 
     body = [[r.label, _text(r.accuracy, 2, sign=False) + ("%" if r.accuracy is not None else ""),
              _text(r.delta_accuracy), _text(r.delta_recall), _text(r.delta_box_ap), _text(r.delta_mask_ap),

@@ -221,3 +221,23 @@ def test_the_report_to_hand_out_gains_the_dissections_pages(one_process, small_m
         assert main([*args, "--out", str(tmp_path / "no"), "--dissection", str(tmp_path / name)]) == 2
         err = capsys.readouterr().err
         assert said in err and err.count("error: ") == 1 and "Traceback" not in err
+
+
+def test_a_set_without_crack_free_images_says_why_the_change_is_undefined(one_process):
+    from dataclasses import replace
+
+    from evaluation.dissection import Interval
+    from evaluation.dissection_report import change_table
+
+    _, _, out = one_process
+    report = DissectionReport.from_json(json.loads((out / "dissection" / FILES[0]).read_text()))
+    assert 0 < report.dataset.with_crack < report.dataset.num_images
+    _, rows = change_table(report)
+    assert rows and not any("n/a" in cell for row in rows for cell in row[3:])
+    undefined = Interval(None, None, None)  # what dissect finds where every image holds a crack
+    models = {label: replace(m, result=replace(m.result, correlations={
+        layer: replace(corr, units_minus_others=undefined, change_spearman=undefined)
+        for layer, corr in m.result.correlations.items()})) for label, m in report.models.items()}
+    cracked_only = replace(report, models=models, dataset=replace(report.dataset, with_crack=report.dataset.num_images))
+    _, rows = change_table(cracked_only)
+    assert rows and all(row[3] == row[4] == "n/a: no image without cracks" for row in rows)

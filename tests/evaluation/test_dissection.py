@@ -520,3 +520,20 @@ def test_figures_state_their_settings_and_save_as_png_and_pdf(tmp_path):
     for name, fig in figures.items():
         paths = save_figure(fig, tmp_path / "out" / name)
         assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 1000 for p in paths)
+
+
+def test_tiny_differences_keep_their_digits_and_never_read_minus_zero():
+    from dataclasses import replace
+
+    from evaluation.knockout import KnockOutRow, knockout_table
+
+    row = KnockOutRow(label="c2 mean", description="", group="", accuracy=82.61, delta_accuracy=-2.17,
+                      delta_recall=0.0, delta_box_ap=-0.3, delta_mask_ap=-0.0004, mcnemar_p=1.0,
+                      only_before_right=1, only_after_right=0, accuracy_interval=(-6.5, -0.0),
+                      box_ap_interval=(-1.5, 0.9), mask_ap_interval=(-0.04, 0.0001), confidence=0.95)
+    _, (cells,) = knockout_table([row])
+    assert cells[2:6] == ["-2.2", "0.0", "-0.3", "-0.0004"]
+    assert cells[7:] == ["-6.5 to 0.0", "-1.5 to +0.9", "-0.04 to +0.0001"]
+    assert not any(c.startswith("-0.0 ") or c == "-0.0" for c in cells)
+    _, (cells,) = knockout_table([replace(row, delta_mask_ap=None, mask_ap_interval=None)])
+    assert cells[5] == cells[9] == "n/a"
