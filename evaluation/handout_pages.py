@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
-from demo.statement import DEMO_STATEMENT
+from demo.statement import DEMO_MODELS
 from evaluation.dissection_report import handout_html, handout_picture, handout_text_pages
 from evaluation.formatting import (
     auroc_rows,
@@ -110,7 +110,7 @@ def demo_statement(report: Report) -> str | None:
     shows one of them; None for the user's own models."""
     shipped = {spec.weights.resolve() for spec in NAMED.values() if spec.weights}
     shown = any(m.weights is not None and Path(m.weights).resolve() in shipped for m in report.models)
-    return DEMO_STATEMENT if shown else None
+    return DEMO_MODELS if shown else None
 
 
 def _dataset_sentence(report: Report, limit: int | None) -> str:

@@ -151,7 +151,7 @@ def test_sampled_dataset_and_examples(shared_coco, tmp_path):
 def test_the_demo_statement_heads_a_report_of_the_demo_models_only(report):
     from types import SimpleNamespace
 
-    from demo.statement import DEMO_STATEMENT
+    from demo.statement import DEMO_MODELS, DEMO_STATEMENT
     from evaluation.handout_pages import demo_statement
     from models.zoo import resolve
 
@@ -159,8 +159,9 @@ def test_the_demo_statement_heads_a_report_of_the_demo_models_only(report):
         return SimpleNamespace(models=[SimpleNamespace(weights=w) for w in weights])
 
     demo = resolve("demo-bam").weights
-    assert demo_statement(of(None, demo)) == DEMO_STATEMENT
-    assert demo_statement(of(demo.parent / ".." / "weights" / demo.name)) == DEMO_STATEMENT  # the same file
+    assert demo_statement(of(None, demo)) == DEMO_MODELS and DEMO_STATEMENT.startswith(DEMO_MODELS)
+    assert "sidebar" not in DEMO_MODELS  # a report has none
+    assert demo_statement(of(demo.parent / ".." / "weights" / demo.name)) == DEMO_MODELS  # the same file
     assert demo_statement(of(None, demo.with_name("mine.pth"))) is None
     _, out, _ = report  # the user's own models: no word about the demo's
-    assert DEMO_STATEMENT[:40] not in (out / handout.REPORT_HTML).read_text(encoding="utf-8")
+    assert DEMO_MODELS[:40] not in (out / handout.REPORT_HTML).read_text(encoding="utf-8")
