@@ -198,7 +198,7 @@ def _refusal(path: Path, detail: str) -> CheckpointError:
 
 
 _GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
-_REFUSED: collections.OrderedDict[tuple, str] = collections.OrderedDict()  # (digest, budget, check) -> message
+_REFUSED: collections.OrderedDict[tuple, str] = collections.OrderedDict()  # (digest, budget, .pkl, check) -> message
 _REMEMBERED = 256
 
 
@@ -240,7 +240,9 @@ def read_weights_file(path: str | Path, *, max_bytes: int | None = None,
         raise CheckpointError(f"{path.name}: cannot be read ({e.strerror or e}).") from None
     if not data:
         raise CheckpointError(f"{path.name}: the file is empty.")
-    digest = (hashlib.sha256(data).hexdigest(), max_bytes, getattr(then, "__qualname__", None))
+    # what decides a refusal: the bytes, the budget, whether the name says .pkl (read otherwise) and the check
+    check = None if then is None else f"{getattr(then, '__module__', '')}.{getattr(then, '__qualname__', repr(then))}"
+    digest = (hashlib.sha256(data).hexdigest(), max_bytes, path.suffix.lower() == ".pkl", check)
     if digest in _REFUSED:
         _REFUSED.move_to_end(digest)
         raise CheckpointError(_REFUSED[digest].replace("{name}", path.name))

@@ -208,3 +208,19 @@ def test_a_base_chain_of_more_than_16_files_is_refused(tmp_path):
 def test_yaml_nested_very_deep_is_one_sentence(tmp_path):
     with pytest.raises(ConfigError, match="^deep.yaml: nested far too deeply to be a config"):
         models.read_config(hostile.deep_yaml(tmp_path))
+
+
+def test_a_refusal_is_remembered_for_how_the_file_is_read_not_only_for_its_bytes(tmp_path):
+    """A .pkl is read as a detectron2 / Caffe2 file: the same bytes refused under .pth may be fine
+    under .pkl, so a refusal of one name must not be handed to the other."""
+    from models.checkpoint import read_checkpoint
+
+    torch.save({"blobs": {"conv1_w": torch.zeros(2, 2)}}, tmp_path / "zoo.pth")
+    with pytest.raises(CheckpointError, match="^zoo.pth: holds no state dict of tensors"):
+        read_checkpoint(tmp_path / "zoo.pth")
+    shutil.copy(tmp_path / "zoo.pth", tmp_path / "zoo.pkl")
+    checkpoint = read_checkpoint(tmp_path / "zoo.pkl")  # Caffe2 blobs, as detectron2 reads a .pkl
+    assert list(checkpoint.state_dict) == ["conv1_w"] and checkpoint.caffe2
+    with pytest.raises(CheckpointError, match="^again.pth: holds no state dict"):  # still remembered for .pth
+        shutil.copy(tmp_path / "zoo.pth", tmp_path / "again.pth")
+        read_checkpoint(tmp_path / "again.pth")
