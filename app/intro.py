@@ -23,6 +23,8 @@ PAGES = (
     ("Evaluate", "both models over a labelled dataset: the crack / no-crack table, COCO AP, paired statistics "
                  "and a report to hand out"),
     ("Attention, measured", "how well attention lines up with the cracks over a dataset"),
+    ("Inside the attention", "which channels see cracks (Network Dissection), whether BAM's channel attention "
+                             "favours them, and what knocking out the attention or those channels does"),
 )
 OWN_MODEL = (
     "Your own model: in the sidebar, choose **Upload** (or a server path, where the operator allows it) for "

@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from evaluation.dissection import DissectionResult
+from evaluation.dissection_report import interval_text
 from evaluation.knockout import KnockOutRow, knockout_table
 from models.attention import ATTENTION_REGISTRY
 
@@ -42,15 +43,6 @@ def _caption(fig: Figure, text: str) -> None:
              parse_math=False)
     margin = (len(lines) * CAPTION_POINTS * 1.3 / 72 + 0.12) / height
     fig.get_layout_engine().set(rect=(0, margin, 1, 1 - margin))
-
-
-def _interval_text(interval, digits: int = 2) -> str:
-    if interval is None or interval.observed is None:
-        return "n/a"
-    text = f"{interval.observed:+.{digits}f}"
-    if interval.low is not None:
-        text += f" [{interval.low:+.{digits}f}, {interval.high:+.{digits}f}]"
-    return text
 
 
 def layer_figure(result: DissectionResult, layer: str, *, label: str = "") -> Figure:
@@ -96,7 +88,7 @@ def layer_figure(result: DissectionResult, layer: str, *, label: str = "") -> Fi
         ax.axhline(s.iou_threshold, color="black", linestyle="--", linewidth=1)
         ax.set_xlabel(f"mean channel-attention weight {channel_label} ({title} at {corr.stage})")
         ax.set_ylabel("crack IoU")
-        ax.set_title(f"Spearman ρ = {_interval_text(corr.spearman)}")
+        ax.set_title(f"Spearman ρ = {interval_text(corr.spearman)}")
         ax.legend(fontsize=8, loc="upper left")
 
         ax = axes[2]
@@ -111,7 +103,7 @@ def layer_figure(result: DissectionResult, layer: str, *, label: str = "") -> Fi
                     fmt="o", markersize=3.5, color=UNIT, elinewidth=0.8, capsize=2)
         ax.set_xlabel("crack IoU")
         ax.set_ylabel(f"{channel_label}: with crack − without (mean over images)")
-        ax.set_title(f"crack units − others: {_interval_text(corr.units_minus_others, 3)}")
+        ax.set_title(f"crack units − others: {interval_text(corr.units_minus_others, 3)}")
     name = f"{label}: " if label else ""
     fig.suptitle(f"{name}{layer} (stride {d.stride}), {result.images} images ({result.images_with_crack} with cracks)",
                  parse_math=False)

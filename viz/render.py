@@ -170,7 +170,7 @@ def layout_labels(sizes: list[tuple[float, float]], boxes: list[Rect], width: in
 
 
 def _legend_strip(lines: list[tuple[str, tuple]], width: int, font_px: float) -> np.ndarray:
-    """A white strip listing `lines` ((text, RGB in [0, 1])) in columns: the numbered legend of
+    """A white strip listing `lines` ((text, RGB in [0, 1])) in columns: the lettered legend of
     the labels that found no free spot on the picture."""
     scale = max(font_px / 22, 0.35)
     thickness = max(1, round(scale * 1.5))
@@ -186,6 +186,13 @@ def _legend_strip(lines: list[tuple[str, tuple]], width: int, font_px: float) ->
     return strip
 
 
+def legend_tag(index: int) -> str:
+    """The tag of the index-th crowded label: "a" ... "z", "aa", "ab", ... (letters, as the labels'
+    numbers are the instances')."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    return letters[index] if index < 26 else legend_tag(index // 26 - 1) + letters[index % 26]
+
+
 def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names: list[str], *,
                             score_threshold: float = 0.5, colors: dict | None = None,
                             line_styles: dict | None = None, notes: dict | None = None) -> tuple[np.ndarray, list]:
@@ -193,8 +200,8 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
     (H, W, 3) image: masks, boxes and 'class score' labels sized to the image and placed apart.
     Per instance index, optional: `colors` (RGB in [0, 1]; default detectron2's palette in
     order), `line_styles` of the box (matplotlib: "-", "--", ":") and `notes` added to the label.
-    Where a label finds no free spot, the box gets a number instead and the label goes to a
-    numbered legend in a strip under the picture.
+    Where a label finds no free spot, the box gets a letter instead (legend_tag) and the label
+    goes to a legend in a strip under the picture.
     Returns the (H + strip, W, 3) uint8 picture and the label rectangles (x0, y0, x1, y1) drawn."""
     visualizer = Visualizer(image, Metadata(thing_classes=list(class_names)), instance_mode=ColorMode.IMAGE)
     scores = instances.scores.numpy() if len(instances) else np.zeros(0)
@@ -230,9 +237,10 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
     rects = layout_labels(sizes, boxes, width, height)
     legend = []
     crowded = [k for k, rect in enumerate(rects) if rect is None]
-    for number, k in enumerate(crowded, start=1):  # a number on the box, the label in the legend
-        legend.append((f"{number}: {texts[k].get_text()}", colors[k]))
-        texts[k].set_text(str(number))
+    for number, k in enumerate(crowded):  # a letter on the box (numbers are the instances'), the label in the legend
+        tag = legend_tag(number)
+        legend.append((f"{tag}: {texts[k].get_text()}", colors[k]))
+        texts[k].set_text(tag)
         texts[k].update_bbox_position_size(renderer)
         patch = texts[k].get_bbox_patch().get_window_extent(renderer)
         anchor = texts[k].get_window_extent(renderer)
@@ -240,7 +248,7 @@ def draw_labelled_instances(image: np.ndarray, instances: Instances, class_names
     if crowded:
         tags = layout_labels([sizes[k] for k in crowded], [boxes[k] for k in crowded], width, height,
                              placed=[r for r in rects if r is not None], reach=None)
-        for k, tag in zip(crowded, tags):  # no free spot even for a number: on its box's corner
+        for k, tag in zip(crowded, tags):  # no free spot even for a letter: on its box's corner
             w, h = sizes[k]
             rects[k] = tag or (boxes[k][0], boxes[k][1], boxes[k][0] + w, boxes[k][1] + h)
     for text, rect, (dx, dy), box, color in zip(texts, rects, offsets, boxes, colors):

@@ -32,3 +32,15 @@ def test_the_first_page_says_what_bam_and_the_demo_models_are():
     assert "Bottleneck Attention Module" in at.markdown[0].value
     guide = next(e for e in at.expander if "your own model" in e.label)
     assert all(f"**{name}**" in guide.markdown[0].value for name, _ in PAGES)
+
+
+def test_the_page_guide_names_every_page_of_the_app():
+    import ast
+    from pathlib import Path
+
+    from app.intro import PAGES
+
+    tree = ast.parse((Path(__file__).resolve().parents[2] / "streamlit_app.py").read_text())
+    titles = [k.value.value for node in ast.walk(tree) if isinstance(node, ast.Call)
+              and getattr(node.func, "attr", "") == "Page" for k in node.keywords if k.arg == "title"]
+    assert len(titles) >= 8 and [name for name, _ in PAGES] == titles

@@ -164,7 +164,7 @@ def test_exported_figures_are_full_and_name_what_they_show(found, image):
     assert titles and not [t for t in headings for title in titles if t.get_window_extent().overlaps(title)]
 
 
-def test_labels_that_find_no_room_become_numbers_with_a_legend_under_the_picture():
+def test_labels_that_find_no_room_become_letters_with_a_legend_under_the_picture():
     rng = np.random.default_rng(1)
     h, w, n = 240, 320, 40
     boxes = []
@@ -200,3 +200,11 @@ def test_presentation_pages_are_16_by_9_and_full(found, image):
         assert "wall.png" in page._suptitle.get_text()
         (height, width), rows, cols = content_fraction(figure_bytes(page, "png", dpi=40))
         assert rows > 0.45 and cols > 0.85, (rows, cols)  # a 16:9 page around square pictures
+
+
+def test_legend_tags_are_letters_unlike_the_instance_numbers():
+    from viz.render import legend_tag
+
+    tags = [legend_tag(i) for i in range(30)]
+    assert tags[:3] == ["a", "b", "c"] and tags[25:28] == ["z", "aa", "ab"] and len(set(tags)) == 30
+    assert not any(t[0].isdigit() for t in tags)
