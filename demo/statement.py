@@ -1,4 +1,4 @@
-"""What the demo models are, in two sentences (DEMO_MODELS, which heads the handout report), and the
+"""What the demo models are, in a few sentences (DEMO_MODELS, which heads the handout report), and the
 app's first page's statement (DEMO_STATEMENT: those, and where to load one's own model). The
 numbers are the model card's (demo/MODEL_CARD.md, recipe v3); tests/demo/test_statement.py
 recomputes them from the per-image scores stored beside the card."""
