@@ -143,19 +143,23 @@ COCO_METRICS = ("AP", "AP50", "AP75")
 COCO_TASKS = (("bbox", "box"), ("segm", "mask"))  # pycocotools' task names and the reports'
 
 
+class NamedSet:
+    """The `label` of a set result that has `json` and `name` fields (EvaluatedSet, MeasuredSet)."""
+
+    @property
+    def label(self) -> str:
+        """The set as people read its name: `name`, else its folder and file name."""
+        return self.name or f"{Path(self.json).parent.name}/{Path(self.json).name}"
+
+
 @dataclass
-class EvaluatedSet(Record):
+class EvaluatedSet(NamedSet, Record):
     json: str
     images: str
     num_images: int
     with_instances: int
     without_instances: int
     name: str | None = optional()  # what the user calls the set (an upload's "name (hash)"); None: its file
-
-    @property
-    def label(self) -> str:
-        """The set as people read its name: `name`, else its folder and file name."""
-        return self.name or f"{Path(self.json).parent.name}/{Path(self.json).name}"
 
 
 @dataclass
@@ -216,7 +220,7 @@ class Stat(Record):
 
 
 @dataclass
-class MeasuredSet(Record):
+class MeasuredSet(NamedSet, Record):
     json: str
     images: str
     num_images: int
@@ -224,10 +228,6 @@ class MeasuredSet(Record):
     skipped_no_crack: int
     limit: int | None
     name: str | None = optional()  # as EvaluatedSet.name
-
-    @property
-    def label(self) -> str:
-        return self.name or f"{Path(self.json).parent.name}/{Path(self.json).name}"
 
 
 @dataclass
