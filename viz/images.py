@@ -45,8 +45,10 @@ def _to_uint8(array: np.ndarray) -> np.ndarray:
         for rows in blocks:
             out[rows] = np.clip(np.rint(array[rows].astype(np.float64) * scale), 0, 255)
         return out
-    lo = min((float(np.nan_to_num(array[rows].astype(np.float64)).min(initial=0)) for rows in blocks), default=0.0)
-    hi = max((float(np.nan_to_num(array[rows].astype(np.float64)).max(initial=1)) for rows in blocks), default=1.0)
+    lo, hi = 0.0, 1.0  # as min(initial=0) and max(initial=1) over the whole image
+    for rows in blocks:
+        block = np.nan_to_num(array[rows].astype(np.float64))
+        lo, hi = min(lo, float(block.min(initial=0))), max(hi, float(block.max(initial=1)))
     scale = 255.0 if lo >= 0 and hi <= 1 else 255.0 / max(hi - lo, 1e-12)
     offset = 0 if scale == 255.0 else lo
     for rows in blocks:
