@@ -171,12 +171,13 @@ def knockout_rows(report: DissectionReport) -> list[dict]:
     return [dict(zip(header, row)) for row in rows]
 
 
-def channel_label(report: DissectionReport, label: str, layer: str, channel: int) -> str:
-    """"#12 · IoU 0.081 · crack unit (rank 1)" for the channel picker."""
+def channel_labels(report: DissectionReport, label: str, layer: str) -> dict[int, str]:
+    """{channel: "#12 · IoU 0.081 · crack unit (rank 1)"} for the channel picker, by crack IoU
+    (made once: a picker's format_func runs for every option on every rerun)."""
     d = report.models[label].result.layers[layer]
-    rank = int(np.flatnonzero(d.ranking() == channel)[0]) + 1
-    unit = " · crack unit" if channel in set(d.crack_units.tolist()) else ""
-    return f"#{channel} · IoU {d.iou[channel]:.3f}{unit} (rank {rank})"
+    units = set(d.crack_units.tolist())
+    return {int(c): f"#{c} · IoU {d.iou[c]:.3f}{' · crack unit' if int(c) in units else ''} (rank {rank})"
+            for rank, c in enumerate(d.ranking(), start=1)}
 
 
 def channel_crop(image: np.ndarray, mask: np.ndarray | None, centre: tuple[float, float], stride: int,

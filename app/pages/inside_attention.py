@@ -118,9 +118,8 @@ layer = cols[1].selectbox("Layer", list(result.layers), key="ia_layer")
 st.image(str(done.figure(f"{label} {layer}")), width="stretch")
 
 dissection = result.layers[layer]
-ranking = [int(c) for c in dissection.ranking()]
-channel = st.selectbox("Channel (by crack IoU)", ranking, key="ia_channel",
-                       format_func=lambda c: inside_attention.channel_label(report, label, layer, c))
+channel_names = inside_attention.channel_labels(report, label, layer)  # in crack-IoU order
+channel = st.selectbox("Channel (by crack IoU)", list(channel_names), key="ia_channel", format_func=channel_names.get)
 top = dissection.top_images
 if top is not None:
     ids = [int(i) for i in top.image_ids[channel]]

@@ -39,6 +39,8 @@ def test_inside_attention_page_on_a_small_labelled_set(tmp_path, server_folder, 
     second = int(report.models[report.labels[-1]].result.layers["c5"].ranking()[1])
     at.selectbox(key="ia_channel").set_value(second).run()
     assert_clean(at)
+    picker = at.selectbox(key="ia_channel")  # in crack-IoU order, each with its rank
+    assert picker.value == second and picker.format_func(second).endswith("(rank 2)")
     assert main_images(at) == 2 + min(top_k, 4)
 
     again = open_app("inside_attention")  # another session: the kept result, not a new run
