@@ -106,8 +106,9 @@ def load(spec: ModelSpec) -> LoadedModel:
             RANDOM_WEIGHTS_SEED (the global random state is left as it was).
 
     Returns:
-        The LoadedModel. Its notes say what the user should know: the spec's note, the device or
-        attention built other than the config says, given class names that do not fit the model.
+        The LoadedModel. Its notes say what the user should know: the device or attention built
+        other than the config says, given class names that do not fit the model. The spec's own
+        `note` is not among them: its caller shows it (the sidebar apart, the commands beside them).
 
     Raises:
         models.ModelLoadError: with a sentence for the user (a ConfigError or CheckpointError).
