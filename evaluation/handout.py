@@ -29,7 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from evaluation.masks import crack_of, outlined
+from evaluation.masks import AnnotationMasks, outlined
 from evaluation.results import Alignment, Evaluation
 from evaluation.text_safety import figure_text
 from models import LoadedModel  # (models makes detectron2 importable: before it)
@@ -262,9 +262,10 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
         examples = pick_examples(outline_json, image_dir if outline_json == json_path else outline_json.parent,
                                  request.example_count)
     shown = []
+    truth = AnnotationMasks(outline_json) if outline_json is not None else None  # the file read once
     for k, path in enumerate(examples):
         say(0.75 + 0.2 * k / max(len(examples), 1), f"Example images: {k + 1} of {len(examples)}")
-        shown.append(example_figure(Path(path), models, threshold=request.threshold, outline_json=outline_json))
+        shown.append(example_figure(Path(path), models, threshold=request.threshold, truth=truth))
     seconds["examples"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -280,14 +281,15 @@ def build_report(models: Sequence[LoadedModel], request: HandoutRequest, on_prog
 
 
 def example_figure(path: Path, loaded: Sequence[LoadedModel], *, threshold: float,
-                   outline_json: str | Path | None) -> Example:
+                   truth: AnnotationMasks | None) -> Example:
     """Both models on one image: a row per model with its detections, its maps at c2..c4 and the
     Grad-CAM of its best detection.
 
     Args:
         path: the image file; loaded: the models, before first.
         threshold: the detections shown score at least this.
-        outline_json: a COCO file listing the image: its crack is outlined (None: no outline).
+        truth: the annotations of a COCO file listing the image: its crack is outlined (None, or
+            not listed: no outline).
 
     Returns:
         The Example (the figure as PNG bytes, and a note where the image was downscaled).
@@ -299,7 +301,7 @@ def example_figure(path: Path, loaded: Sequence[LoadedModel], *, threshold: floa
     from viz.render import draw_instances, normalize, overlay
 
     image, downscaled = load_for_analysis(path)
-    mask = crack_of(outline_json, path.name)  # outlined() fits it to each picture
+    mask = truth.crack_of(path.name) if truth is not None else None  # outlined() fits it to each picture
     panels = []
     for m in loaded:
         found = analyze(m.model, m.cfg, image, label=m.label, class_names=m.class_names,

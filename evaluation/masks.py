@@ -12,8 +12,6 @@ import cv2
 import numpy as np
 from pycocotools.coco import COCO
 
-from training.data import read_dataset_json
-
 OUTLINE_COLOUR = (0, 255, 0)  # green: the annotated crack
 
 
@@ -29,6 +27,12 @@ class AnnotationMasks:
     def annotated(self, entry: dict) -> bool:
         """Whether the image has at least one annotation."""
         return bool(self._coco.getAnnIds(imgIds=[entry["id"]]))
+
+    def crack_of(self, file_name: str) -> np.ndarray | None:
+        """The crack of the image the file lists as `file_name`, (H, W) bool; None where it lists
+        no such image."""
+        entry = next((im for im in self._coco.imgs.values() if im["file_name"] == file_name), None)
+        return None if entry is None else union(self.masks(entry), entry)
 
     def masks(self, entry: dict) -> list[np.ndarray]:
         """One (H, W) bool mask per annotation of the image."""
@@ -53,18 +57,6 @@ def crack_masks(json_path: str | Path, image_ids: Sequence[int] | None = None) -
     """
     found = AnnotationMasks(json_path, image_ids)
     return [(entry, union(found.masks(entry), entry)) for entry in found.entries]
-
-
-def crack_of(json_path: str | Path | None, file_name: str) -> np.ndarray | None:
-    """The crack of the image a COCO file lists as `file_name`, (H, W) bool; None where the file
-    does not list it (or there is no file)."""
-    if json_path is None:
-        return None
-    data = read_dataset_json(json_path)
-    ids = [im["id"] for im in data.get("images", []) if im["file_name"] == file_name]
-    if not ids:
-        return None
-    return crack_masks(json_path, ids[:1])[0][1]
 
 
 def outlined(picture: np.ndarray, mask: np.ndarray | None, *, thickness: int | None = None) -> np.ndarray:
