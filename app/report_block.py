@@ -15,7 +15,7 @@ import models
 from app import assets, attention_measured, heavy_ui, inside_attention, widgets
 from app.dataset_choice import DatasetChoice
 from app.evaluation import EvaluationRun, result_folder
-from app.shared_work import SHARED, run_shared
+from app.shared_work import SHARED, run_shared, shared_bar
 from app.text import literal
 from models.loaded import LoadedModel
 from training.data import DataProblemsError
@@ -90,13 +90,7 @@ def _write(pair, choice: DatasetChoice, *, threshold: float, limit: int | None, 
     work = ("report", str(folder))
     bar = st.progress(0.0, text="Starting…")
 
-    def progress(done: float, text: str) -> None:
-        SHARED.report(work, (done, text))
-        bar.progress(done, text=text)
-
-    def joined() -> None:
-        done, text = SHARED.progress(work) or (0.0, "Starting…")
-        bar.progress(done, text=f"Another visitor is writing this same report. {text}")
+    progress, joined = shared_bar(work, bar, "Another visitor is writing this same report.")
 
     def write() -> dict:
         with heavy_ui.job("The report", "handout"):  # kept below only once complete

@@ -116,3 +116,30 @@ def run_shared(work: SharedWork, key: Hashable, compute: Callable[[], T], **kwar
 
 
 SHARED = SharedWork()  # one per server process
+
+
+def shared_bar(key: Hashable, bar, others: str) -> tuple[Callable[[float, str], None], Callable[[], None]]:
+    """A progress bar of a computation SHARED under `key`.
+
+    Args:
+        key: the computation's key; bar: the page's progress element (st.progress's).
+        others: what a session that joined it reads before the progress ("Another visitor is ...").
+
+    Returns:
+        (report, joined): report(fraction, text) shows the progress and shares it; joined() (the
+        run's on_join) shows the progress of the session that computes.
+    """
+    def report(fraction: float, text: str) -> None:
+        SHARED.report(key, (fraction, text))
+        bar.progress(min(fraction, 1.0), text=text)
+
+    def joined() -> None:
+        fraction, text = SHARED.progress(key) or (0.0, "starting…")
+        bar.progress(min(fraction, 1.0), text=f"{others} {text}")
+
+    return report, joined
+
+
+def images_done(report: Callable[[float, str], None]) -> Callable[[int, int], None]:
+    """A shared_bar report for work counted in images: on_progress(done, total)."""
+    return lambda done, total: report(done / max(total, 1), f"{done} of {total} images")

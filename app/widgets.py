@@ -14,7 +14,7 @@ from app import assets, cache
 from app.assets import ImageSource
 from app.exports import png_bytes, stem
 from app.model_choice import ROLE_TITLES
-from app.shared_work import SHARED, run_shared
+from app.shared_work import SHARED, images_done, run_shared, shared_bar
 from app.sidebar import Selection
 from app.text import literal
 from models.loaded import LoadedModel
@@ -179,15 +179,8 @@ def make_demo_split_ui() -> None:
         return
     making = st.progress(0.0, text="Generating the demo test split…")
 
-    def report(done: int, total: int) -> None:
-        SHARED.report(DEMO_SPLIT_WORK, (done, total))
-        making.progress(done / max(total, 1), text=f"Generating the demo test split: {done} of {total} images")
-
-    def joined() -> None:
-        done, total = SHARED.progress(DEMO_SPLIT_WORK) or (0, 1)
-        making.progress(done / max(total, 1), text=f"Another visitor is generating the demo test split: {done} of "
-                                                   f"{total} images")
-
+    shared, joined = shared_bar(DEMO_SPLIT_WORK, making, "Another visitor started it.")
+    report = images_done(lambda fraction, text: shared(fraction, f"Generating the demo test split: {text}"))
     run_shared(SHARED, DEMO_SPLIT_WORK, lambda: assets.make_demo_split(progress=report), on_join=joined)
     making.empty()
 

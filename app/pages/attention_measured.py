@@ -7,7 +7,7 @@ import streamlit as st
 
 import models
 from app import assets, attention_measured, cache, context, dataset_choice, evaluation, heavy_ui, widgets
-from app.shared_work import SHARED, run_shared
+from app.shared_work import SHARED, images_done, run_shared, shared_bar
 from app.text import literal
 from evaluation.attention_report import image_maps
 from training.data import DataProblemsError
@@ -41,14 +41,9 @@ if st.button("Measure", type="primary", disabled=bool(missing), key="am_run",
     bar = st.progress(0.0, text="Starting…")
     work = ("attention", str(attention_measured.result_folder(pair, json_path, image_dir, limit, choice.label)))
 
-    def report(done: int, total: int) -> None:
-        SHARED.report(work, (done, total))
-        bar.progress(done / max(total, 1), text=f"{done} of {total} images")
-
-    def joined() -> None:  # another session measures the same: its progress, then its result
-        done, total = SHARED.progress(work) or (0, size or 1)
-        bar.progress(done / max(total, 1), text=f"Another visitor is measuring this same dataset: {done} of "
-                                                f"{total} images. Its result will be shown here too.")
+    shared, joined = shared_bar(work, bar, "Another visitor is measuring this same dataset; its result will be "
+                                           "shown here too:")
+    report = images_done(shared)
 
     def measure() -> attention_measured.AlignmentRun:
         with heavy_ui.job("Measuring", "am"):

@@ -9,7 +9,7 @@ import streamlit as st
 import models
 from app import assets, cache, context, dataset_choice, evaluation, heavy_ui, widgets
 from app.report_block import report_block
-from app.shared_work import SHARED, run_shared
+from app.shared_work import SHARED, images_done, run_shared, shared_bar
 from app.text import literal
 from evaluation.formatting import rule_text
 from evaluation.significance import COUNT_KEYS, counts_summary, paired_summary, pairing_from_counts
@@ -63,14 +63,9 @@ if start:
         size = evaluation.dataset_size(json_path)
     work = ("evaluation", str(evaluation.cache_folder(pair, json_path, image_dir, sel.threshold, label=choice.label)))
 
-    def report(done: int, total: int) -> None:
-        SHARED.report(work, (done, total))
-        bar.progress(done / max(total, 1), text=f"{done} of {total} images")
-
-    def joined() -> None:  # another session runs the same evaluation: its progress, then its result
-        done, total = SHARED.progress(work) or (0, size or 1)
-        bar.progress(done / max(total, 1), text=f"Another visitor is running this same evaluation: {done} of "
-                                                f"{total} images. Its result will be shown here too.")
+    shared, joined = shared_bar(work, bar, "Another visitor is running this same evaluation; its result will be "
+                                           "shown here too:")
+    report = images_done(shared)
 
     def evaluate() -> evaluation.EvaluationRun:
         with (heavy_ui.job("The evaluation", "eval"),

@@ -9,7 +9,7 @@ import streamlit as st
 import models
 from app import assets, context, dataset_choice, evaluation, heavy_ui, inside_attention, widgets
 from app.attention_measured import drill_masks
-from app.shared_work import SHARED, run_shared
+from app.shared_work import SHARED, run_shared, shared_bar
 from app.text import literal
 from evaluation.dissection import LAYERS
 from training.data import DataProblemsError, dataset_image_path
@@ -64,13 +64,7 @@ if st.button("Dissect", type="primary", disabled=bool(missing) or (knockouts and
     bar = st.progress(0.0, text="Starting…")
     work = ("dissection", str(inside_attention.result_folder(pair, json_path, image_dir, request, choice.label)))
 
-    def report(fraction: float, text: str) -> None:
-        SHARED.report(work, (fraction, text))
-        bar.progress(min(fraction, 1.0), text=text)
-
-    def joined() -> None:  # another session runs the same: its progress, then its result
-        fraction, text = SHARED.progress(work) or (0.0, "")
-        bar.progress(min(fraction, 1.0), text=f"Another visitor is dissecting this same dataset: {text}")
+    report, joined = shared_bar(work, bar, "Another visitor is dissecting this same dataset:")
 
     def dissect() -> inside_attention.DissectionRun:
         with heavy_ui.job("The dissection", "ia"):

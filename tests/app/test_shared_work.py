@@ -108,3 +108,34 @@ def _catch(call):
     except ValueError as e:
         return str(e)
     pytest.fail("no error")
+
+
+def test_a_shared_bar_shows_the_computing_sessions_progress_to_the_one_that_joined():
+    from app.shared_work import SHARED, images_done, shared_bar
+
+    class Bar:  # what st.progress gives a page: progress(value, text=...)
+        def __init__(self):
+            self.shown = []
+
+        def progress(self, value, text=""):
+            self.shown.append((value, text))
+
+    mine, theirs = Bar(), Bar()
+    report, _ = shared_bar(("test", "bar"), mine, "")
+    _, joined = shared_bar(("test", "bar"), theirs, "Another visitor is doing this:")
+    gate, reported = threading.Event(), threading.Event()
+
+    def compute():
+        images_done(report)(3, 12)
+        reported.set()
+        assert gate.wait(10)
+        return "done"
+
+    leader = threading.Thread(target=lambda: SHARED.run(("test", "bar"), compute))
+    leader.start()
+    assert reported.wait(10)
+    joined()
+    gate.set()
+    leader.join(10)
+    assert mine.shown == [(0.25, "3 of 12 images")]
+    assert theirs.shown == [(0.25, "Another visitor is doing this: 3 of 12 images")]
