@@ -175,13 +175,15 @@ def run_knockouts(models: Sequence[LoadedModel], results: dict[str, DissectionRe
         return lambda done, total: on_progress((n + done / max(total, 1)) / len(planned),
                                                f"{what}: {done} of {total} images")
 
+    known = {label: {} for label in bases}  # each unchanged model runs over the images once, not once per knock-out
     for n, (base, ko) in enumerate(planned):
         what = f"Knock-out {n + 1} of {len(planned)}: {base.label} − {ko.label}"
         if progress and comm.is_main_process():
             print(what, flush=True)
         folder = out_dir / "knockouts" / slug(base.label) / f"{n + 1:02d}-{slug(ko.label)}"
         found = evaluate([base, variant(base, ko)], json_path, image_dir, folder, threshold=knockouts.threshold,
-                         progress=progress, on_progress=step(n, what) if on_progress else None, workers=workers)
+                         progress=progress, on_progress=step(n, what) if on_progress else None, workers=workers,
+                         known={base.label: known[base.label]})
         if found is not None:
             rows[base.label].append(knockout_row_from_evaluation(found, ko))
     return rows if comm.is_main_process() else None

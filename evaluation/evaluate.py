@@ -21,6 +21,7 @@ The counting is in pure functions (`image_level_counts`, `find_disagreements`) t
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import io
 import json
@@ -155,7 +156,8 @@ def at_score_threshold(loaded: LoadedModel, threshold: float) -> LoadedModel:
 
 def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: str | Path, out_dir: str | Path, *,
              threshold: float = 0.5, progress: bool = True, on_progress: Progress | None = None,
-             workers: int | None = None, dataset_name: str | None = None) -> Evaluation | None:
+             workers: int | None = None, dataset_name: str | None = None,
+             known: dict[str, dict] | None = None) -> Evaluation | None:
     """Run every model over a labelled COCO set and compare them (see the module docstring).
 
     Under training.launch (several processes), every process calls this: each runs the models on
@@ -173,6 +175,10 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
             (evaluation.loader.load_images; 0: this process); each image is decoded once for all models.
         dataset_name: what the user calls the set (an upload's "name (hash)"), written with the
             results; None: the reports name its file.
+        known: {label: {}} for models evaluated again and again on this set with the same threshold
+            (a knock-out's unchanged model): each image's max score and COCO predictions are kept
+            in that dict on the first call and used instead of running the model on later calls
+            (their seconds per image are then None).
 
     Returns:
         The Evaluation (evaluation.json's content; None in the processes other than the main one).
@@ -215,11 +221,18 @@ def evaluate(models: Sequence[LoadedModel], json_path: str | Path, image_dir: st
         inputs = [{key: image[key] for key in _RECORD_KEYS}]
         max_scores[index] = {}
         for m in models:
-            with watch.timing(m.label):
-                output = predict(m.model, model_input(image, m.cfg))
-            instances = output["instances"].to("cpu")
-            max_scores[index][m.label] = max_score(instances)
-            evaluators[m.label].process(inputs, [{"instances": instances}])
+            kept = (known or {}).get(m.label)
+            if kept is None or index not in kept:
+                with watch.timing(m.label):
+                    output = predict(m.model, model_input(image, m.cfg))
+                instances = output["instances"].to("cpu")
+                found = max_score(instances), evaluators[m.label].predictions_of(inputs, instances)
+                if kept is not None:
+                    kept[index] = found
+            else:
+                found = kept[index]
+            max_scores[index][m.label] = found[0]
+            evaluators[m.label].add(found[1])
 
     coco = {}
     for label in labels:  # every process takes part in each gather, in the same order
@@ -286,6 +299,20 @@ class _KeepingCOCOEvaluator(COCOEvaluator):
     def reset(self):
         super().reset()
         self.coco_evals = {}
+
+    def predictions_of(self, inputs: list[dict], instances) -> list[dict]:
+        """What `process` keeps of one image's instances (COCO json results), without keeping it."""
+        kept, self._predictions = self._predictions, []
+        try:
+            self.process(inputs, [{"instances": instances}])
+            return self._predictions
+        finally:
+            self._predictions = kept
+
+    def add(self, predictions: list[dict]) -> None:
+        """Keep an image's predictions as `process` would (from `predictions_of`, maybe an earlier run):
+        copies, as `evaluate` rewrites their category ids in place."""
+        self._predictions.extend(copy.deepcopy(predictions))
 
     def _derive_coco_results(self, coco_eval, iou_type, class_names=None):
         self.coco_evals[iou_type] = coco_eval

@@ -89,3 +89,31 @@ def test_evaluate_refuses_a_model_for_other_categories(random_baseline, tiny_coc
     json_path.write_text(json.dumps(data))
     with pytest.raises(models.ModelLoadError, match="2 categories"):
         evaluate([_load("m", *random_baseline)], json_path, image_dir, tmp_path / "eval", progress=False)
+
+
+def test_a_model_evaluated_again_on_the_same_set_runs_once(trained_run, random_baseline, shared_coco, tmp_path,
+                                                           monkeypatch):
+    """A knock-out's unchanged model (evaluate's `known`): its predictions of the first call are
+    used by the later ones, which give the same results without running it again."""
+    import evaluation.evaluate as evaluating
+
+    json_path, image_dir = shared_coco
+    out = trained_run["out"]
+    baseline = _load("Mask R-CNN", *random_baseline)
+    other = _load("Mask R-CNN + BAM", out / "config.yaml", out / "model_final_fp16.pth")
+    ran, real = [], evaluating.predict
+    monkeypatch.setattr(evaluating, "predict", lambda model, inp: ran.append(model) or real(model, inp))  # a spy
+    fresh = evaluate([baseline, other], json_path, image_dir, tmp_path / "fresh", threshold=0.05, progress=False)
+    known = {"Mask R-CNN": {}}
+    first, again = (evaluate([baseline, other], json_path, image_dir, tmp_path / name, threshold=0.05,
+                             progress=False, known=known) for name in ("first", "again"))
+    assert sum(m is other.model for m in ran) == 3 * 6 and sum(m is baseline.model for m in ran) == 2 * 6
+    assert len(known["Mask R-CNN"]) == 6
+    def without_timings(found):
+        plain = found.to_json()
+        for m in plain["models"].values():
+            m.pop("seconds_per_image")
+        return plain
+
+    assert without_timings(first) == without_timings(fresh) == without_timings(again)
+    assert again.models["Mask R-CNN"].seconds_per_image is None
