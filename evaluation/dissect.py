@@ -43,7 +43,7 @@ from evaluation.image_pass import PassImage, capture_pass, gather
 from evaluation.masks import AnnotationMasks
 from evaluation.runner import Stopwatch, check_models
 from models import LoadedModel  # (models makes detectron2 importable: before it)
-from training.data import read_categories, read_dataset_json, require_valid
+from training.data import coco_subset, read_categories, read_dataset_json, require_valid
 from viz.catalogue import get_layer, layer_catalogue
 
 from detectron2.utils import comm
@@ -139,13 +139,10 @@ def first_images(json_path: Path, limit: int | None, folder: Path) -> Path:
     data = read_dataset_json(json_path)
     if limit is None or limit >= len(data["images"]):
         return Path(json_path)
-    images = data["images"][:limit]
-    ids = {image["id"] for image in images}
-    data.update(images=images, annotations=[a for a in data["annotations"] if a["image_id"] in ids])
     path = Path(folder) / f"first_{limit}_{Path(json_path).name}"
     if comm.is_main_process():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data))
+        path.write_text(json.dumps(coco_subset(data, data["images"][:limit])))
     comm.synchronize()  # the others read it once written
     return path
 

@@ -33,7 +33,7 @@ from evaluation.masks import AnnotationMasks, outlined
 from evaluation.results import Alignment, Evaluation
 from evaluation.text_safety import figure_text
 from models import LoadedModel  # (models makes detectron2 importable: before it)
-from training.data import dataset_image_path, read_dataset_json
+from training.data import coco_subset, dataset_image_path, read_dataset_json
 
 REPORT_PDF, REPORT_HTML = "report.pdf", "report.html"
 EXAMPLE_STAGES = ("c2", "c3", "c4")
@@ -134,13 +134,9 @@ def sampled_dataset(json_path: str | Path, limit: int | None, folder: str | Path
     clean = [im for im in data["images"] if not (isinstance(im, dict) and im.get("id") in annotated)]
     with_cracks = max(limit - len(clean), min(len(cracks), (limit + 1) // 2))
     chosen = {id(im) for im in _spread(cracks, with_cracks) + _spread(clean, limit - with_cracks)}
-    images = [im for im in data["images"] if id(im) in chosen]
-    ids = {im.get("id") for im in images if isinstance(im, dict)}
-    data.update(images=images, annotations=[a for a in data["annotations"]
-                                            if not isinstance(a, dict) or a.get("image_id") in ids])
     path = Path(folder) / f"sample_{limit}_{Path(json_path).name}"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
+    path.write_text(json.dumps(coco_subset(data, [im for im in data["images"] if id(im) in chosen])))
     return path
 
 

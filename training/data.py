@@ -98,6 +98,14 @@ def check_coco_dataset(json_path: str | Path, image_dir: str | Path) -> list[str
     return problems
 
 
+def coco_subset(data: dict, images: list) -> dict:
+    """A COCO file's content cut to `images` (entries of its own "images") and their annotations;
+    what is not a dict among the annotations is kept for the dataset check to report."""
+    ids = {im.get("id") for im in images if isinstance(im, dict)}
+    return {**data, "images": images,
+            "annotations": [a for a in data["annotations"] if not isinstance(a, dict) or a.get("image_id") in ids]}
+
+
 def read_dataset_json(json_path: str | Path):
     """The parsed content of a dataset's JSON file, read only if it is at most
     MAX_DATASET_JSON_BYTES. Raises DataProblemsError with one sentence (naming the file by its

@@ -241,3 +241,15 @@ def test_a_set_without_crack_free_images_says_why_the_change_is_undefined(one_pr
     cracked_only = replace(report, models=models, dataset=replace(report.dataset, with_crack=report.dataset.num_images))
     _, rows = change_table(cracked_only)
     assert rows and all(row[3] == row[4] == "n/a: no image without cracks" for row in rows)
+
+
+def test_the_knockouts_set_is_the_first_images_of_the_pass(shared_coco, tmp_path):
+    from evaluation.dissect import first_images
+
+    json_path, _ = shared_coco
+    assert first_images(json_path, None, tmp_path) == json_path and first_images(json_path, 99, tmp_path) == json_path
+    data = json.loads(json_path.read_text())
+    cut = json.loads(first_images(json_path, 3, tmp_path).read_text())
+    assert cut["images"] == data["images"][:3] and cut["categories"] == data["categories"]
+    ids = {im["id"] for im in data["images"][:3]}
+    assert cut["annotations"] == [a for a in data["annotations"] if a["image_id"] in ids] and cut["annotations"]
